@@ -1,0 +1,43 @@
+/**
+ * Every error a client sees is an ApiError rendered as
+ * {"error":{"message","type","param","code"}}; a typed error knows its own status
+ * so that handlers throw and one mapper (app.ts) answers.
+ */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'rate_limit_error'
+  | 'server_error';
+
+export interface ErrorBody {
+  error: { message: string; type: ErrorType; param: string | null; code: string | null };
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ErrorType,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+  ) {
+    super(message);
+  }
+
+  toBody(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code = 'invalid_value') =>
+  new ApiError(400, message, 'invalid_request_error', code, param);
+
+export const notFound = (message: string, code = 'not_found') =>
+  new ApiError(404, message, 'not_found_error', code);
+
+export const unauthorized = (message = 'Missing or invalid API key; send Authorization: Bearer sk-…') =>
+  new ApiError(401, message, 'authentication_error', 'invalid_api_key');
+
+export const conflict = (message: string, code: string) => new ApiError(409, message, 'conflict_error', code);
