@@ -1,0 +1,62 @@
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Storage } from './storage.ts';
+
+const KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+
+/** Files under one folder on the local disk (the embedded default: DATA_DIR/files). */
+export class LocalStorage implements Storage {
+  constructor(private readonly root: string) {}
+
+  private file(key: string): string {
+    // Keys come from our own code, but a bad one must never escape the root.
+    if (!KEY.test(key) || key.split('/').includes('..')) throw new Error(`invalid storage key: ${key}`);
+    return path.join(this.root, key);
+  }
+
+  async putFile(key: string, sourcePath: string) {
+    const target = this.file(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    try {
+      await rename(sourcePath, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      // Another filesystem (e.g. /tmp on tmpfs): copy, then drop the source.
+      await copyFile(sourcePath, `${target}.partial`);
+      await rename(`${target}.partial`, target);
+      await unlink(sourcePath).catch(() => undefined);
+    }
+    return { size: (await stat(target)).size };
+  }
+
+  async putBuffer(key: string, data: Buffer) {
+    const target = this.file(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(`${target}.partial`, data);
+    await rename(`${target}.partial`, target);
+    return { size: data.length };
+  }
+
+  async stat(key: string) {
+    try {
+      const info = await stat(this.file(key));
+      return info.isFile() ? { size: info.size } : null;
+    } catch {
+      return null;
+    }
+  }
+
+  openRead(key: string, range?: { start: number; end: number }) {
+    // 1 MiB reads: the socket, not the syscalls, should be the limit (stack.md).
+    return createReadStream(this.file(key), { highWaterMark: 1024 * 1024, ...range });
+  }
+
+  async localPath(key: string, _scratchDirectory: string) {
+    return this.file(key);
+  }
+
+  async deletePrefix(prefix: string) {
+    await rm(this.file(prefix), { recursive: true, force: true });
+  }
+}

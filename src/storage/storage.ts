@@ -1,0 +1,19 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Where task files live: finished videos and the inputs a client uploaded. Keys are
+ * slash-separated paths such as `videos/<task>/video.mp4`; one interface for the local
+ * disk now and S3-compatible stores later.
+ */
+export interface Storage {
+  /** Takes over a finished local file (moves it where it can). */
+  putFile(key: string, sourcePath: string): Promise<{ size: number }>;
+  putBuffer(key: string, data: Buffer): Promise<{ size: number }>;
+  stat(key: string): Promise<{ size: number } | null>;
+  /** Reads a byte range (inclusive `end`), or the whole object. */
+  openRead(key: string, range?: { start: number; end: number }): Readable;
+  /** A local path to read the object from; a remote store downloads it into `scratchDirectory`. */
+  localPath(key: string, scratchDirectory: string): Promise<string>;
+  /** Removes every object whose key starts with `prefix/`. */
+  deletePrefix(prefix: string): Promise<void>;
+}

@@ -1,0 +1,135 @@
+import { type Kysely, sql } from 'kysely';
+import type { Database, TaskRow } from './schema.ts';
+import { prepare } from './prepared.ts';
+
+/**
+ * Every statement the gateway runs, in one place. Written once with the query builder;
+ * each dialect (sqlite.ts, later postgres) compiles them with its own SQL flavour.
+ */
+export const TASK_COLUMNS = [
+  'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
+  'remixed_from_video_id', 'warnings', 'provider', 'operation', 'error_code', 'error_message',
+  'created_at', 'updated_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
+  'lease_owner', 'lease_expires_at', 'video_key', 'video_size',
+] as const satisfies readonly (keyof TaskRow)[];
+
+type Cursor = { keyId: string; createdAt: number; id: string; limit: number };
+
+export function buildQueries(db: Kysely<Database>) {
+  const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
+  const held = (p: { id: string; owner: string }) =>
+    db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner);
+
+  return {
+    insertKey: prepare(
+      (p: { id: string; name: string; hash: string; prefix: string; now: number }) =>
+        db.insertInto('api_keys').values({ id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now }),
+    ),
+    activeKeyByHash: prepare((p: { hash: string }) =>
+      db.selectFrom('api_keys').selectAll().where('key_hash', '=', p.hash).where('revoked_at', 'is', null),
+    ),
+    listKeys: prepare((_: object) => db.selectFrom('api_keys').selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc')),
+    revokeKey: prepare((p: { id: string; now: number }) =>
+      db.updateTable('api_keys').set({ revoked_at: p.now }).where('id', '=', p.id).where('revoked_at', 'is', null),
+    ),
+
+    insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
+    taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
+    taskForKey: prepare((p: { id: string; keyId: string }) => ownTasks(p).where('id', '=', p.id)),
+    newestFirst: prepare((p: Omit<Cursor, 'createdAt' | 'id'>) =>
+      ownTasks(p).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(p.limit),
+    ),
+    newestFirstAfter: prepare((p: Cursor) =>
+      ownTasks(p)
+        .where((eb) =>
+          eb.or([eb('created_at', '<', p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', '<', p.id)])]),
+        )
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(p.limit),
+    ),
+    oldestFirst: prepare((p: Omit<Cursor, 'createdAt' | 'id'>) =>
+      ownTasks(p).orderBy('created_at', 'asc').orderBy('id', 'asc').limit(p.limit),
+    ),
+    oldestFirstAfter: prepare((p: Cursor) =>
+      ownTasks(p)
+        .where((eb) =>
+          eb.or([eb('created_at', '>', p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', '>', p.id)])]),
+        )
+        .orderBy('created_at', 'asc')
+        .orderBy('id', 'asc')
+        .limit(p.limit),
+    ),
+    deleteForKey: prepare((p: { id: string; keyId: string }) =>
+      db.deleteFrom('tasks').where('id', '=', p.id).where('key_id', '=', p.keyId).returning(['id', 'video_key']),
+    ),
+
+    /** Takes due, unleased tasks; the runner owns them until lease_expires_at unless it renews. */
+    claimDue: prepare((p: { owner: string; now: number; leaseUntil: number; limit: number }) =>
+      db
+        .updateTable('tasks')
+        .set({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, attempts: sql`attempts + 1` })
+        .where(
+          'id',
+          'in',
+          db
+            .selectFrom('tasks')
+            .select('id')
+            .where('status', 'in', ['queued', 'in_progress'])
+            .where('run_after', '<=', p.now)
+            .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', p.now)]))
+            .orderBy('run_after')
+            .limit(p.limit),
+        )
+        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', p.now)]))
+        .returningAll(),
+    ),
+    renewLease: prepare((p: { id: string; owner: string; leaseUntil: number }) =>
+      held(p).set({ lease_expires_at: p.leaseUntil }),
+    ),
+    markStarted: prepare((p: { id: string; owner: string; operation: string; now: number }) =>
+      held(p).set({ status: 'in_progress', operation: p.operation, updated_at: p.now }),
+    ),
+    setProgress: prepare((p: { id: string; owner: string; progress: number; now: number }) =>
+      held(p).set({ progress: p.progress, updated_at: p.now }),
+    ),
+    complete: prepare(
+      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string }) =>
+        held(p).set({
+          status: 'completed',
+          progress: 100,
+          completed_at: p.now,
+          updated_at: p.now,
+          expires_at: p.expiresAt,
+          video_key: p.videoKey,
+          video_size: p.videoSize,
+          seconds: p.seconds,
+          lease_owner: null,
+          lease_expires_at: null,
+        }),
+    ),
+    fail: prepare((p: { id: string; owner: string; now: number; code: string; message: string }) =>
+      held(p).set({
+        status: 'failed',
+        progress: 100,
+        error_code: p.code,
+        error_message: p.message,
+        completed_at: p.now,
+        updated_at: p.now,
+        lease_owner: null,
+        lease_expires_at: null,
+      }),
+    ),
+    /** Lets go of a task so that any runner may take it again from runAfter on. */
+    release: prepare((p: { id: string; owner: string; runAfter: number }) =>
+      held(p).set({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter }),
+    ),
+
+    setting: prepare((p: { name: string }) => db.selectFrom('settings').select('value').where('name', '=', p.name)),
+    insertSettingIfAbsent: prepare((p: { name: string; value: string }) =>
+      db.insertInto('settings').values({ name: p.name, value: p.value }).onConflict((oc) => oc.column('name').doNothing()),
+    ),
+  };
+}
+
+export type Queries = ReturnType<typeof buildQueries>;

@@ -1,0 +1,57 @@
+/** Table shapes as the query builder sees them. Times are Unix milliseconds. */
+
+export interface ApiKeyTable {
+  id: string;
+  name: string;
+  key_hash: string;
+  key_prefix: string;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export type TaskStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
+
+export interface TaskTable {
+  id: string;
+  key_id: string;
+  model: string;
+  status: TaskStatus;
+  progress: number;
+  /** The validated VideoJob as JSON: what the runner hands the provider. */
+  job: string;
+  prompt: string;
+  seconds: string | null;
+  size: string | null;
+  remixed_from_video_id: string | null;
+  warnings: string | null;
+  provider: string;
+  /** The provider's opaque handle from start(), as JSON; null until started. */
+  operation: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+  expires_at: number | null;
+  /** When the runner may next look at the task. */
+  run_after: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  video_key: string | null;
+  video_size: number | null;
+}
+
+export interface SettingTable {
+  name: string;
+  value: string;
+}
+
+export interface Database {
+  api_keys: ApiKeyTable;
+  tasks: TaskTable;
+  settings: SettingTable;
+}
+
+export type ApiKeyRow = ApiKeyTable;
+export type TaskRow = TaskTable;

@@ -1,0 +1,124 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect } from 'kysely';
+import { migrations } from './migrations.ts';
+import type { PreparedQuery } from './prepared.ts';
+import { buildQueries } from './queries.ts';
+import type { ApiKeyRow, Database, TaskRow } from './schema.ts';
+import type { Store } from './store.ts';
+
+/** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
+export async function openSqliteStore(file: string): Promise<Store> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = NORMAL');
+  // Another process (api, worker, CLI) may hold the write lock for a moment.
+  sqlite.pragma('busy_timeout = 5000');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => migrations } }).migrateToLatest();
+  if (error) throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
+  return new SqliteStore(sqlite, db);
+}
+
+class SqliteStore implements Store {
+  private readonly q;
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(
+    private readonly sqlite: BetterSqlite3.Database,
+    private readonly db: Kysely<Database>,
+  ) {
+    this.q = buildQueries(db);
+  }
+
+  private statement(query: PreparedQuery<never>): BetterSqlite3.Statement {
+    let statement = this.statements.get(query.sql);
+    if (!statement) {
+      statement = this.sqlite.prepare(query.sql);
+      this.statements.set(query.sql, statement);
+    }
+    return statement;
+  }
+
+  private all<P, R>(query: PreparedQuery<P>, params: P): R[] {
+    return this.statement(query as PreparedQuery<never>).all(...query.bind(params)) as R[];
+  }
+
+  private get<P, R>(query: PreparedQuery<P>, params: P): R | undefined {
+    return this.statement(query as PreparedQuery<never>).get(...query.bind(params)) as R | undefined;
+  }
+
+  private run<P>(query: PreparedQuery<P>, params: P): number {
+    return this.statement(query as PreparedQuery<never>).run(...query.bind(params)).changes;
+  }
+
+  async insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number }) {
+    this.run(this.q.insertKey, key);
+  }
+  async activeKeyByHash(hash: string) {
+    return this.get<{ hash: string }, ApiKeyRow>(this.q.activeKeyByHash, { hash });
+  }
+  async listKeys() {
+    return this.all<object, ApiKeyRow>(this.q.listKeys, {});
+  }
+  async revokeKey(id: string, now: number) {
+    return this.run(this.q.revokeKey, { id, now }) > 0;
+  }
+
+  async insertTask(task: TaskRow) {
+    this.run(this.q.insertTask, task);
+  }
+  async taskById(id: string) {
+    return this.get<{ id: string }, TaskRow>(this.q.taskById, { id });
+  }
+  async taskForKey(id: string, keyId: string) {
+    return this.get<{ id: string; keyId: string }, TaskRow>(this.q.taskForKey, { id, keyId });
+  }
+  async listTasks({ keyId, order, after, limit }: Parameters<Store['listTasks']>[0]) {
+    if (after) {
+      const query = order === 'desc' ? this.q.newestFirstAfter : this.q.oldestFirstAfter;
+      return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, ...after });
+    }
+    const query = order === 'desc' ? this.q.newestFirst : this.q.oldestFirst;
+    return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit });
+  }
+  async deleteTaskForKey(id: string, keyId: string) {
+    return this.get<{ id: string; keyId: string }, { id: string; video_key: string | null }>(this.q.deleteForKey, { id, keyId });
+  }
+
+  async claimDue(owner: string, now: number, leaseUntil: number, limit: number) {
+    return this.all<Parameters<typeof this.q.claimDue.bind>[0], TaskRow>(this.q.claimDue, { owner, now, leaseUntil, limit });
+  }
+  async renewLease(id: string, owner: string, leaseUntil: number) {
+    return this.run(this.q.renewLease, { id, owner, leaseUntil }) > 0;
+  }
+  async markStarted(id: string, owner: string, operation: string, now: number) {
+    return this.run(this.q.markStarted, { id, owner, operation, now }) > 0;
+  }
+  async setProgress(id: string, owner: string, progress: number, now: number) {
+    return this.run(this.q.setProgress, { id, owner, progress, now }) > 0;
+  }
+  async complete(id: string, owner: string, result: Parameters<Store['complete']>[2]) {
+    return this.run(this.q.complete, { id, owner, ...result }) > 0;
+  }
+  async fail(id: string, owner: string, now: number, code: string, message: string) {
+    return this.run(this.q.fail, { id, owner, now, code, message }) > 0;
+  }
+  async release(id: string, owner: string, runAfter: number) {
+    return this.run(this.q.release, { id, owner, runAfter }) > 0;
+  }
+
+  async sharedSetting(name: string, create: () => string) {
+    const existing = this.get<{ name: string }, { value: string }>(this.q.setting, { name });
+    if (existing) return existing.value;
+    this.run(this.q.insertSettingIfAbsent, { name, value: create() });
+    // Another process may have won the race: read back whatever was stored first.
+    return this.get<{ name: string }, { value: string }>(this.q.setting, { name })!.value;
+  }
+
+  async close() {
+    await this.db.destroy();
+  }
+}
