@@ -1,0 +1,78 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { MediaRef, VideoJob } from '../catalog/types.ts';
+import { invalidRequest } from '../http/errors.ts';
+import type { Storage } from '../storage/storage.ts';
+import { downloadToFile, type GuardOptions } from './guarded-fetch.ts';
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/jpg': 'jpg',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+  'video/mp4': 'mp4',
+  'video/quicktime': 'mov',
+  'video/webm': 'webm',
+};
+
+/**
+ * Inputs in and out of storage. On create, data URIs and uploaded files are written to
+ * storage (so a task row never carries megabytes of base64, and a restart still has them);
+ * at render time every input becomes a local file, URLs through the guarded fetcher.
+ */
+export class MediaResolver {
+  constructor(
+    private readonly storage: Storage,
+    private readonly guard: GuardOptions,
+  ) {}
+
+  /** The job with every inline input replaced by a stored one. */
+  async materialize(taskId: string, job: VideoJob): Promise<VideoJob> {
+    let index = 0;
+    const store = async (ref: MediaRef): Promise<MediaRef> => {
+      const key = `inputs/${taskId}/${index++}.${EXTENSIONS[ref.kind === 'url' ? '' : ref.mime] ?? 'bin'}`;
+      if (ref.kind === 'data') {
+        const data = Buffer.from(ref.base64, 'base64');
+        if (data.length === 0) throw invalidRequest('A data URI holds no data', null, 'invalid_media');
+        if (data.length > this.guard.maxBytes) throw invalidRequest('A data URI is larger than the input limit', null, 'input_too_large');
+        await this.storage.putBuffer(key, data);
+        return { kind: 'stored', key, mime: ref.mime };
+      }
+      if (ref.kind === 'upload') {
+        await this.storage.putFile(key, ref.path);
+        return { kind: 'stored', key, mime: ref.mime };
+      }
+      return ref;
+    };
+    const storeAll = (refs: MediaRef[]) => Promise.all(refs.map(store));
+    return {
+      ...job,
+      images: await storeAll(job.images),
+      lastImage: job.lastImage ? await store(job.lastImage) : null,
+      video: job.video ? await store(job.video) : null,
+      videos: await storeAll(job.videos),
+    };
+  }
+
+  /** A local file holding the input; the caller removes `directory` when done. */
+  async toLocalFile(ref: MediaRef, directory: string, name: string, signal: AbortSignal): Promise<string> {
+    await mkdir(directory, { recursive: true });
+    switch (ref.kind) {
+      case 'stored':
+        return this.storage.localPath(ref.key, directory);
+      case 'url': {
+        const file = path.join(directory, name);
+        await downloadToFile(ref.url, file, { ...this.guard, signal });
+        return file;
+      }
+      default:
+        // materialize() runs before a task is saved, so nothing inline reaches a renderer.
+        throw new Error(`input of kind ${ref.kind} was not materialized`);
+    }
+  }
+
+  async deleteInputs(taskId: string): Promise<void> {
+    await this.storage.deletePrefix(`inputs/${taskId}`);
+  }
+}
