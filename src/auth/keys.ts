@@ -1,0 +1,45 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Store } from '../store/store.ts';
+
+/** API keys: shown once at creation, stored only as a SHA-256 hash. */
+export interface CreatedKey {
+  id: string;
+  name: string;
+  key: string;
+  created_at: number;
+}
+
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+export class KeyService {
+  constructor(private readonly store: Store) {}
+
+  async create(name: string, now = Date.now()): Promise<CreatedKey> {
+    const id = `key_${randomBytes(8).toString('hex')}`;
+    const key = `sk-${randomBytes(24).toString('base64url')}`;
+    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, 7), now });
+    return { id, name, key, created_at: Math.floor(now / 1000) };
+  }
+
+  async list() {
+    const rows = await this.store.listKeys();
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      prefix: row.key_prefix,
+      created_at: Math.floor(row.created_at / 1000),
+      revoked_at: row.revoked_at === null ? null : Math.floor(row.revoked_at / 1000),
+    }));
+  }
+
+  revoke(id: string, now = Date.now()): Promise<boolean> {
+    return this.store.revokeKey(id, now);
+  }
+
+  /** The key id behind a bearer token, or null. No cache: a revoked key fails on its next request. */
+  async authenticate(token: string): Promise<string | null> {
+    if (!token.startsWith('sk-')) return null;
+    const row = await this.store.activeKeyByHash(hashKey(token));
+    return row?.id ?? null;
+  }
+}

@@ -1,0 +1,108 @@
+import { randomBytes } from 'node:crypto';
+import { validate, type Route } from '../catalog/validate.ts';
+import { invalidRequest, notFound } from '../http/errors.ts';
+import type { MediaResolver } from '../net/media.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { TaskRow } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+import type { Clock } from './clock.ts';
+
+export interface TaskServiceOptions {
+  store: Store;
+  storage: Storage;
+  media: MediaResolver;
+  clock: Clock;
+  /** Which provider serves a model (the local renderer when no upstream is configured). */
+  providerFor: (model: string) => string;
+  /** Told when a task is queued, so that an in-process runner starts it at once. */
+  onQueued?: () => void;
+}
+
+export interface ListQuery {
+  after?: string;
+  limit: number;
+  order: 'asc' | 'desc';
+}
+
+const TASK_ID_BYTES = 12;
+
+/** What the HTTP layer may do with tasks: create after validation, read, list, delete. */
+export class TaskService {
+  constructor(private readonly options: TaskServiceOptions) {}
+
+  /** Validates, stores inline inputs, and commits the task before any work starts. */
+  async create(keyId: string, route: Route, body: unknown): Promise<TaskRow> {
+    const { store, media, clock, providerFor, onQueued } = this.options;
+    const validated = validate(route, body);
+    const id = `video_${randomBytes(TASK_ID_BYTES).toString('hex')}`;
+    const job = await media.materialize(id, validated);
+    const now = clock.now();
+    const task: TaskRow = {
+      id,
+      key_id: keyId,
+      model: job.model,
+      status: 'queued',
+      progress: 0,
+      job: JSON.stringify(job),
+      prompt: job.prompt,
+      seconds: job.seconds === null ? (job.inputVideoSeconds === null ? null : String(job.inputVideoSeconds)) : String(job.seconds),
+      size: job.resolution?.label ?? null,
+      remixed_from_video_id: null,
+      warnings: job.warnings.length > 0 ? JSON.stringify(job.warnings) : null,
+      provider: providerFor(job.model),
+      operation: null,
+      error_code: null,
+      error_message: null,
+      created_at: now,
+      updated_at: now,
+      completed_at: null,
+      expires_at: null,
+      run_after: now,
+      attempts: 0,
+      lease_owner: null,
+      lease_expires_at: null,
+      video_key: null,
+      video_size: null,
+    };
+    try {
+      await store.insertTask(task);
+    } catch (error) {
+      await media.deleteInputs(id).catch(() => undefined);
+      throw error;
+    }
+    onQueued?.();
+    return task;
+  }
+
+  async get(keyId: string, id: string): Promise<TaskRow> {
+    // Another key's task answers exactly as a missing one: ids must not leak.
+    const task = await this.options.store.taskForKey(id, keyId);
+    if (!task) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    return task;
+  }
+
+  /** For signed download links, which prove access to one task without a key. */
+  async byId(id: string): Promise<TaskRow> {
+    const task = await this.options.store.taskById(id);
+    if (!task) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    return task;
+  }
+
+  async list(keyId: string, query: ListQuery): Promise<{ tasks: TaskRow[]; hasMore: boolean }> {
+    let after: { createdAt: number; id: string } | null = null;
+    if (query.after) {
+      const cursor = await this.options.store.taskForKey(query.after, keyId);
+      if (!cursor) throw invalidRequest(`after: no video with id '${query.after}'`, 'after');
+      after = { createdAt: cursor.created_at, id: cursor.id };
+    }
+    const rows = await this.options.store.listTasks({ keyId, order: query.order, after, limit: query.limit + 1 });
+    return { tasks: rows.slice(0, query.limit), hasMore: rows.length > query.limit };
+  }
+
+  /** Removes the task and every file it owns. */
+  async delete(keyId: string, id: string): Promise<void> {
+    const deleted = await this.options.store.deleteTaskForKey(id, keyId);
+    if (!deleted) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    await Promise.all([this.options.storage.deletePrefix(`videos/${id}`), this.options.media.deleteInputs(id)]);
+  }
+}
