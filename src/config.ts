@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseAllowedHosts } from './net/guarded-fetch.ts';
+
+/**
+ * One loadConfig(): environment variables, optionally over a JSON file named by
+ * VIDGATE_CONFIG whose keys are the same variable names. Every bad value is reported
+ * at once, by name, before anything starts.
+ */
+export type Role = 'all' | 'api' | 'worker';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  adminKey: string | null;
+  role: Role;
+  allowedPrivateHosts: ReadonlySet<string>;
+  /** Base of the absolute URLs we hand out (metadata.url); defaults to the request's own origin. */
+  publicUrl: string | null;
+  renderConcurrency: number;
+  runnerConcurrency: number;
+  leaseSeconds: number;
+  /** How long a finished video stays downloadable (expires_at). */
+  videoTtlHours: number;
+  maxBodyBytes: number;
+  maxInputBytes: number;
+  fetchTimeoutSeconds: number;
+  logLevel: string;
+}
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  ALLOWED_PRIVATE_HOSTS: z.string().default(''),
+  PUBLIC_URL: z.url().optional(),
+  RENDER_CONCURRENCY: positiveInt(1),
+  RUNNER_CONCURRENCY: positiveInt(8),
+  LEASE_SECONDS: positiveInt(30),
+  VIDEO_TTL_HOURS: positiveInt(24 * 7),
+  MAX_BODY_MB: positiveInt(64),
+  MAX_INPUT_MB: positiveInt(100),
+  FETCH_TIMEOUT_SECONDS: positiveInt(60),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const fromFile = env.VIDGATE_CONFIG ? readConfigFile(env.VIDGATE_CONFIG) : {};
+  const merged: Record<string, unknown> = { ...fromFile };
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const c = parsed.data;
+  let allowedPrivateHosts: Set<string>;
+  try {
+    allowedPrivateHosts = parseAllowedHosts(c.ALLOWED_PRIVATE_HOSTS);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  ALLOWED_PRIVATE_HOSTS: ${(error as Error).message}`);
+  }
+  return {
+    port: c.PORT,
+    host: c.HOST,
+    dataDir: path.resolve(c.DATA_DIR),
+    adminKey: c.ADMIN_KEY ?? null,
+    role: c.ROLE,
+    allowedPrivateHosts,
+    publicUrl: c.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
+    renderConcurrency: c.RENDER_CONCURRENCY,
+    runnerConcurrency: c.RUNNER_CONCURRENCY,
+    leaseSeconds: c.LEASE_SECONDS,
+    videoTtlHours: c.VIDEO_TTL_HOURS,
+    maxBodyBytes: c.MAX_BODY_MB * 1024 * 1024,
+    maxInputBytes: c.MAX_INPUT_MB * 1024 * 1024,
+    fetchTimeoutSeconds: c.FETCH_TIMEOUT_SECONDS,
+    logLevel: c.LOG_LEVEL,
+  };
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+    // Numbers in the file are as good as the strings the environment gives.
+    return Object.fromEntries(Object.entries(parsed).map(([key, value]) => [key, typeof value === 'number' ? String(value) : value]));
+  } catch (error) {
+    throw new ConfigError(`Cannot read VIDGATE_CONFIG ${file}: ${(error as Error).message}`);
+  }
+}

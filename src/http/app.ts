@@ -1,0 +1,126 @@
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import type { Logger } from 'pino';
+import type { KeyService } from '../auth/keys.ts';
+import type { Config } from '../config.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { TaskService } from '../tasks/service.ts';
+import { registerAdminRoutes } from './admin.ts';
+import { registerContentRoutes } from './content.ts';
+import { ApiError } from './errors.ts';
+import { registerModelRoutes } from './models.ts';
+import type { UrlSigner } from './signed-url.ts';
+import { registerVideoRoutes } from './videos.ts';
+
+export interface AppDependencies {
+  config: Config;
+  log: Logger;
+  keys: KeyService;
+  tasks: TaskService;
+  storage: Storage;
+  signer: UrlSigner;
+  adminKey: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    keyId: string;
+  }
+}
+
+/** Fastify's own error codes, answered in our envelope with the status they deserve. */
+const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large' },
+  FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'file_too_large' },
+  FST_PARTS_LIMIT: { status: 413, code: 'too_many_parts' },
+  FST_FILES_LIMIT: { status: 413, code: 'too_many_files' },
+  FST_FIELDS_LIMIT: { status: 413, code: 'too_many_fields' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_body' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_body' },
+};
+
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
+  const { config, log } = deps;
+  const app = Fastify({
+    // Typed as fastify's base logger so that route files take a plain FastifyInstance.
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: config.maxBodyBytes,
+    disableRequestLogging: true,
+    // Lets route files name a 405 for the methods a path does not answer.
+    exposeHeadRoutes: false,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.decorateRequest('keyId', '');
+  // Only JSON and multipart bodies are understood; anything else is a 415, not a guess.
+  app.removeContentTypeParser('text/plain');
+  // Clients send a JSON content type on body-less DELETEs too; an empty body is no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
+    body === '' ? done(null, undefined) : parseJson(request, body as string, done),
+  );
+  await app.register(multipart, {
+    limits: { fileSize: config.maxInputBytes, fieldSize: config.maxBodyBytes, files: 16, fields: 200, parts: 216 },
+  });
+
+  app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
+    const known = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
+    const apiError =
+      error instanceof ApiError
+        ? error
+        : known
+          ? new ApiError(known.status, error.message, 'invalid_request_error', known.code)
+          : error.statusCode && error.statusCode >= 400 && error.statusCode < 500
+            ? new ApiError(error.statusCode, error.message, 'invalid_request_error', 'invalid_request')
+            : null;
+    if (apiError) return reply.status(apiError.status).send(apiError.toBody());
+    request.log.error({ err: error, method: request.method, path: request.routeOptions.url }, 'unhandled error');
+    return reply.status(500).send(new ApiError(500, 'The server failed to handle this request', 'server_error', 'internal_error').toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = new ApiError(404, `No route for ${request.method} ${request.url.split('?')[0]}`, 'not_found_error', 'route_not_found');
+    return reply.status(404).send(error.toBody());
+  });
+
+  const routes = new RouteTable(app);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  routes.note('/healthz', 'GET');
+  registerAdminRoutes(app, routes, deps);
+  registerModelRoutes(app, routes, deps);
+  registerVideoRoutes(app, routes, deps);
+  registerContentRoutes(app, routes, deps);
+  routes.answerOtherMethods();
+  return app;
+}
+
+/** Remembers which methods each path answers, so that the others get a 405, not a 404. */
+export class RouteTable {
+  private readonly methods = new Map<string, Set<HTTPMethods>>();
+
+  constructor(private readonly app: FastifyInstance) {}
+
+  note(url: string, ...methods: HTTPMethods[]): void {
+    const known = this.methods.get(url) ?? new Set();
+    for (const method of methods) known.add(method);
+    this.methods.set(url, known);
+  }
+
+  answerOtherMethods(): void {
+    const all: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+    for (const [url, known] of this.methods) {
+      const others = all.filter((method) => !known.has(method));
+      const allow = [...known].join(', ');
+      this.app.route({
+        method: others,
+        url,
+        handler: async (_request: FastifyRequest, reply: FastifyReply) => {
+          const error = new ApiError(405, `This path answers ${allow}`, 'invalid_request_error', 'method_not_allowed');
+          return reply.status(405).header('allow', allow).send(error.toBody());
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyRequest } from 'fastify';
+import { UploadedFile } from '../catalog/types.ts';
+import { ApiError, invalidRequest } from './errors.ts';
+
+/**
+ * The create routes accept JSON and multipart/form-data alike (the openai client always
+ * sends multipart). A form becomes the same object a JSON body would be: bracketed names
+ * nest (`extra_body[operation]`, `images[]`, `input_reference[image_url]`), a repeated
+ * name becomes a list, and file parts become UploadedFiles spooled to disk.
+ */
+export interface ParsedBody {
+  body: unknown;
+  /** Removes spooled uploads that nothing took over. */
+  cleanup(): Promise<void>;
+}
+
+export async function readCreateBody(request: FastifyRequest, uploadDirectory: string): Promise<ParsedBody> {
+  if (!request.isMultipart()) return { body: request.body ?? {}, cleanup: async () => undefined };
+  const body: Record<string, unknown> = {};
+  const files: string[] = [];
+  const cleanup = async () => {
+    await Promise.all(files.map((file) => rm(file, { force: true })));
+  };
+  try {
+    await mkdir(uploadDirectory, { recursive: true });
+    for await (const part of request.parts()) {
+      if (part.type === 'file') {
+        const file = path.join(uploadDirectory, `upload-${randomBytes(12).toString('hex')}`);
+        files.push(file);
+        await pipeline(part.file, createWriteStream(file));
+        if (part.file.truncated) throw new ApiError(413, `${part.fieldname} is larger than the upload limit`, 'invalid_request_error', 'file_too_large', part.fieldname);
+        assign(body, part.fieldname, new UploadedFile(file, part.mimetype, part.filename, part.file.bytesRead));
+      } else {
+        assign(body, part.fieldname, part.value);
+      }
+    }
+    return { body, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** Sets `name` (plain, `a[b]`, `a[]`, `a[0]`, `a[0][url]`) on `target`. */
+export function assign(target: Record<string, unknown>, name: string, value: unknown): void {
+  const match = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(name);
+  if (!match) throw invalidRequest(`Malformed form field name '${name}'`, name);
+  const keys = [match[1]!, ...[...match[2]!.matchAll(/\[([^[\]]*)\]/g)].map((m) => m[1]!)];
+  let node: Record<string, unknown> | unknown[] = target;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
+    const last = index === keys.length - 1;
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw invalidRequest(`Malformed form field name '${name}'`, name);
+    if (Array.isArray(node)) {
+      const position = key === '' ? node.length : Number(key);
+      if (!Number.isInteger(position) || position < 0 || position > 100) throw invalidRequest(`Malformed form field name '${name}'`, name);
+      if (last) node[position] = value;
+      else node = (node[position] ??= /^\d*$/.test(keys[index + 1]!) ? [] : {}) as Record<string, unknown> | unknown[];
+      continue;
+    }
+    if (last) {
+      const existing = node[key];
+      // A plain name sent twice (repeated input_reference) is a list.
+      node[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+      return;
+    }
+    const child = node[key];
+    if (child === undefined) node = node[key] = /^\d*$/.test(keys[index + 1]!) ? [] : {};
+    else if (typeof child === 'object' && child !== null) node = child as Record<string, unknown>;
+    else throw invalidRequest(`Form field '${name}' conflicts with another field`, name);
+  }
+}

@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { MODELS, findModel } from '../catalog/models.ts';
+import type { AppDependencies, RouteTable } from './app.ts';
+import { requireApiKey } from './auth.ts';
+import { invalidRequest } from './errors.ts';
+
+const CATALOG_CREATED = Math.floor(Date.UTC(2026, 0, 1) / 1000);
+
+/** The catalog as an OpenAI model list, each entry with what it accepts. */
+export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys }: AppDependencies): void {
+  const preHandler = requireApiKey(keys);
+  const list = {
+    object: 'list',
+    data: MODELS.map((model) => ({
+      id: model.id,
+      object: 'model',
+      created: CATALOG_CREATED,
+      owned_by: 'vidgate',
+      description: model.description,
+      // No upstream is wired yet: every model renders on the local preview renderer.
+      served_by: 'local-preview',
+      note: 'Served by the local preview renderer: real MP4s that show the prompt and inputs, not AI-generated footage',
+      capabilities: Object.fromEntries(
+        Object.entries(model.capabilities).map(([capability, rule]) => [
+          capability,
+          {
+            duration: rule.duration === 'forbidden' ? null : { min: rule.duration.min, max: rule.duration.max, default: rule.duration.default ?? null },
+            aspect_ratios: typeof rule.aspectRatios === 'string' ? rule.aspectRatios : rule.aspectRatios.allowed,
+            custom_aspect_ratios: typeof rule.aspectRatios === 'object' && rule.aspectRatios.custom === true,
+            resolutions:
+              rule.resolution === 'forbidden' ? [] : model.resolutions.map((side) => `${side}${model.resolutionSuffix}`),
+          },
+        ]),
+      ),
+      prompt_max_length: model.promptMaxLength,
+    })),
+  };
+
+  app.get('/v1/models', { preHandler }, async () => list);
+  // Seed 001, common errors: a video model sent to the image endpoint is pointed to /v1/videos.
+  app.post('/v1/images/generations', { preHandler }, async (request) => {
+    const model = (request.body as { model?: unknown } | null)?.model;
+    if (typeof model === 'string' && findModel(model)) {
+      throw invalidRequest(`${model} is a video model: create videos with POST /v1/videos`, 'model', 'wrong_endpoint');
+    }
+    throw invalidRequest(`The model '${String(model ?? '')}' does not exist; this gateway serves video models (GET /v1/models)`, 'model', 'model_not_found');
+  });
+  routes.note('/v1/models', 'GET');
+  routes.note('/v1/images/generations', 'POST');
+}

@@ -1,0 +1,32 @@
+import type { TaskRow } from '../store/schema.ts';
+
+export type VideoObjectKind = 'video' | 'video.generation.job';
+
+const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+
+/**
+ * The task as clients see it: the OpenAI video object (every field always present, times
+ * in Unix seconds, `seconds` a string) plus the fields the seeds' gateways add.
+ * `contentUrl` is the signed download link, given once the video is stored.
+ */
+export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: string | null) {
+  return {
+    id: task.id,
+    task_id: task.id,
+    object,
+    model: task.model,
+    status: task.status,
+    progress: task.progress,
+    created_at: seconds(task.created_at),
+    completed_at: seconds(task.completed_at),
+    expires_at: seconds(task.expires_at),
+    prompt: task.prompt,
+    seconds: task.seconds,
+    size: task.size,
+    error: task.error_code === null ? null : { code: task.error_code, message: task.error_message ?? '' },
+    remixed_from_video_id: task.remixed_from_video_id,
+    video_url: contentUrl ?? '',
+    ...(contentUrl ? { metadata: { url: contentUrl } } : {}),
+    ...(task.warnings ? { warnings: JSON.parse(task.warnings) as string[] } : {}),
+  };
+}
