@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { pngFile } from './support/media.ts';
+import { readFileSync } from 'node:fs';
+import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+
+/** Keys, ownership, listing, deletion and the error envelope, over real HTTP (ROLE=api: nothing renders). */
+let gateway: RunningGateway;
+let alice: Client;
+let bob: Client;
+
+before(async () => {
+  gateway = await startGateway({ ROLE: 'api', MAX_BODY_MB: '1' });
+  alice = await newClient(gateway, 'alice');
+  bob = await newClient(gateway, 'bob');
+});
+after(async () => {
+  await gateway.stop();
+  removeDataDir(gateway.dataDir);
+});
+
+const textTask = { model: 'grok-imagine', prompt: 'a lighthouse at dusk', duration: 3, size: '480p' };
+
+function assertEnvelope(body: { error?: Record<string, unknown> }) {
+  assert.ok(body.error, 'an error envelope');
+  assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+  assert.equal(typeof body.error.message, 'string');
+}
+
+describe('health and authentication', () => {
+  test('GET /healthz answers 200', async () => {
+    const response = await fetch(`${gateway.url}/healthz`);
+    assert.equal(response.status, 200);
+  });
+  test('a /v1 request without a key, or with an unknown one, is 401', async () => {
+    for (const headers of [{}, { authorization: 'Bearer sk-not-a-key' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
+      const response = await fetch(`${gateway.url}/v1/videos`, { headers });
+      assert.equal(response.status, 401);
+      const body = (await response.json()) as { error: Record<string, unknown> };
+      assertEnvelope(body);
+      assert.equal(body.error.type, 'authentication_error');
+    }
+  });
+  test('the admin API wants the admin key', async () => {
+    const response = await fetch(`${gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${alice.key}` } });
+    assert.equal(response.status, 401);
+  });
+});
+
+describe('admin keys', () => {
+  test('create shows the key once; list shows no secret; revoke locks it out at once', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+    const created = await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'carol' }) });
+    assert.equal(created.status, 201);
+    const key = (await created.json()) as { id: string; name: string; key: string; created_at: number };
+    assert.match(key.key, /^sk-/);
+    assert.equal(key.name, 'carol');
+    assert.ok(Number.isInteger(key.created_at));
+
+    const listed = (await (await fetch(`${gateway.url}/admin/keys`, { headers: admin })).json()) as { data: Record<string, unknown>[] };
+    const entry = listed.data.find((k) => k.id === key.id)!;
+    assert.equal(entry.name, 'carol');
+    assert.ok(!JSON.stringify(listed).includes(key.key), 'no secret in the list');
+
+    const carol = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key.key}` } });
+    assert.equal(carol.status, 200);
+    const revoked = await fetch(`${gateway.url}/admin/keys/${key.id}`, { method: 'DELETE', headers: admin });
+    assert.equal(revoked.status, 200);
+    const after = await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${key.key}` } });
+    assert.equal(after.status, 401);
+    const again = await fetch(`${gateway.url}/admin/keys/${key.id}`, { method: 'DELETE', headers: admin });
+    assert.equal(again.status, 404);
+  });
+  test('a key without a name is a 400 naming name', async () => {
+    const response = await fetch(`${gateway.url}/admin/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: { param: string } }).error.param, 'name');
+  });
+  test('the CLI creates, lists and revokes keys in the same database', async () => {
+    const run = promisify(execFile);
+    const env = { ...process.env, DATA_DIR: gateway.dataDir };
+    const created = JSON.parse((await run(process.execPath, ['bin/vidgate.js', 'keys', 'create', '--name', 'cli'], { cwd: ROOT, env })).stdout) as { id: string; key: string };
+    assert.match(created.key, /^sk-/);
+    const listed = (await run(process.execPath, ['bin/vidgate.js', 'keys', 'list'], { cwd: ROOT, env })).stdout;
+    assert.match(listed, new RegExp(created.id));
+    assert.equal((await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${created.key}` } })).status, 200);
+    await run(process.execPath, ['bin/vidgate.js', 'keys', 'revoke', created.id], { cwd: ROOT, env });
+    assert.equal((await fetch(`${gateway.url}/v1/models`, { headers: { authorization: `Bearer ${created.key}` } })).status, 401);
+  });
+});
+
+describe('ownership', () => {
+  test("another key's task is a 404, never the task", async () => {
+    const { body: task } = await alice.json('POST', '/v1/videos', textTask);
+    for (const [method, route] of [['GET', `/v1/videos/${task.id}`], ['GET', `/v1/videos/${task.id}/content`], ['DELETE', `/v1/videos/${task.id}`], ['GET', `/v1/video/generations/${task.id}`]] as const) {
+      const { status, body } = await bob.json(method, route);
+      assert.equal(status, 404, `${method} ${route}`);
+      assertEnvelope(body);
+      assert.ok(!JSON.stringify(body).includes('lighthouse'));
+    }
+    const listed = await bob.json('GET', '/v1/videos');
+    assert.ok(!listed.body.data.some((t: { id: string }) => t.id === task.id));
+    assert.equal((await alice.json('GET', `/v1/videos/${task.id}`)).status, 200);
+  });
+  test('an unknown task is a 404 in the envelope', async () => {
+    const { status, body } = await alice.json('GET', '/v1/videos/video_doesnotexist');
+    assert.equal(status, 404);
+    assertEnvelope(body);
+    assert.equal(body.error.type, 'not_found_error');
+  });
+});
+
+describe('list and delete', () => {
+  test('pages newest first with after/limit, and oldest first with order=asc', async () => {
+    const dave = await newClient(gateway, 'dave');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await dave.json('POST', '/v1/videos', { ...textTask, prompt: `task ${i}` })).body.id);
+    const walk = async (order: string) => {
+      const seen: string[] = [];
+      let after = '';
+      for (let page = 0; page < 5; page++) {
+        const { status, body } = await dave.json('GET', `/v1/videos?limit=2&order=${order}${after ? `&after=${after}` : ''}`);
+        assert.equal(status, 200);
+        assert.equal(body.object, 'list');
+        assert.equal(body.first_id, body.data[0].id);
+        assert.equal(body.last_id, body.data.at(-1).id);
+        seen.push(...body.data.map((t: { id: string }) => t.id));
+        if (!body.has_more) break;
+        after = body.last_id;
+      }
+      return seen;
+    };
+    assert.deepEqual(await walk('desc'), [...ids].reverse());
+    assert.deepEqual(await walk('asc'), ids);
+    const { body } = await dave.json('GET', '/v1/videos');
+    assert.equal(body.data.length, 5);
+    assert.equal(body.has_more, false);
+  });
+  test('bad paging values are 400s naming the parameter', async () => {
+    for (const [query, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['order=sideways', 'order'], ['after=video_nope', 'after']]) {
+      const { status, body } = await alice.json('GET', `/v1/videos?${query}`);
+      assert.equal(status, 400, query);
+      assert.equal(body.error.param, param);
+    }
+  });
+  test('delete answers video.deleted; the task is then gone', async () => {
+    const { body: task } = await alice.json('POST', '/v1/videos', textTask);
+    const { status, body } = await alice.json('DELETE', `/v1/videos/${task.id}`);
+    assert.equal(status, 200);
+    assert.deepEqual(body, { id: task.id, object: 'video.deleted', deleted: true });
+    assert.equal((await alice.json('GET', `/v1/videos/${task.id}`)).status, 404);
+    assert.equal((await alice.json('DELETE', `/v1/videos/${task.id}`)).status, 404);
+  });
+});
+
+describe('multipart/form-data, as the openai client sends it', () => {
+  test('bracketed fields nest and file parts are inputs', async () => {
+    const form = new FormData();
+    form.append('model', 'grok-video-3');
+    form.append('prompt', 'two references');
+    form.append('seconds', '4');
+    form.append('size', '480P');
+    const png = new Blob([readFileSync(pngFile(64, 64))], { type: 'image/png' });
+    form.append('input_reference', png, 'a.png');
+    form.append('input_reference', png, 'b.png');
+    const { status, body } = await alice.json('POST', '/v1/videos', form);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.seconds, '4');
+    assert.equal(body.size, '480P');
+  });
+  test('extra_body[...] fields reach the rules', async () => {
+    const form = new FormData();
+    form.append('model', 'viduq3p-540p');
+    form.append('prompt', 'p');
+    form.append('extra_body[seed]', 'lucky');
+    const { status, body } = await alice.json('POST', '/v1/video/generations', form);
+    assert.equal(status, 400);
+    assert.equal(body.error.param, 'extra_body.seed');
+  });
+  test('a text file as an image is refused', async () => {
+    const form = new FormData();
+    form.append('model', 'grok-video-1.5');
+    form.append('prompt', 'p');
+    form.append('input_reference', new Blob(['hello'], { type: 'text/plain' }), 'a.txt');
+    const { status, body } = await alice.json('POST', '/v1/videos', form);
+    assert.equal(status, 400);
+    assert.equal(body.error.param, 'input_reference');
+  });
+});
+
+describe('the error envelope on every kind of bad request', () => {
+  const cases: [string, () => Promise<Response>, number][] = [
+    ['an unknown route', () => alice.request('GET', '/v1/nothing-here'), 404],
+    ['a wrong method', () => alice.request('PUT', '/v1/videos', textTask), 405],
+    ['malformed JSON', () => alice.request('POST', '/v1/videos', '{"model": '), 400],
+    ['a JSON array', () => alice.request('POST', '/v1/videos', '[1,2]'), 400],
+    ['an unsupported content type', () => alice.request('POST', '/v1/videos', 'model=grok', { 'content-type': 'text/plain' }), 415],
+    ['a body over the limit', () => alice.request('POST', '/v1/videos', JSON.stringify({ ...textTask, prompt: 'x'.repeat(2 * 1024 * 1024) })), 413],
+  ];
+  for (const [name, send, status] of cases) {
+    test(`${name} → ${status}`, async () => {
+      const response = await send();
+      assert.equal(response.status, status);
+      const body = (await response.json()) as { error: Record<string, unknown> };
+      assertEnvelope(body);
+    });
+  }
+  test('405 says which methods the path answers', async () => {
+    const response = await alice.request('POST', '/v1/models');
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get('allow'), 'GET');
+  });
+});
+
+describe('models', () => {
+  test('GET /v1/models lists the whole catalog with capabilities', async () => {
+    const { status, body } = await alice.json('GET', '/v1/models');
+    assert.equal(status, 200);
+    assert.equal(body.object, 'list');
+    const ids = body.data.map((m: { id: string }) => m.id);
+    for (const id of ['grok-imagine', 'grok-imagine-video', 'grok-video-1.5', 'grok-video-3-pro', 'viduq3p-720p', 'viduq3t-1080p-offpeak', 'viduq3p-mix-720p']) {
+      assert.ok(ids.includes(id), id);
+    }
+    const grok = body.data.find((m: { id: string }) => m.id === 'grok-imagine');
+    assert.deepEqual(Object.keys(grok.capabilities).sort(), ['edit_video', 'image_to_video', 'reference_to_video', 'text_to_video', 'video_extend']);
+    assert.deepEqual(grok.capabilities.reference_to_video.duration, { min: 1, max: 10, default: null });
+    assert.match(grok.note, /preview renderer/);
+  });
+});

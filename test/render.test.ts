@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { mp4File, pngDataUri, pngFile, probe } from './support/media.ts';
+import { startOrigin } from './support/origin.ts';
+import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+
+/**
+ * End to end on the embedded default: tasks render on the local preview renderer, and the
+ * MP4s we download are checked with ffprobe for duration, frame size and codec.
+ */
+let gateway: RunningGateway;
+let client: Client;
+let origin: Awaited<ReturnType<typeof startOrigin>>;
+let blocked: Awaited<ReturnType<typeof startOrigin>>;
+
+before(async () => {
+  const png = { type: 'image/png', body: readFileSync(pngFile(300, 500)) };
+  origin = await startOrigin({ '/portrait.png': png });
+  blocked = await startOrigin({ '/portrait.png': png });
+  gateway = await startGateway({ ALLOWED_PRIVATE_HOSTS: origin.hostPort, RENDER_CONCURRENCY: '2' });
+  client = await newClient(gateway);
+});
+after(async () => {
+  await gateway.stop();
+  await origin.close();
+  await blocked.close();
+  removeDataDir(gateway.dataDir);
+});
+
+async function render(body: Record<string, unknown> | FormData) {
+  const created = await client.json('POST', '/v1/videos', body);
+  assert.equal(created.status, 200, JSON.stringify(created.body));
+  const task = await client.waitFor(created.body.id);
+  assert.equal(task.status, 'completed', JSON.stringify(task.error));
+  const response = await client.request('GET', `/v1/videos/${task.id}/content`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), 'video/mp4');
+  const bytes = Buffer.from(await response.arrayBuffer());
+  assert.equal(Number(response.headers.get('content-length')), bytes.length);
+  return { task, bytes, info: probe(bytes) };
+}
+
+function assertVideo(info: ReturnType<typeof probe>, seconds: number, width: number, height: number) {
+  assert.equal(info.codec, 'h264');
+  assert.equal(info.pixelFormat, 'yuv420p');
+  assert.equal(info.width, width);
+  assert.equal(info.height, height);
+  assert.ok(Math.abs(info.duration - seconds) <= 0.1, `duration ${info.duration} ≠ ${seconds}`);
+}
+
+describe('text-to-video', () => {
+  let completed: Awaited<ReturnType<typeof render>>;
+
+  test('completes with an MP4 of the requested length and frame', async () => {
+    completed = await render({ model: 'grok-imagine', prompt: 'a red kite over the sea', duration: 2, size: '480p', aspect_ratio: '16:9' });
+    assertVideo(completed.info, 2, 854, 480);
+    const { task } = completed;
+    assert.equal(task.progress, 100);
+    assert.ok(task.completed_at >= task.created_at);
+    assert.ok(task.expires_at > task.completed_at);
+    assert.equal(task.seconds, '2');
+    assert.equal(task.metadata.url, task.video_url);
+  });
+
+  test('metadata.url downloads without an Authorization header', async () => {
+    const response = await fetch(completed.task.metadata.url);
+    assert.equal(response.status, 200);
+    assert.ok(Buffer.from(await response.arrayBuffer()).equals(completed.bytes));
+    assert.ok(completed.task.metadata.url.startsWith(gateway.url));
+  });
+
+  test('a tampered, foreign or expired link is refused with 403', async () => {
+    const link = new URL(completed.task.metadata.url);
+    const tampered = new URL(link);
+    tampered.searchParams.set('signature', `${link.searchParams.get('signature')!.slice(0, -2)}xx`);
+    const later = new URL(link);
+    later.searchParams.set('expires', String(Number(link.searchParams.get('expires')) + 3600));
+    const other = (await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'other', duration: 1, size: '480p' })).body;
+    const foreign = new URL(link.toString().replace(completed.task.id, other.id));
+    // A correctly signed link whose time is up.
+    const secret = new Database(path.join(gateway.dataDir, 'vidgate.db'), { readonly: true })
+      .prepare("select value from settings where name = 'url_signing_secret'")
+      .get() as { value: string };
+    const past = Math.floor(Date.now() / 1000) - 10;
+    const expired = new URL(link);
+    expired.searchParams.set('expires', String(past));
+    expired.searchParams.set('signature', createHmac('sha256', secret.value).update(`${completed.task.id}.${past}`).digest('base64url'));
+    for (const url of [tampered, later, foreign, expired]) {
+      const response = await fetch(url);
+      assert.equal(response.status, 403, url.toString());
+      const body = (await response.json()) as { error: { code: string } };
+      assert.match(body.error.code, url === expired ? /expired/ : /invalid/);
+    }
+  });
+
+  test('Range, HEAD and conditional requests let a player seek', async () => {
+    const route = `/v1/videos/${completed.task.id}/content`;
+    const size = completed.bytes.length;
+    const first = await client.request('GET', route, undefined, { range: 'bytes=0-99' });
+    assert.equal(first.status, 206);
+    assert.equal(first.headers.get('content-range'), `bytes 0-99/${size}`);
+    assert.ok(Buffer.from(await first.arrayBuffer()).equals(completed.bytes.subarray(0, 100)));
+    const tail = await client.request('GET', route, undefined, { range: 'bytes=-50' });
+    assert.equal(tail.status, 206);
+    assert.ok(Buffer.from(await tail.arrayBuffer()).equals(completed.bytes.subarray(size - 50)));
+    const open = await client.request('GET', route, undefined, { range: `bytes=${size - 10}-` });
+    assert.equal((await open.arrayBuffer()).byteLength, 10);
+    const outside = await client.request('GET', route, undefined, { range: `bytes=${size + 10}-` });
+    assert.equal(outside.status, 416);
+    assert.equal(outside.headers.get('content-range'), `bytes */${size}`);
+    const head = await client.request('HEAD', route);
+    assert.equal(head.status, 200);
+    assert.equal(Number(head.headers.get('content-length')), size);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    const etag = head.headers.get('etag')!;
+    assert.ok(head.headers.get('last-modified'));
+    const cached = await client.request('GET', route, undefined, { 'if-none-match': etag });
+    assert.equal(cached.status, 304);
+  });
+
+  test('content before completion is a 409 in the envelope', async () => {
+    const { body: task } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'not yet', duration: 3, size: '480p' });
+    const { status, body } = await client.json('GET', `/v1/videos/${task.id}/content`);
+    assert.equal(status, 409);
+    assert.equal(body.error.code, 'video_not_ready');
+    await client.waitFor(task.id);
+  });
+});
+
+describe('every capability renders what it claims', () => {
+  test('image-to-video at 9:16 from a data URI', async () => {
+    const { info } = await render({ model: 'grok-imagine', prompt: 'turn', image: pngDataUri(320, 240), duration: 2, size: '480p', aspect_ratio: '9:16' });
+    assertVideo(info, 2, 480, 854);
+  });
+  test('image-to-video with aspect_ratio auto follows a fetched image (300×500)', async () => {
+    const { info } = await render({ model: 'grok-imagine', prompt: 'look', image: `${origin.url}/portrait.png`, duration: 1, size: '480p', aspect_ratio: 'auto' });
+    assertVideo(info, 1, 480, 800);
+    assert.ok(origin.hits.includes('/portrait.png'));
+  });
+  test('reference images at a custom 1:1', async () => {
+    const { info } = await render({ model: 'grok-imagine-video', prompt: 'compose', images: [pngDataUri(200, 200), pngDataUri(320, 180)], seconds: '2', aspect_ratio: '1:1', resolution: '480P' });
+    assertVideo(info, 2, 480, 480);
+  });
+  test('first and last frame on a Vidu model (fixed 540p)', async () => {
+    const { info, task } = await render({ model: 'viduq3t-540p', prompt: 'morph', image: pngDataUri(320, 180), last_image: pngDataUri(320, 180), duration: 2 });
+    assertVideo(info, 2, 960, 540);
+    assert.equal(task.size, '540p');
+  });
+  test('edit of an uploaded video keeps its length', async () => {
+    const form = new FormData();
+    form.append('model', 'grok-imagine');
+    form.append('prompt', 'make it night');
+    form.append('size', '480p');
+    form.append('extra_body[operation]', 'edit_video');
+    form.append('video', new Blob([readFileSync(mp4File(2, 320, 240))], { type: 'video/mp4' }), 'in.mp4');
+    const { info, task } = await render(form);
+    assertVideo(info, 2, 640, 480);
+    assert.equal(task.seconds, '2');
+  });
+  test('extension appends the requested seconds', async () => {
+    const video = `data:video/mp4;base64,${readFileSync(mp4File(2, 320, 240)).toString('base64')}`;
+    const { info } = await render({ model: 'grok-imagine', prompt: 'go on', video, duration: 2, extra_body: { operation: 'video_extend' } });
+    assertVideo(info, 4, 320, 240);
+  });
+});
+
+describe('the URL guard', () => {
+  for (const [name, url] of [
+    ['a loopback server not in ALLOWED_PRIVATE_HOSTS', () => `${blocked.url}/portrait.png`],
+    ['localhost', () => `http://localhost:${new URL(origin.url).port}/portrait.png`],
+    ['the cloud metadata address', () => 'http://169.254.169.254/latest/meta-data'],
+  ] as const) {
+    test(`${name} fails the task with a clear code, never reaching it`, async () => {
+      const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', image: url(), duration: 1, size: '480p' });
+      const task = await client.waitFor(body.id);
+      assert.equal(task.status, 'failed');
+      assert.equal(task.error.code, 'input_url_not_allowed');
+      assert.equal(blocked.hits.length, 0);
+    });
+  }
+  test('a missing file fails the task with input_bad_status', async () => {
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', image: `${origin.url}/missing.png`, duration: 1, size: '480p' });
+    const task = await client.waitFor(body.id);
+    assert.equal(task.status, 'failed');
+    assert.equal(task.error.code, 'input_bad_status');
+  });
+});

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { mp4File, pngDataUri } from './support/media.ts';
+import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+
+/**
+ * Every request example in ../shared/seeds, sent as the seed shows it (example.com media
+ * swapped for data URIs, since tests reach no internet), must be accepted and answered in
+ * the seed's shape. ROLE=api: nothing renders here; rendering has its own tests.
+ */
+const image = pngDataUri(320, 240);
+const otherImage = pngDataUri(240, 320);
+const video = `data:video/mp4;base64,${readFileSync(mp4File(2)).toString('base64')}`;
+
+let gateway: RunningGateway;
+let client: Client;
+
+before(async () => {
+  gateway = await startGateway({ ROLE: 'api' });
+  client = await newClient(gateway);
+});
+after(async () => {
+  await gateway.stop();
+  removeDataDir(gateway.dataDir);
+});
+
+async function accept(route: string, body: Record<string, unknown>) {
+  const { status, body: task } = await client.json('POST', route, body);
+  assert.equal(status, 200, JSON.stringify(task));
+  assert.match(task.id, /^video_[0-9a-f]{24}$/);
+  assert.equal(task.task_id, task.id);
+  assert.equal(task.model, body.model);
+  assert.equal(task.status, 'queued');
+  assert.equal(task.progress, 0);
+  assert.ok(Number.isInteger(task.created_at) && Math.abs(task.created_at - Date.now() / 1000) < 60, 'created_at in Unix seconds');
+  return task;
+}
+
+describe('seed 000: legacy grok-imagine on POST /v1/video/generations', () => {
+  test('text-to-video', async () => {
+    const task = await accept('/v1/video/generations', {
+      model: 'grok-imagine', prompt: ' camera, fast, camera. ', size: '720p', aspect_ratio: '16:9', duration: 6,
+    });
+    assert.equal(task.object, 'video.generation.job');
+    assert.equal(task.seconds, '6');
+    assert.equal(task.size, '720p');
+  });
+  test('single-image-to-video', async () => {
+    const task = await accept('/v1/video/generations', {
+      model: 'grok-imagine', prompt: ' camera, camera. ', image, size: '480p', aspect_ratio: '9:16', duration: 10,
+    });
+    assert.equal(task.seconds, '10');
+    assert.equal(task.size, '480p');
+  });
+});
+
+describe('seed 001: grok-imagine on POST /v1/videos', () => {
+  test('7.1 text-to-video answers the documented submit response', async () => {
+    const task = await accept('/v1/videos', {
+      model: 'grok-imagine', prompt: ' camera, fast, camera. ', size: '720p', aspect_ratio: '16:9', duration: 6,
+    });
+    assert.equal(task.object, 'video');
+    assert.equal(task.seconds, '6');
+    // The OpenAI video object's fields are always present.
+    for (const field of ['completed_at', 'expires_at', 'prompt', 'size', 'error', 'remixed_from_video_id']) assert.ok(field in task, field);
+    assert.equal(task.error, null);
+  });
+  test('7.2 single-image-to-video with aspect_ratio auto', async () => {
+    await accept('/v1/videos', { model: 'grok-imagine', prompt: ' camera, camera. ', image, size: '480p', aspect_ratio: 'auto', duration: 10 });
+  });
+  test('7.3 reference-image-to-video', async () => {
+    await accept('/v1/videos', {
+      model: 'grok-imagine', prompt: ' @Image1 @Image2, slow camera push-in. ', images: [image, otherImage], size: '720p', aspect_ratio: '4:3', duration: 10,
+    });
+  });
+  test('7.4 video editing', async () => {
+    const task = await accept('/v1/videos', {
+      model: 'grok-imagine', prompt: 'to change videointo, reserved action and. ', video, size: '720p',
+      extra_body: { operation: 'edit_video', input_video_seconds: 8 },
+    });
+    assert.equal(task.seconds, '8');
+  });
+  test('7.5 video extension', async () => {
+    const task = await accept('/v1/videos', {
+      model: 'grok-imagine', prompt: ' camera, video and Orientation. ', video, duration: 6,
+      extra_body: { operation: 'video_extend', input_video_seconds: 8 },
+    });
+    assert.equal(task.seconds, '6');
+  });
+  test('the compatibility routes create and read the same tasks', async () => {
+    const body = { model: 'grok-imagine', prompt: 'compat', duration: 6 };
+    for (const route of ['/v1/videos/generations', '/v1/video/generations']) {
+      const task = await accept(route, body);
+      for (const read of ['/v1/videos', '/v1/videos/generations', '/v1/video/generations']) {
+        const { status, body: again } = await client.json('GET', `${read}/${task.id}`);
+        assert.equal(status, 200);
+        assert.equal(again.id, task.id);
+        assert.equal(again.object, read === '/v1/video/generations' ? 'video.generation.job' : 'video');
+      }
+    }
+  });
+  test('seconds (OpenAI style) works in place of duration', async () => {
+    const task = await accept('/v1/videos', { model: 'grok-imagine', prompt: 'p', seconds: '6' });
+    assert.equal(task.seconds, '6');
+  });
+  test('a video model on /v1/images/generations is pointed to /v1/videos', async () => {
+    const { status, body } = await client.json('POST', '/v1/images/generations', { model: 'grok-imagine', prompt: 'p' });
+    assert.equal(status, 400);
+    assert.equal(body.error.param, 'model');
+    assert.match(body.error.message, /\/v1\/videos/);
+  });
+});
+
+describe('seed 002: the Vidu Q3 family on POST /v1/video/generations', () => {
+  const examples: Record<string, Record<string, unknown>> = {
+    'text-to-video': {
+      model: 'viduq3p-720p', prompt: ' camera, and, slow camera push-in. ', aspect_ratio: '16:9', duration: 5,
+      extra_body: { audio: false, seed: 42, bgm: false },
+    },
+    'single-image-to-video': {
+      model: 'viduq3t-540p', prompt: ' camera, natural motion, camera. ', image, duration: 5, extra_body: { seed: 42 },
+    },
+    'first-and-last-frame': {
+      model: 'viduq3p-1080p-offpeak', prompt: ', keep identity stable, action. ', image, last_image: otherImage, duration: 6,
+    },
+    'reference-image-to-video': {
+      model: 'viduq3p-mix-720p', prompt: 'A @Image1 walking through a beach in the visual style of @Image2',
+      reference_image_urls: [image, otherImage], aspect_ratio: '16:9', duration: 5, extra_body: { audio: false, seed: 42 },
+    },
+  };
+  for (const [name, body] of Object.entries(examples)) {
+    test(`${name} answers a video.generation.job`, async () => {
+      const task = await accept('/v1/video/generations', body);
+      assert.equal(task.object, 'video.generation.job');
+      assert.equal(task.size, /-(\d+p)/.exec(String(body.model))![1]);
+    });
+  }
+});
+
+describe('seed 003/004: grok-imagine-video on POST /v1/videos', () => {
+  test('text-to-video', async () => {
+    const task = await accept('/v1/videos', {
+      model: 'grok-imagine-video',
+      prompt: 'A city street in the early morning, sunlight filtering through leaves, camera slowly moving forward',
+      seconds: '8', aspect_ratio: '16:9', resolution: '720P',
+    });
+    assert.equal(task.seconds, '8');
+    assert.equal(task.size, '720P');
+    assert.equal(task.video_url, '');
+  });
+  test('single image', async () => {
+    const task = await accept('/v1/videos', {
+      model: 'grok-imagine-video',
+      prompt: 'Have the person in the reference image turn around naturally, keeping a soft depth of field in the background',
+      seconds: '6', aspect_ratio: '9:16', resolution: '720P', image,
+    });
+    assert.equal(task.seconds, '6');
+  });
+  test('multiple images', async () => {
+    await accept('/v1/videos', {
+      model: 'grok-imagine-video',
+      prompt: 'Reference the subject features from multiple images to generate a coherent product showcase video',
+      seconds: '10', aspect_ratio: '16:9', resolution: '720P', images: [image, otherImage],
+    });
+  });
+  test('the documented 400: a missing prompt names prompt', async () => {
+    const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine-video', seconds: '6' });
+    assert.equal(status, 400);
+    assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+    assert.equal(body.error.param, 'prompt');
+    assert.match(body.error.message, /prompt is required/);
+  });
+});
