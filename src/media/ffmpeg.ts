@@ -25,7 +25,8 @@ export async function probeMedia(file: string): Promise<MediaInfo> {
   const output = await run(ffprobePath, ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', file]);
   const info = JSON.parse(output.stdout) as ProbeOutput;
   const video = info.streams?.find((stream) => stream.codec_type === 'video');
-  if (!video) throw new Error('no picture in the file');
+  // ffprobe "succeeds" on some garbage with a 0×0 picture.
+  if (!video || !video.width || !video.height) throw new Error('no picture in the file');
   const duration = Number(info.format?.duration ?? video.duration);
   return {
     width: video.width ?? 0,
@@ -40,10 +41,11 @@ export async function probeMedia(file: string): Promise<MediaInfo> {
 /**
  * Runs ffmpeg, turning its `-progress` reports into a 0..1 fraction of `durationSeconds`.
  * An abort kills ffmpeg at once; a failure carries the end of ffmpeg's own message.
+ * `timeoutMs` bounds the run: some broken inputs make ffmpeg spin instead of failing.
  */
 export async function runFfmpeg(
   args: string[],
-  options: { durationSeconds: number; onProgress?: (fraction: number) => void; signal?: AbortSignal },
+  options: { durationSeconds: number; timeoutMs: number; onProgress?: (fraction: number) => void; signal?: AbortSignal },
 ): Promise<void> {
   let reported = 0;
   const onStdout = (text: string) => {
@@ -56,7 +58,14 @@ export async function runFfmpeg(
       }
     }
   };
-  await run(ffmpegPath, ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats', ...args], { onStdout, signal: options.signal });
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  try {
+    await run(ffmpegPath, ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats', ...args], { onStdout, signal });
+  } catch (error) {
+    if (timeout.aborted && !options.signal?.aborted) throw new Error(`ffmpeg took longer than ${options.timeoutMs} ms`);
+    throw error;
+  }
 }
 
 function run(

@@ -89,8 +89,10 @@ export class LocalProvider implements VideoProvider {
       const images = await Promise.all(job.images.map((ref, index) => fetch(ref, `image-${index}`)));
       const lastImage = job.lastImage ? await fetch(job.lastImage, 'last-image') : null;
       const video = job.video ? await fetch(job.video, 'video') : null;
+      // Every input is probed first: a file ffmpeg cannot decode fails here, clearly, not mid-render.
+      const imageInfos = await Promise.all([...images, ...(lastImage ? [lastImage] : [])].map((file) => probe(file, 'image')));
       const videoInfo = video ? await probe(video, 'video') : null;
-      const firstImageInfo = images[0] && job.aspectRatio?.kind === 'auto' ? await probe(images[0], 'image') : null;
+      const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (imageInfos[0] ?? null) : null;
       const output = path.join(this.workDirectory, `${taskId}.mp4`);
       const spec: RenderSpec = {
         capability: job.capability,
@@ -135,7 +137,6 @@ function outputShape(job: VideoJob, video: MediaInfo | null, image: MediaInfo | 
 async function probe(file: string, kind: 'image' | 'video'): Promise<MediaInfo> {
   try {
     const info = await probeMedia(file);
-    if (!(info.width > 0 && info.height > 0)) throw new Error('no picture');
     if (kind === 'video' && !(info.duration > 0)) throw new Error('no duration');
     return info;
   } catch {

@@ -33,7 +33,14 @@ interface Scene {
   filter: string;
 }
 
-export async function renderVideo(spec: RenderSpec, options: { onProgress?: (fraction: number) => void; signal?: AbortSignal }): Promise<void> {
+export interface RenderOptions {
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+  /** Default: a minute, plus twenty seconds for each second of video (1080p on 2 cores is far below that). */
+  timeoutMs?: number;
+}
+
+export async function renderVideo(spec: RenderSpec, options: RenderOptions): Promise<void> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-render-'));
   try {
     const caption = path.join(scratch, 'caption.txt');
@@ -55,7 +62,12 @@ export async function renderVideo(spec: RenderSpec, options: { onProgress?: (fra
       '-movflags', '+faststart',
       spec.outputPath,
     ];
-    await runFfmpeg(args, { durationSeconds: spec.seconds, onProgress: options.onProgress, signal: options.signal });
+    await runFfmpeg(args, {
+      durationSeconds: spec.seconds,
+      timeoutMs: options.timeoutMs ?? 60_000 + spec.seconds * 20_000,
+      onProgress: options.onProgress,
+      signal: options.signal,
+    });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
