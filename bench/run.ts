@@ -55,7 +55,7 @@ function row(name: string, gateway: number, baseline: number, unit: string, targ
 }
 
 async function benchApi() {
-  const gateway = await startGateway({ ROLE: 'api', LOG_LEVEL: 'warn' });
+  const gateway = await startGateway({ ROLE: 'api' });
   try {
     const client = await newClient(gateway);
     const createBody = JSON.stringify({ model: 'grok-imagine', prompt: 'a red kite over the sea', duration: 3, size: '480p' });
@@ -88,7 +88,7 @@ async function benchContent() {
     console.log('content  skipped: needs nginx and wrk (apt-get install nginx-light wrk)');
     return;
   }
-  const gateway = await startGateway({ LOG_LEVEL: 'warn' });
+  const gateway = await startGateway({});
   try {
     const client = await newClient(gateway);
     const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'bench', duration: 1, size: '480p' });

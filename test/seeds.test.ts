@@ -28,7 +28,7 @@ after(async () => {
 async function accept(route: string, body: Record<string, unknown>) {
   const { status, body: task } = await client.json('POST', route, body);
   assert.equal(status, 200, JSON.stringify(task));
-  assert.match(task.id, /^video_[0-9a-f]{24}$/);
+  assert.match(task.id, /^video_[0-9a-f]{32}$/);
   assert.equal(task.task_id, task.id);
   assert.equal(task.model, body.model);
   assert.equal(task.status, 'queued');

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { AppDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireAdminKey } from './auth.ts';
 import { invalidRequest, notFound } from './errors.ts';
 
 const createKeyBody = z.object({ name: z.string().trim().min(1).max(200) });
 
 /** The operator's API: issue, list and revoke client keys. */
-export function registerAdminRoutes(app: FastifyInstance, routes: RouteTable, { keys, adminKey }: AppDependencies): void {
+export function registerAdminRoutes(app: FastifyInstance, routes: RouteTable, { keys, adminKey }: RouteDependencies): void {
   const preHandler = requireAdminKey(adminKey);
 
   app.post('/admin/keys', { preHandler }, async (request, reply) => {

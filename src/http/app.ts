@@ -1,5 +1,6 @@
+import { createServer } from 'node:http';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
 import type { Logger } from 'pino';
 import type { KeyService } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
@@ -9,6 +10,8 @@ import { registerAdminRoutes } from './admin.ts';
 import { registerContentRoutes } from './content.ts';
 import { ApiError } from './errors.ts';
 import { registerModelRoutes } from './models.ts';
+import { withFastReads } from './fast-read.ts';
+import { Presenter } from './present.ts';
 import type { UrlSigner } from './signed-url.ts';
 import { registerVideoRoutes } from './videos.ts';
 
@@ -21,6 +24,9 @@ export interface AppDependencies {
   signer: UrlSigner;
   adminKey: string;
 }
+
+/** What the route files receive: the dependencies plus the presenter made from them. */
+export type RouteDependencies = AppDependencies & { presenter: Presenter };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,11 +50,14 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, log } = deps;
+  const presenter = new Presenter(deps.signer, config.publicUrl);
   const app = Fastify({
+    serverFactory: (handler) => createServer(withFastReads(deps.keys, deps.tasks, presenter, handler)),
     // Typed as fastify's base logger so that route files take a plain FastifyInstance.
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.maxBodyBytes,
-    disableRequestLogging: true,
+    // Two log lines per request would cost the poll route a good part of its budget.
+    logController: new LogController({ disableRequestLogging: true }),
     // Lets route files name a 405 for the methods a path does not answer.
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true },
@@ -88,10 +97,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const routes = new RouteTable(app);
   app.get('/healthz', async () => ({ status: 'ok' }));
   routes.note('/healthz', 'GET');
-  registerAdminRoutes(app, routes, deps);
-  registerModelRoutes(app, routes, deps);
-  registerVideoRoutes(app, routes, deps);
-  registerContentRoutes(app, routes, deps);
+  const routeDeps = { ...deps, presenter };
+  registerAdminRoutes(app, routes, routeDeps);
+  registerModelRoutes(app, routes, routeDeps);
+  registerVideoRoutes(app, routes, routeDeps);
+  registerContentRoutes(app, routes, routeDeps);
   routes.answerOtherMethods();
   return app;
 }

@@ -3,8 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import type { KeyService } from '../auth/keys.ts';
 import { ApiError, unauthorized } from './errors.ts';
 
-function bearer(request: FastifyRequest): string | null {
-  const header = request.headers.authorization;
+/** The token of an `Authorization: Bearer …` header. */
+export function bearer(header: string | undefined): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match ? match[1]! : null;
@@ -13,7 +13,7 @@ function bearer(request: FastifyRequest): string | null {
 /** preHandler for /v1: sets request.keyId or answers 401. */
 export function requireApiKey(keys: KeyService) {
   return async (request: FastifyRequest) => {
-    const token = bearer(request);
+    const token = bearer(request.headers.authorization);
     const keyId = token ? await keys.authenticate(token) : null;
     if (!keyId) throw unauthorized();
     request.keyId = keyId;
@@ -24,7 +24,7 @@ export function requireApiKey(keys: KeyService) {
 export function requireAdminKey(adminKey: string) {
   const expected = Buffer.from(adminKey);
   return async (request: FastifyRequest) => {
-    const given = Buffer.from(bearer(request) ?? '');
+    const given = Buffer.from(bearer(request.headers.authorization) ?? '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new ApiError(401, 'Missing or invalid admin key', 'authentication_error', 'invalid_admin_key');
     }

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TaskRow } from '../store/schema.ts';
-import type { AppDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireApiKey } from './auth.ts';
 import { ApiError, conflict, invalidRequest, notFound } from './errors.ts';
 
@@ -14,7 +14,7 @@ type ContentRequest = FastifyRequest<{
  * that a browser <video> can seek. Opened either with the owner's API key or with the
  * signed link from the task object (metadata.url), which needs no header at all.
  */
-export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, deps: AppDependencies): void {
+export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, storage, signer, keys } = deps;
   const apiKey = requireApiKey(keys);
 

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { MODELS, findModel } from '../catalog/models.ts';
-import type { AppDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireApiKey } from './auth.ts';
 import { invalidRequest } from './errors.ts';
 
 const CATALOG_CREATED = Math.floor(Date.UTC(2026, 0, 1) / 1000);
 
 /** The catalog as an OpenAI model list, each entry with what it accepts. */
-export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys }: AppDependencies): void {
+export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys }: RouteDependencies): void {
   const preHandler = requireApiKey(keys);
   const list = {
     object: 'list',

@@ -1,4 +1,5 @@
 import type { TaskRow } from '../store/schema.ts';
+import type { UrlSigner } from './signed-url.ts';
 
 export type VideoObjectKind = 'video' | 'video.generation.job';
 
@@ -29,4 +30,19 @@ export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: 
     ...(contentUrl ? { metadata: { url: contentUrl } } : {}),
     ...(task.warnings ? { warnings: JSON.parse(task.warnings) as string[] } : {}),
   };
+}
+
+/** Presents tasks with their signed download links, rooted at PUBLIC_URL or the request's own host. */
+export class Presenter {
+  constructor(
+    private readonly signer: UrlSigner,
+    private readonly publicUrl: string | null,
+  ) {}
+
+  video(task: TaskRow, object: VideoObjectKind, host: string | undefined) {
+    const live = task.status === 'completed' && task.expires_at !== null && task.expires_at > Date.now();
+    const base = this.publicUrl ?? `http://${host ?? 'localhost'}`;
+    const url = live ? this.signer.contentUrl(base, task.id, Math.floor(task.expires_at! / 1000)) : null;
+    return videoObject(task, object, url);
+  }
 }

@@ -35,7 +35,6 @@ export function buildQueries(db: Kysely<Database>) {
 
     insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
     taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
-    taskForKey: prepare((p: { id: string; keyId: string }) => ownTasks(p).where('id', '=', p.id)),
     newestFirst: prepare((p: Omit<Cursor, 'createdAt' | 'id'>) =>
       ownTasks(p).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(p.limit),
     ),

@@ -22,15 +22,61 @@ export async function openSqliteStore(file: string): Promise<Store> {
   return new SqliteStore(sqlite, db);
 }
 
+/** Rows the cache keeps at most; past that it starts over. */
+const CACHE_LIMIT = 10_000;
+
+/**
+ * Polls dominate a gateway's traffic and read the same two rows (the key, the task) again
+ * and again, so the store keeps a cache of them that is never stale: it is dropped on
+ * every write through this connection, and whenever PRAGMA data_version says another
+ * process committed (checked at most once a millisecond). Task inserts that arrive
+ * together are committed together, one WAL commit for many creates.
+ */
 class SqliteStore implements Store {
   private readonly q;
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
+  private readonly keys = new Map<string, ApiKeyRow>();
+  private readonly tasks = new Map<string, TaskRow>();
+  private readonly dataVersion: BetterSqlite3.Statement;
+  private seenVersion = -1;
+  private checkedAt = 0;
+  private pendingInserts: { task: TaskRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
   constructor(
     private readonly sqlite: BetterSqlite3.Database,
     private readonly db: Kysely<Database>,
   ) {
     this.q = buildQueries(db);
+    this.dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  }
+
+  private forget(): void {
+    this.keys.clear();
+    this.tasks.clear();
+  }
+
+  /** Drops the cache if another connection has committed since we last looked. */
+  private fresh(): void {
+    const now = Date.now();
+    if (now === this.checkedAt) return;
+    this.checkedAt = now;
+    const version = this.dataVersion.get() as number;
+    if (version !== this.seenVersion) {
+      this.seenVersion = version;
+      this.forget();
+    }
+  }
+
+  private cached<T>(cache: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
+    this.fresh();
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const row = load();
+    if (row) {
+      if (cache.size >= CACHE_LIMIT) cache.clear();
+      cache.set(key, row);
+    }
+    return row;
   }
 
   private statement(query: PreparedQuery<never>): BetterSqlite3.Statement {
@@ -51,6 +97,7 @@ class SqliteStore implements Store {
   }
 
   private run<P>(query: PreparedQuery<P>, params: P): number {
+    this.forget();
     return this.statement(query as PreparedQuery<never>).run(...query.bind(params)).changes;
   }
 
@@ -58,7 +105,7 @@ class SqliteStore implements Store {
     this.run(this.q.insertKey, key);
   }
   async activeKeyByHash(hash: string) {
-    return this.get<{ hash: string }, ApiKeyRow>(this.q.activeKeyByHash, { hash });
+    return this.cached(this.keys, hash, () => this.get<{ hash: string }, ApiKeyRow>(this.q.activeKeyByHash, { hash }));
   }
   async listKeys() {
     return this.all<object, ApiKeyRow>(this.q.listKeys, {});
@@ -67,14 +114,41 @@ class SqliteStore implements Store {
     return this.run(this.q.revokeKey, { id, now }) > 0;
   }
 
-  async insertTask(task: TaskRow) {
-    this.run(this.q.insertTask, task);
+  insertTask(task: TaskRow) {
+    return new Promise<void>((resolve, reject) => {
+      if (this.pendingInserts.length === 0) setImmediate(() => this.flushInserts());
+      this.pendingInserts.push({ task, resolve, reject });
+    });
+  }
+
+  private flushInserts(): void {
+    const batch = this.pendingInserts;
+    this.pendingInserts = [];
+    const insertAll = this.sqlite.transaction(() => {
+      for (const { task } of batch) this.run(this.q.insertTask, task);
+    });
+    try {
+      insertAll();
+    } catch {
+      // One bad row must not fail its neighbours: retry them one by one.
+      for (const { task, resolve, reject } of batch) {
+        try {
+          this.run(this.q.insertTask, task);
+          resolve();
+        } catch (error) {
+          reject(error);
+        }
+      }
+      return;
+    }
+    for (const { resolve } of batch) resolve();
   }
   async taskById(id: string) {
     return this.get<{ id: string }, TaskRow>(this.q.taskById, { id });
   }
   async taskForKey(id: string, keyId: string) {
-    return this.get<{ id: string; keyId: string }, TaskRow>(this.q.taskForKey, { id, keyId });
+    const task = this.cached(this.tasks, id, () => this.get<{ id: string }, TaskRow>(this.q.taskById, { id }));
+    return task?.key_id === keyId ? task : undefined;
   }
   async listTasks({ keyId, order, after, limit }: Parameters<Store['listTasks']>[0]) {
     if (after) {

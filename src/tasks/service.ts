@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { validate, type Route } from '../catalog/validate.ts';
 import { invalidRequest, notFound } from '../http/errors.ts';
 import type { MediaResolver } from '../net/media.ts';
@@ -24,8 +24,6 @@ export interface ListQuery {
   order: 'asc' | 'desc';
 }
 
-const TASK_ID_BYTES = 12;
-
 /** What the HTTP layer may do with tasks: create after validation, read, list, delete. */
 export class TaskService {
   constructor(private readonly options: TaskServiceOptions) {}
@@ -34,7 +32,8 @@ export class TaskService {
   async create(keyId: string, route: Route, body: unknown): Promise<TaskRow> {
     const { store, media, clock, providerFor, onQueued } = this.options;
     const validated = validate(route, body);
-    const id = `video_${randomBytes(TASK_ID_BYTES).toString('hex')}`;
+    // randomUUID draws from a cached pool of entropy: cheaper than randomBytes per create.
+    const id = `video_${randomUUID().replaceAll('-', '')}`;
     const job = await media.materialize(id, validated);
     const now = clock.now();
     const task: TaskRow = {
@@ -75,10 +74,14 @@ export class TaskService {
   }
 
   async get(keyId: string, id: string): Promise<TaskRow> {
-    // Another key's task answers exactly as a missing one: ids must not leak.
-    const task = await this.options.store.taskForKey(id, keyId);
+    const task = await this.find(keyId, id);
     if (!task) throw notFound(`No video with id '${id}'`, 'video_not_found');
     return task;
+  }
+
+  /** The caller's own task; another key's task is as missing as an unknown one, so ids never leak. */
+  find(keyId: string, id: string): Promise<TaskRow | undefined> {
+    return this.options.store.taskForKey(id, keyId);
   }
 
   /** For signed download links, which prove access to one task without a key. */
