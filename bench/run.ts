@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,7 +14,7 @@ import { newClient, removeDataDir, ROOT, startGateway } from '../test/support/ga
  *   poll    GET /v1/videos/{id}           vs bare node:http answering the same bytes   (target ≥ 0.7×)
  *   create  POST /v1/videos (ROLE=api)    vs bare node:http answering the same bytes   (target ≥ 0.4×)
  *   content GET …/content of a 20 MB MP4  vs nginx, one worker, sendfile                (target ≥ 1.0×)
- * BENCH_SECONDS sets each run's length (default 8).
+ * Each pair runs twice in turn and is averaged. BENCH_SECONDS sets a run's length (default 8).
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'vidgate-bench-'));
@@ -29,15 +31,32 @@ async function startBaseline(env: Record<string, string>): Promise<string> {
 }
 
 async function requestsPerSecond(options: autocannon.Options): Promise<number> {
-  await autocannon({ ...options, duration: 1, connections: 50 }); // warm-up
   const result = await autocannon({ ...options, duration: seconds, connections: 50 });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
   return result.requests.average;
 }
 
-/** wrk's Transfer/sec in bytes per second. */
-function wrkThroughput(url: string): number {
+/**
+ * Runs baseline and gateway in turn, twice (after a warm-up of each), and averages, so
+ * that a passing disturbance on this shared machine weighs on both sides alike.
+ */
+async function compare(baseline: () => Promise<number>, gateway: () => Promise<number>): Promise<[number, number]> {
+  const sums = [0, 0];
+  for (let round = 0; round < 2; round++) {
+    sums[0]! += await baseline();
+    sums[1]! += await gateway();
+  }
+  return [sums[1]! / 2, sums[0]! / 2];
+}
+
+async function warmUp(options: autocannon.Options): Promise<void> {
+  await autocannon({ ...options, duration: 1, connections: 50 });
+}
+
+/** wrk's Transfer/sec in bytes per second; any failed or non-2xx request voids the run. */
+async function wrkThroughput(url: string): Promise<number> {
   const output = execFileSync('wrk', ['-t2', '-c16', `-d${seconds}s`, url]).toString();
+  if (/Non-2xx|Socket errors/.test(output)) throw new Error(`wrk saw failures against ${url}:\n${output}`);
   const match = /Transfer\/sec:\s+([\d.]+)([KMG]?)B/.exec(output);
   if (!match) throw new Error(`wrk said:\n${output}`);
   const unit = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[match[2] as '' | 'K' | 'M' | 'G'];
@@ -49,7 +68,7 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-function row(name: string, gateway: number, baseline: number, unit: string, target: number) {
+function row(name: string, gateway: number, baseline: number, unit: string, target: number): void {
   const ratio = gateway / baseline;
   console.log(`${name.padEnd(8)} gateway ${gateway.toFixed(0).padStart(8)} ${unit}   baseline ${baseline.toFixed(0).padStart(8)} ${unit}   ratio ${ratio.toFixed(2)}× (target ≥ ${target}×) ${ratio >= target ? 'ok' : 'BELOW TARGET'}`);
 }
@@ -67,16 +86,18 @@ async function benchApi() {
     writeFileSync(path.join(scratch, 'create.json'), createBytes);
     const headers = { authorization: `Bearer ${client.key}`, 'content-type': 'application/json' };
 
-    const pollBaseline = await startBaseline({ BODY_FILE: path.join(scratch, 'poll.json') });
-    const baselinePoll = await requestsPerSecond({ url: `${pollBaseline}/v1/videos/${id}`, headers });
-    const gatewayPoll = await requestsPerSecond({ url: `${gateway.url}/v1/videos/${id}`, headers });
-    row('poll', gatewayPoll, baselinePoll, 'req/s', 0.7);
+    const pollBaseline = { url: `${await startBaseline({ BODY_FILE: path.join(scratch, 'poll.json') })}/v1/videos/${id}`, headers };
+    const pollGateway = { url: `${gateway.url}/v1/videos/${id}`, headers };
+    await warmUp(pollBaseline);
+    await warmUp(pollGateway);
+    row('poll', ...(await compare(() => requestsPerSecond(pollBaseline), () => requestsPerSecond(pollGateway))), 'req/s', 0.7);
 
-    const createBaseline = await startBaseline({ BODY_FILE: path.join(scratch, 'create.json') });
     const post = { method: 'POST' as const, headers, body: createBody };
-    const baselineCreate = await requestsPerSecond({ url: `${createBaseline}/v1/videos`, ...post });
-    const gatewayCreate = await requestsPerSecond({ url: `${gateway.url}/v1/videos`, ...post });
-    row('create', gatewayCreate, baselineCreate, 'req/s', 0.4);
+    const createBaseline = { url: `${await startBaseline({ BODY_FILE: path.join(scratch, 'create.json') })}/v1/videos`, ...post };
+    const createGateway = { url: `${gateway.url}/v1/videos`, ...post };
+    await warmUp(createBaseline);
+    await warmUp(createGateway);
+    row('create', ...(await compare(() => requestsPerSecond(createBaseline), () => requestsPerSecond(createGateway))), 'req/s', 0.4);
   } finally {
     await gateway.stop();
     removeDataDir(gateway.dataDir);
@@ -99,6 +120,9 @@ async function benchContent() {
     const task = (await client.json('GET', `/v1/videos/${body.id}`)).body;
 
     const root = path.join(scratch, 'nginx');
+    // nginx's worker drops root; mkdtemp's folder is private to root.
+    chmodSync(scratch, 0o755);
+    const port = await freePort();
     execFileSync('mkdir', ['-p', path.join(root, 'logs'), path.join(root, 'www')]);
     execFileSync('cp', [stored, path.join(root, 'www', 'video.mp4')]);
     writeFileSync(
@@ -107,18 +131,22 @@ async function benchContent() {
 events { worker_connections 1024; }
 http { access_log off; sendfile on; tcp_nopush on; types { video/mp4 mp4; }
   client_body_temp_path ${root}; proxy_temp_path ${root}; fastcgi_temp_path ${root}; uwsgi_temp_path ${root}; scgi_temp_path ${root};
-  server { listen 127.0.0.1:18099; root ${root}/www; } }`,
+  server { listen 127.0.0.1:${port}; root ${root}/www; } }`,
     );
     const nginx = spawn('/usr/sbin/nginx', ['-p', root, '-c', path.join(root, 'nginx.conf')], { stdio: 'inherit' });
     children.push(nginx);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    const nginxUrl = `http://127.0.0.1:${port}/video.mp4`;
+    for (let attempt = 0; (await fetch(nginxUrl, { method: 'HEAD' }).catch(() => null))?.status !== 200; attempt++) {
+      if (attempt > 50) throw new Error('nginx did not come up');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 
-    const nginxRate = wrkThroughput('http://127.0.0.1:18099/video.mp4');
     const pid = gateway.process.pid!;
+    await wrkThroughput(task.metadata.url); // warm-up
     const before = rssMb(pid);
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 250);
-    const gatewayRate = wrkThroughput(task.metadata.url);
+    const [gatewayRate, nginxRate] = await compare(() => wrkThroughput(nginxUrl), () => wrkThroughput(task.metadata.url));
     clearInterval(sampler);
     const afterRun = rssMb(pid);
     row('content', gatewayRate / 1024 ** 2, nginxRate / 1024 ** 2, 'MiB/s', 1.0);
@@ -127,6 +155,15 @@ http { access_log off; sendfile on; tcp_nopush on; types { video/mp4 mp4; }
     await gateway.stop();
     removeDataDir(gateway.dataDir);
   }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 try {

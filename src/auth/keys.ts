@@ -11,7 +11,12 @@ export interface CreatedKey {
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
+/** Hashes of recently seen tokens, so that a poll does not pay for SHA-256 each time. */
+const HASH_MEMORY = 10_000;
+
 export class KeyService {
+  private readonly hashes = new Map<string, string>();
+
   constructor(private readonly store: Store) {}
 
   async create(name: string, now = Date.now()): Promise<CreatedKey> {
@@ -36,10 +41,20 @@ export class KeyService {
     return this.store.revokeKey(id, now);
   }
 
-  /** The key id behind a bearer token, or null. No cache: a revoked key fails on its next request. */
+  /**
+   * The key id behind a bearer token, or null. Only the hashing is remembered: whether
+   * the key is still active is the store's answer on every request, so a revoked key
+   * fails on its next one.
+   */
   async authenticate(token: string): Promise<string | null> {
     if (!token.startsWith('sk-')) return null;
-    const row = await this.store.activeKeyByHash(hashKey(token));
+    let hash = this.hashes.get(token);
+    if (hash === undefined) {
+      hash = hashKey(token);
+      if (this.hashes.size >= HASH_MEMORY) this.hashes.clear();
+      this.hashes.set(token, hash);
+    }
+    const row = await this.store.activeKeyByHash(hash);
     return row?.id ?? null;
   }
 }

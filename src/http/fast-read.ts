@@ -34,7 +34,7 @@ export function withFastReads(keys: KeyService, tasks: TaskService, presenter: P
     const keyId = await keys.authenticate(token);
     const task = keyId ? await tasks.find(keyId, id) : undefined;
     if (!task) return false;
-    const body = JSON.stringify(presenter.video(task, OBJECT.get(route)!, request.headers.host));
+    const body = presenter.json(task, OBJECT.get(route)!, request.headers.host);
     response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     response.end(body);
     return true;

@@ -34,10 +34,26 @@ export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: 
 
 /** Presents tasks with their signed download links, rooted at PUBLIC_URL or the request's own host. */
 export class Presenter {
+  /**
+   * The last JSON made from each row object. The store hands out the same object until the
+   * row changes, so a poller that asks again gets the same text without serializing anew.
+   */
+  private readonly serialized = new WeakMap<TaskRow, { object: VideoObjectKind; host: string | undefined; until: number; json: string }>();
+
   constructor(
     private readonly signer: UrlSigner,
     private readonly publicUrl: string | null,
   ) {}
+
+  json(task: TaskRow, object: VideoObjectKind, host: string | undefined): string {
+    const now = Date.now();
+    const last = this.serialized.get(task);
+    if (last && last.object === object && last.host === host && now < last.until) return last.json;
+    const json = JSON.stringify(this.video(task, object, host));
+    // A completed task's link lapses at expires_at; the text must not outlive it.
+    this.serialized.set(task, { object, host, until: task.expires_at ?? Infinity, json });
+    return json;
+  }
 
   video(task: TaskRow, object: VideoObjectKind, host: string | undefined) {
     const live = task.status === 'completed' && task.expires_at !== null && task.expires_at > Date.now();

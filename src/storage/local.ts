@@ -52,6 +52,10 @@ export class LocalStorage implements Storage {
     return createReadStream(this.file(key), { highWaterMark: 1024 * 1024, ...range });
   }
 
+  filePath(key: string) {
+    return this.file(key);
+  }
+
   async localPath(key: string, _scratchDirectory: string) {
     return this.file(key);
   }

@@ -12,6 +12,8 @@ export interface Storage {
   stat(key: string): Promise<{ size: number } | null>;
   /** Reads a byte range (inclusive `end`), or the whole object. */
   openRead(key: string, range?: { start: number; end: number }): Readable;
+  /** The object's own path when it lives on this machine's disk, else null (a remote store). */
+  filePath(key: string): string | null;
   /** A local path to read the object from; a remote store downloads it into `scratchDirectory`. */
   localPath(key: string, scratchDirectory: string): Promise<string>;
   /** Removes every object whose key starts with `prefix/`. */
