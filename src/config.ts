@@ -24,6 +24,8 @@ export interface Config {
   leaseSeconds: number;
   /** How long a finished video stays downloadable (expires_at). */
   videoTtlHours: number;
+  /** Creates one API key may make per minute in one process. */
+  rateLimitPerMinute: number;
   maxBodyBytes: number;
   maxInputBytes: number;
   fetchTimeoutSeconds: number;
@@ -44,6 +46,7 @@ const schema = z.object({
   RUNNER_CONCURRENCY: positiveInt(8),
   LEASE_SECONDS: positiveInt(30),
   VIDEO_TTL_HOURS: positiveInt(24 * 7),
+  RATE_LIMIT_PER_MINUTE: positiveInt(600),
   MAX_BODY_MB: positiveInt(64),
   MAX_INPUT_MB: positiveInt(100),
   FETCH_TIMEOUT_SECONDS: positiveInt(60),
@@ -83,6 +86,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runnerConcurrency: c.RUNNER_CONCURRENCY,
     leaseSeconds: c.LEASE_SECONDS,
     videoTtlHours: c.VIDEO_TTL_HOURS,
+    rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     maxBodyBytes: c.MAX_BODY_MB * 1024 * 1024,
     maxInputBytes: c.MAX_INPUT_MB * 1024 * 1024,
     fetchTimeoutSeconds: c.FETCH_TIMEOUT_SECONDS,

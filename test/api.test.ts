@@ -201,6 +201,10 @@ describe('the error envelope on every kind of bad request', () => {
     ['malformed JSON', () => alice.request('POST', '/v1/videos', '{"model": '), 400],
     ['a JSON array', () => alice.request('POST', '/v1/videos', '[1,2]'), 400],
     ['an unsupported content type', () => alice.request('POST', '/v1/videos', 'model=grok', { 'content-type': 'text/plain' }), 415],
+    ['a truncated multipart form', () => alice.request('POST', '/v1/videos', '--XYZ\r\nContent-Disposition: form-data; name="model"\r\n\r\ngrok-imagine\r\n--XYZ\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nhel', { 'content-type': 'multipart/form-data; boundary=XYZ' }), 400],
+    ['a multipart form without a boundary', () => alice.request('POST', '/v1/videos', 'abc', { 'content-type': 'multipart/form-data' }), 400],
+    ['a prototype-polluting form field', () => alice.request('POST', '/v1/videos', '--XYZ\r\nContent-Disposition: form-data; name="__proto__[x]"\r\n\r\nx\r\n--XYZ--\r\n', { 'content-type': 'multipart/form-data; boundary=XYZ' }), 400],
+    ['JSON null', () => alice.request('POST', '/v1/videos', 'null'), 400],
     ['a body over the limit', () => alice.request('POST', '/v1/videos', JSON.stringify({ ...textTask, prompt: 'x'.repeat(2 * 1024 * 1024) })), 413],
   ];
   for (const [name, send, status] of cases) {

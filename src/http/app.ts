@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import multipart from '@fastify/multipart';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
 import type { Logger } from 'pino';
 import type { KeyService } from '../auth/keys.ts';
@@ -71,6 +72,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
     body === '' ? done(null, undefined) : parseJson(request, body as string, done),
   );
+  // Opt-in per route (the creates); counted per API key, after authentication.
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    keyGenerator: (request) => request.keyId,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, `Too many requests: at most ${context.max} per ${context.after === '1 minute' ? 'minute' : context.after}; retry in ${context.after}`, 'rate_limit_error', 'rate_limit_exceeded'),
+  });
   await app.register(multipart, {
     limits: { fileSize: config.maxInputBytes, fieldSize: config.maxBodyBytes, files: 16, fields: 200, parts: 216 },
   });

@@ -20,7 +20,7 @@ export interface ParsedBody {
 }
 
 export async function readCreateBody(request: FastifyRequest, uploadDirectory: string): Promise<ParsedBody> {
-  if (!request.isMultipart()) return { body: request.body ?? {}, cleanup: async () => undefined };
+  if (!request.isMultipart()) return { body: request.body === undefined ? {} : request.body, cleanup: async () => undefined };
   const body: Record<string, unknown> = {};
   const files: string[] = [];
   const cleanup = async () => {
@@ -42,8 +42,18 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
     return { body, cleanup };
   } catch (error) {
     await cleanup();
-    throw error;
+    throw asClientFault(error);
   }
+}
+
+/**
+ * A form the parser cannot read is the client's fault (400); our own disk failing is not
+ * (system errors keep their 500), and the parser's size limits keep their 413.
+ */
+function asClientFault(error: unknown): unknown {
+  const known = error as { syscall?: string; statusCode?: number; message?: string };
+  if (error instanceof ApiError || known.syscall || known.statusCode) return error;
+  return invalidRequest(`Malformed multipart/form-data body: ${known.message ?? 'unreadable'}`, null, 'invalid_multipart');
 }
 
 /** Sets `name` (plain, `a[b]`, `a[]`, `a[0]`, `a[0][url]`) on `target`. */

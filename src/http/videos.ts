@@ -31,8 +31,10 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   const preHandler = requireApiKey(keys);
   const uploads = path.join(config.dataDir, 'tmp');
 
+  const limited = { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } };
+
   for (const { url, object } of TASK_ROUTES) {
-    app.post(url, { preHandler }, async (request) => {
+    app.post(url, { preHandler, config: limited }, async (request) => {
       const { body, cleanup } = await readCreateBody(request, uploads);
       try {
         return presenter.video(await tasks.create(request.keyId, 'create', body), object, request.host);

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+
+/** What an operator meets: configuration errors, the generated admin key, rate limits, split roles. */
+const running: RunningGateway[] = [];
+async function start(env: Record<string, string>, dataDir?: string) {
+  const gateway = await startGateway(env, dataDir);
+  running.push(gateway);
+  return gateway;
+}
+after(async () => {
+  for (const gateway of running) await gateway.stop();
+  for (const dir of new Set(running.map((g) => g.dataDir))) removeDataDir(dir);
+});
+
+describe('configuration', () => {
+  test('bad values stop the start with a message naming each one', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: 'eighty', ROLE: 'boss', ALLOWED_PRIVATE_HOSTS: 'no-port-here', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vidgate-cfg-')) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /PORT/);
+    assert.match(result.stderr, /ROLE/);
+  });
+
+  test('a bad ALLOWED_PRIVATE_HOSTS entry is named', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, ALLOWED_PRIVATE_HOSTS: 'no-port-here', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vidgate-cfg-')) },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /ALLOWED_PRIVATE_HOSTS/);
+  });
+
+  test('without ADMIN_KEY one is generated into DATA_DIR/admin.key (mode 600) and never logged', async () => {
+    const gateway = await start({ ADMIN_KEY: '', ROLE: 'api' });
+    const file = path.join(gateway.dataDir, 'admin.key');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const key = readFileSync(file, 'utf8').trim();
+    assert.ok(key.length >= 32);
+    assert.ok(gateway.logs.some((line) => line.includes('admin.key')), 'the log says where the key is');
+    assert.ok(!gateway.logs.some((line) => line.includes(key)), 'the log never holds the key');
+    const response = await fetch(`${gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(response.status, 200);
+  });
+});
+
+describe('rate limits', () => {
+  test('each key has its own budget of creates; past it, a 429 in the envelope with retry-after', async () => {
+    const gateway = await start({ ROLE: 'api', RATE_LIMIT_PER_MINUTE: '3' });
+    const [alice, bob] = [await newClient(gateway, 'alice'), await newClient(gateway, 'bob')];
+    const body = { model: 'grok-imagine', prompt: 'p', duration: 1 };
+    for (let i = 0; i < 3; i++) assert.equal((await alice.json('POST', '/v1/videos', body)).status, 200);
+    const limited = await alice.json('POST', '/v1/videos', body);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.body.error.type, 'rate_limit_error');
+    assert.ok(Number(limited.headers.get('retry-after')) > 0);
+    assert.equal((await bob.json('POST', '/v1/videos', body)).status, 200);
+    // Reading is not limited.
+    assert.equal((await alice.json('GET', '/v1/videos')).status, 200);
+  });
+});
+
+describe('roles', () => {
+  test('ROLE=api serves and runs nothing; a ROLE=worker on the same DATA_DIR renders its tasks', async () => {
+    const api = await start({ ROLE: 'api' });
+    const client = await newClient(api);
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'split roles', duration: 1, size: '480p' });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).body.status, 'queued');
+    const worker = await start({ ROLE: 'worker' }, api.dataDir);
+    assert.equal(worker.url, '', 'a worker serves no HTTP');
+    const task = await new Client(api.url, client.key).waitFor(body.id);
+    assert.equal(task.status, 'completed');
+    const content = await client.request('GET', `/v1/videos/${body.id}/content`);
+    assert.equal(content.status, 200);
+  });
+});
