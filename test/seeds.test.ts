@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { mp4File, pngDataUri } from './support/media.ts';
-import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { gatewayPerFile } from './support/gateway.ts';
 
 /**
  * Every request example in ../shared/seeds, sent as the seed shows it (example.com media
@@ -13,20 +13,10 @@ const image = pngDataUri(320, 240);
 const otherImage = pngDataUri(240, 320);
 const video = `data:video/mp4;base64,${readFileSync(mp4File(2)).toString('base64')}`;
 
-let gateway: RunningGateway;
-let client: Client;
-
-before(async () => {
-  gateway = await startGateway({ ROLE: 'api' });
-  client = await newClient(gateway);
-});
-after(async () => {
-  await gateway.stop();
-  removeDataDir(gateway.dataDir);
-});
+const shared = gatewayPerFile({ ROLE: 'api' });
 
 async function accept(route: string, body: Record<string, unknown>) {
-  const { status, body: task } = await client.json('POST', route, body);
+  const { status, body: task } = await shared.client.json('POST', route, body);
   assert.equal(status, 200, JSON.stringify(task));
   assert.match(task.id, /^video_[0-9a-f]{32}$/);
   assert.equal(task.task_id, task.id);
@@ -93,7 +83,7 @@ describe('seed 001: grok-imagine on POST /v1/videos', () => {
     for (const route of ['/v1/videos/generations', '/v1/video/generations']) {
       const task = await accept(route, body);
       for (const read of ['/v1/videos', '/v1/videos/generations', '/v1/video/generations']) {
-        const { status, body: again } = await client.json('GET', `${read}/${task.id}`);
+        const { status, body: again } = await shared.client.json('GET', `${read}/${task.id}`);
         assert.equal(status, 200);
         assert.equal(again.id, task.id);
         assert.equal(again.object, read === '/v1/video/generations' ? 'video.generation.job' : 'video');
@@ -105,7 +95,7 @@ describe('seed 001: grok-imagine on POST /v1/videos', () => {
     assert.equal(task.seconds, '6');
   });
   test('a video model on /v1/images/generations is pointed to /v1/videos', async () => {
-    const { status, body } = await client.json('POST', '/v1/images/generations', { model: 'grok-imagine', prompt: 'p' });
+    const { status, body } = await shared.client.json('POST', '/v1/images/generations', { model: 'grok-imagine', prompt: 'p' });
     assert.equal(status, 400);
     assert.equal(body.error.param, 'model');
     assert.match(body.error.message, /\/v1\/videos/);
@@ -165,7 +155,7 @@ describe('seed 003/004: grok-imagine-video on POST /v1/videos', () => {
     });
   });
   test('the documented 400: a missing prompt names prompt', async () => {
-    const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine-video', seconds: '6' });
+    const { status, body } = await shared.client.json('POST', '/v1/videos', { model: 'grok-imagine-video', seconds: '6' });
     assert.equal(status, 400);
     assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
     assert.equal(body.error.param, 'prompt');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { mp4File, pngDataUri } from './support/media.ts';
-import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { gatewayPerFile } from './support/gateway.ts';
 
 /**
  * Section 4 of the core issue: every catalog rule, each with a request it rejects (and
@@ -11,17 +11,7 @@ import { type Client, newClient, removeDataDir, type RunningGateway, startGatewa
 const image = pngDataUri(64, 48);
 const video = `data:video/mp4;base64,${readFileSync(mp4File(1, 160, 120)).toString('base64')}`;
 
-let gateway: RunningGateway;
-let client: Client;
-
-before(async () => {
-  gateway = await startGateway({ ROLE: 'api' });
-  client = await newClient(gateway);
-});
-after(async () => {
-  await gateway.stop();
-  removeDataDir(gateway.dataDir);
-});
+const shared = gatewayPerFile({ ROLE: 'api' });
 
 type Case = [name: string, body: Record<string, unknown>, param?: string];
 
@@ -30,7 +20,7 @@ function cases(title: string, list: Case[]) {
   describe(title, () => {
     for (const [name, body, param] of list) {
       test(`${param ? 'rejects' : 'accepts'}: ${name}`, async () => {
-        const { status, body: answer } = await client.json('POST', '/v1/videos', body);
+        const { status, body: answer } = await shared.client.json('POST', '/v1/videos', body);
         if (param === undefined) {
           assert.equal(status, 200, JSON.stringify(answer));
           assert.equal(answer.status, 'queued');
@@ -175,13 +165,13 @@ cases('every model', [
 
 describe('answers', () => {
   test('an unknown model is model_not_found and names the model', async () => {
-    const { status, body } = await client.json('POST', '/v1/videos', { model: 'sora-9', prompt: 'p' });
+    const { status, body } = await shared.client.json('POST', '/v1/videos', { model: 'sora-9', prompt: 'p' });
     assert.equal(status, 400);
     assert.equal(body.error.code, 'model_not_found');
     assert.match(body.error.message, /sora-9/);
   });
   test('an accepted option the model ignores comes back as a warning', async () => {
-    const { status, body } = await client.json('POST', '/v1/videos', vidu('viduq3p-720p', { image, aspect_ratio: '1:1' }));
+    const { status, body } = await shared.client.json('POST', '/v1/videos', vidu('viduq3p-720p', { image, aspect_ratio: '1:1' }));
     assert.equal(status, 200);
     assert.match(body.warnings[0], /aspect_ratio is ignored/);
   });

@@ -17,6 +17,17 @@ type Cursor = { keyId: string; createdAt: number; id: string; limit: number };
 
 export function buildQueries(db: Kysely<Database>) {
   const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
+  /** One page of a key's tasks in (created_at, id) order, optionally after a cursor task. */
+  const page = (order: 'asc' | 'desc', afterCursor: boolean) =>
+    prepare((p: Cursor) => {
+      const beyond = order === 'desc' ? '<' : '>';
+      const query = afterCursor
+        ? ownTasks(p).where((eb) =>
+            eb.or([eb('created_at', beyond, p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', beyond, p.id)])]),
+          )
+        : ownTasks(p);
+      return query.orderBy('created_at', order).orderBy('id', order).limit(p.limit);
+    });
   const held = (p: { id: string; owner: string }) =>
     db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner);
 
@@ -35,30 +46,10 @@ export function buildQueries(db: Kysely<Database>) {
 
     insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
     taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
-    newestFirst: prepare((p: Omit<Cursor, 'createdAt' | 'id'>) =>
-      ownTasks(p).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(p.limit),
-    ),
-    newestFirstAfter: prepare((p: Cursor) =>
-      ownTasks(p)
-        .where((eb) =>
-          eb.or([eb('created_at', '<', p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', '<', p.id)])]),
-        )
-        .orderBy('created_at', 'desc')
-        .orderBy('id', 'desc')
-        .limit(p.limit),
-    ),
-    oldestFirst: prepare((p: Omit<Cursor, 'createdAt' | 'id'>) =>
-      ownTasks(p).orderBy('created_at', 'asc').orderBy('id', 'asc').limit(p.limit),
-    ),
-    oldestFirstAfter: prepare((p: Cursor) =>
-      ownTasks(p)
-        .where((eb) =>
-          eb.or([eb('created_at', '>', p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', '>', p.id)])]),
-        )
-        .orderBy('created_at', 'asc')
-        .orderBy('id', 'asc')
-        .limit(p.limit),
-    ),
+    newestFirst: page('desc', false),
+    newestFirstAfter: page('desc', true),
+    oldestFirst: page('asc', false),
+    oldestFirstAfter: page('asc', true),
     deleteForKey: prepare((p: { id: string; keyId: string }) =>
       db.deleteFrom('tasks').where('id', '=', p.id).where('key_id', '=', p.keyId).returning(['id', 'video_key']),
     ),

@@ -151,12 +151,11 @@ class SqliteStore implements Store {
     return task?.key_id === keyId ? task : undefined;
   }
   async listTasks({ keyId, order, after, limit }: Parameters<Store['listTasks']>[0]) {
-    if (after) {
-      const query = order === 'desc' ? this.q.newestFirstAfter : this.q.oldestFirstAfter;
-      return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, ...after });
-    }
-    const query = order === 'desc' ? this.q.newestFirst : this.q.oldestFirst;
-    return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit });
+    const query = after
+      ? order === 'desc' ? this.q.newestFirstAfter : this.q.oldestFirstAfter
+      : order === 'desc' ? this.q.newestFirst : this.q.oldestFirst;
+    // Without a cursor the query ignores createdAt and id.
+    return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '' });
   }
   async deleteTaskForKey(id: string, keyId: string) {
     return this.get<{ id: string; keyId: string }, { id: string; video_key: string | null }>(this.q.deleteForKey, { id, keyId });

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { after, before } from 'node:test';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -107,4 +108,18 @@ export async function newClient(gateway: { url: string }, name = 'test'): Promis
   if (response.status !== 201) throw new Error(`creating a key failed: ${response.status} ${await response.text()}`);
   const { key } = (await response.json()) as { key: string };
   return new Client(gateway.url, key);
+}
+
+/** One gateway and one client key for a whole test file, started before its tests and removed after. */
+export function gatewayPerFile(env: Record<string, string> = {}): { gateway: RunningGateway; client: Client } {
+  const shared = {} as { gateway: RunningGateway; client: Client };
+  before(async () => {
+    shared.gateway = await startGateway(env);
+    shared.client = await newClient(shared.gateway);
+  });
+  after(async () => {
+    await shared.gateway.stop();
+    removeDataDir(shared.gateway.dataDir);
+  });
+  return shared;
 }
