@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { VideoJob } from '../catalog/types.ts';
 import { ProviderFailure, type Operation, type VideoProvider } from '../providers/interface.ts';
@@ -19,6 +20,8 @@ export interface RunnerOptions {
   videoTtlMs: number;
   /** How often an idle runner looks for due tasks that another process queued. */
   idleMs?: number;
+  /** The least time between two status calls for one task, whatever the provider answers. */
+  pollIntervalMs?: number;
   maxAttempts?: number;
 }
 
@@ -115,6 +118,7 @@ export class Runner {
       }
       let progress = task.progress;
       for (;;) {
+        const asked = Date.now();
         const status = await provider.status(operation, context);
         if (signal.aborted) break;
         if (status.state === 'pending') {
@@ -122,6 +126,9 @@ export class Runner {
             progress = status.progress;
             if (!(await store.setProgress(task.id, this.owner, progress, clock.now()))) return controller.abort();
           }
+          // A provider that answers at once must not be asked again at once.
+          const wait = (this.options.pollIntervalMs ?? 500) - (Date.now() - asked);
+          if (wait > 0) await delay(wait, undefined, { signal }).catch(() => undefined);
           continue;
         }
         if (status.state === 'failed') {
