@@ -56,6 +56,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     clock: systemClock,
     providerFor: () => local.name,
     onQueued: () => runner?.notify(),
+    onAbandoned: (id) => runner?.abandon(id),
   });
 
   let app: FastifyInstance | null = null;

@@ -9,6 +9,7 @@ import type { Storage } from '../storage/storage.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { registerAdminRoutes } from './admin.ts';
 import { registerContentRoutes } from './content.ts';
+import { registerEventRoutes } from './events.ts';
 import { ApiError } from './errors.ts';
 import { registerModelRoutes } from './models.ts';
 import { withFastReads } from './fast-read.ts';
@@ -111,6 +112,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerModelRoutes(app, routes, routeDeps);
   registerVideoRoutes(app, routes, routeDeps);
   registerContentRoutes(app, routes, routeDeps);
+  registerEventRoutes(app, routes, routeDeps);
   routes.answerOtherMethods();
   return app;
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KeyService } from '../auth/keys.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { bearer } from './auth.ts';
-import type { Presenter, VideoObjectKind } from './present.ts';
+import { pollAfterMs, type Presenter, type VideoObjectKind } from './present.ts';
 import { TASK_ROUTES } from './videos.ts';
 
 /**
@@ -35,7 +35,10 @@ export function withFastReads(keys: KeyService, tasks: TaskService, presenter: P
     const task = keyId ? await tasks.find(keyId, id) : undefined;
     if (!task) return false;
     const body = presenter.json(task, OBJECT.get(route)!, request.headers.host);
-    response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+    const wait = pollAfterMs(task);
+    if (wait !== null) headers['openai-poll-after-ms'] = wait;
+    response.writeHead(200, headers);
     response.end(body);
     return true;
   }

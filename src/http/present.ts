@@ -32,6 +32,16 @@ export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: 
   };
 }
 
+/**
+ * How long a poller should wait before asking again (`openai-poll-after-ms`): null once
+ * the task has ended. Waiting tasks change slowly; running ones report progress often.
+ */
+export function pollAfterMs(task: TaskRow): number | null {
+  if (task.status === 'queued') return 2000;
+  if (task.status === 'in_progress') return 1000;
+  return null;
+}
+
 /** Presents tasks with their signed download links, rooted at PUBLIC_URL or the request's own host. */
 export class Presenter {
   /**

@@ -5,7 +5,7 @@ import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
 import { invalidRequest } from './errors.ts';
-import type { VideoObjectKind } from './present.ts';
+import { pollAfterMs, type VideoObjectKind } from './present.ts';
 
 /**
  * The task API: POST creates, GET reads, lists and deletes. The seeds' compatibility
@@ -43,9 +43,12 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
       }
     });
     // The happy path of this route usually runs in fast-read.ts; this one answers the rest.
-    app.get<IdParams>(`${url}/:id`, { preHandler }, async (request) =>
-      presenter.video(await tasks.get(request.keyId, request.params.id), object, request.host),
-    );
+    app.get<IdParams>(`${url}/:id`, { preHandler }, async (request, reply) => {
+      const task = await tasks.get(request.keyId, request.params.id);
+      const wait = pollAfterMs(task);
+      if (wait !== null) reply.header('openai-poll-after-ms', wait);
+      return presenter.video(task, object, request.host);
+    });
     routes.note(url, 'POST');
     routes.note(`${url}/:id`, 'GET');
   }
@@ -66,6 +69,11 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
       has_more: hasMore,
     };
   });
+
+  app.post<IdParams>('/v1/videos/:id/cancel', { preHandler }, async (request) =>
+    presenter.video(await tasks.cancel(request.keyId, request.params.id), 'video', request.host),
+  );
+  routes.note('/v1/videos/:id/cancel', 'POST');
 
   app.delete<IdParams>('/v1/videos/:id', { preHandler }, async (request) => {
     await tasks.delete(request.keyId, request.params.id);

@@ -52,4 +52,11 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_started_at': {
+    // When a task began running: lets a stream replay a passage through in_progress that
+    // happened between two looks at the task.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('started_at', 'bigint').execute();
+    },
+  },
 };

@@ -9,9 +9,11 @@ import { prepare } from './prepared.ts';
 export const TASK_COLUMNS = [
   'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
   'remixed_from_video_id', 'warnings', 'provider', 'operation', 'error_code', 'error_message',
-  'created_at', 'updated_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
+  'created_at', 'updated_at', 'started_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
   'lease_owner', 'lease_expires_at', 'video_key', 'video_size',
 ] as const satisfies readonly (keyof TaskRow)[];
+
+const ACTIVE = ['queued', 'in_progress'] as const;
 
 type Cursor = { keyId: string; createdAt: number; id: string; limit: number };
 
@@ -28,8 +30,9 @@ export function buildQueries(db: Kysely<Database>) {
         : ownTasks(p);
       return query.orderBy('created_at', order).orderBy('id', order).limit(p.limit);
     });
+  /** A running task under this owner's lease: a cancelled task refuses every runner write. */
   const held = (p: { id: string; owner: string }) =>
-    db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner);
+    db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner).where('status', 'in', ACTIVE);
 
   return {
     insertKey: prepare(
@@ -50,6 +53,14 @@ export function buildQueries(db: Kysely<Database>) {
     newestFirstAfter: page('desc', true),
     oldestFirst: page('asc', false),
     oldestFirstAfter: page('asc', true),
+    cancelForKey: prepare((p: { id: string; keyId: string; now: number }) =>
+      db
+        .updateTable('tasks')
+        .set({ status: 'cancelled', updated_at: p.now, completed_at: p.now, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', p.id)
+        .where('key_id', '=', p.keyId)
+        .where('status', 'in', ACTIVE),
+    ),
     deleteForKey: prepare((p: { id: string; keyId: string }) =>
       db.deleteFrom('tasks').where('id', '=', p.id).where('key_id', '=', p.keyId).returning(['id', 'video_key']),
     ),
@@ -65,7 +76,7 @@ export function buildQueries(db: Kysely<Database>) {
           db
             .selectFrom('tasks')
             .select('id')
-            .where('status', 'in', ['queued', 'in_progress'])
+            .where('status', 'in', ACTIVE)
             .where('run_after', '<=', p.now)
             .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', p.now)]))
             .orderBy('run_after')
@@ -78,7 +89,7 @@ export function buildQueries(db: Kysely<Database>) {
       held(p).set({ lease_expires_at: p.leaseUntil }),
     ),
     markStarted: prepare((p: { id: string; owner: string; operation: string; now: number }) =>
-      held(p).set({ status: 'in_progress', operation: p.operation, updated_at: p.now }),
+      held(p).set({ status: 'in_progress', operation: p.operation, updated_at: p.now, started_at: p.now }),
     ),
     setProgress: prepare((p: { id: string; owner: string; progress: number; now: number }) =>
       held(p).set({ progress: p.progress, updated_at: p.now }),

@@ -31,6 +31,7 @@ export interface TaskTable {
   error_message: string | null;
   created_at: number;
   updated_at: number;
+  started_at: number | null;
   completed_at: number | null;
   expires_at: number | null;
   /** When the runner may next look at the task. */

@@ -157,6 +157,9 @@ class SqliteStore implements Store {
     // Without a cursor the query ignores createdAt and id.
     return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '' });
   }
+  async cancelTaskForKey(id: string, keyId: string, now: number) {
+    return this.run(this.q.cancelForKey, { id, keyId, now }) > 0;
+  }
   async deleteTaskForKey(id: string, keyId: string) {
     return this.get<{ id: string; keyId: string }, { id: string; video_key: string | null }>(this.q.deleteForKey, { id, keyId });
   }

@@ -15,6 +15,8 @@ export interface Store {
   taskById(id: string): Promise<TaskRow | undefined>;
   taskForKey(id: string, keyId: string): Promise<TaskRow | undefined>;
   listTasks(query: { keyId: string; order: 'asc' | 'desc'; after: { createdAt: number; id: string } | null; limit: number }): Promise<TaskRow[]>;
+  /** Cancels a queued or running task of this key; false when it is not (or no longer) active. */
+  cancelTaskForKey(id: string, keyId: string, now: number): Promise<boolean>;
   deleteTaskForKey(id: string, keyId: string): Promise<{ id: string; video_key: string | null } | undefined>;
 
   claimDue(owner: string, now: number, leaseUntil: number, limit: number): Promise<TaskRow[]>;

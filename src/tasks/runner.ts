@@ -53,6 +53,11 @@ export class Runner {
     this.wake?.();
   }
 
+  /** Stops work on a task that was cancelled or deleted, if this runner holds it. */
+  abandon(id: string): void {
+    this.active.get(id)?.abort(new Error('task cancelled'));
+  }
+
   /** Stops claiming, stops the work in hand and hands those tasks back at once. */
   async stop(): Promise<void> {
     this.stopping.abort();

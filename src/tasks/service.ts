@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { validate, type Route } from '../catalog/validate.ts';
-import { invalidRequest, notFound } from '../http/errors.ts';
+import { conflict, invalidRequest, notFound } from '../http/errors.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
@@ -16,6 +16,8 @@ export interface TaskServiceOptions {
   providerFor: (model: string) => string;
   /** Told when a task is queued, so that an in-process runner starts it at once. */
   onQueued?: () => void;
+  /** Told when a task is cancelled or deleted, so that an in-process runner stops its work at once. */
+  onAbandoned?: (id: string) => void;
 }
 
 export interface ListQuery {
@@ -63,6 +65,7 @@ export class TaskService {
       error_message: null,
       created_at: now,
       updated_at: now,
+      started_at: null,
       completed_at: null,
       expires_at: null,
       run_after: now,
@@ -111,10 +114,24 @@ export class TaskService {
     return { tasks: rows.slice(0, query.limit), hasMore: rows.length > query.limit };
   }
 
+  /**
+   * Cancels a queued or running task. A runner in this process stops at once; one in
+   * another process finds its lease writes refused at its next heartbeat and stops then.
+   */
+  async cancel(keyId: string, id: string): Promise<TaskRow> {
+    const task = await this.get(keyId, id);
+    if (!(await this.options.store.cancelTaskForKey(id, keyId, this.options.clock.now()))) {
+      throw conflict(`Video ${id} is ${task.status} and can no longer be cancelled`, 'video_not_cancellable');
+    }
+    this.options.onAbandoned?.(id);
+    return this.get(keyId, id);
+  }
+
   /** Removes the task and every file it owns. */
   async delete(keyId: string, id: string): Promise<void> {
     const deleted = await this.options.store.deleteTaskForKey(id, keyId);
     if (!deleted) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    this.options.onAbandoned?.(id);
     await Promise.all([this.options.storage.deletePrefix(`videos/${id}`), this.options.media.deleteInputs(id)]);
   }
 }

@@ -105,7 +105,12 @@ export class LocalProvider implements VideoProvider {
         audio: job.options.audio === true,
         outputPath: output,
       };
-      await renderVideo(spec, { onProgress, signal });
+      try {
+        await renderVideo(spec, { onProgress, signal });
+      } catch (error) {
+        await rm(output, { force: true });
+        throw error;
+      }
       return { state: 'completed', file: output, seconds: spec.seconds };
     } finally {
       await rm(scratch, { recursive: true, force: true });
