@@ -237,3 +237,63 @@ describe('models', () => {
     assert.match(grok.note, /preview renderer/);
   });
 });
+
+describe('Idempotency-Key', () => {
+  const create = (client: Client, key: string, body: unknown) => client.json('POST', '/v1/videos', body, { 'idempotency-key': key });
+
+  test('the same key and body give the original task, and make no second one', async () => {
+    const erin = await newClient(gateway, 'erin');
+    const first = await create(erin, 'retry-1', textTask);
+    const second = await create(erin, 'retry-1', { ...textTask });
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 200);
+    assert.equal(second.body.id, first.body.id);
+    assert.equal((await erin.json('GET', '/v1/videos')).body.data.length, 1);
+  });
+
+  test('the same key with another body is a 409 that tells SDKs not to retry', async () => {
+    await create(alice, 'retry-2', textTask);
+    const { status, body, headers } = await create(alice, 'retry-2', { ...textTask, prompt: 'something else' });
+    assert.equal(status, 409);
+    assert.equal(body.error.code, 'idempotency_key_reused');
+    assert.equal(headers.get('x-should-retry'), 'false');
+  });
+
+  test('keys are per API key', async () => {
+    const a = await create(alice, 'shared-name', textTask);
+    const b = await create(bob, 'shared-name', textTask);
+    assert.notEqual(a.body.id, b.body.id);
+  });
+
+  test('parallel retries with one key make exactly one task', async () => {
+    const frank = await newClient(gateway, 'frank');
+    const answers = await Promise.all(Array.from({ length: 6 }, () => create(frank, 'burst', textTask)));
+    const ok = answers.filter((answer) => answer.status === 200);
+    assert.ok(ok.length >= 1);
+    assert.ok(answers.every((answer) => answer.status === 200 || answer.body.error.code === 'idempotency_key_in_use'));
+    assert.equal(new Set(ok.map((answer) => answer.body.id)).size, 1);
+    assert.equal((await frank.json('GET', '/v1/videos')).body.data.length, 1);
+  });
+
+  test('uploads are compared by content', async () => {
+    const form = (bytes: Buffer) => {
+      const data = new FormData();
+      data.append('model', 'grok-video-1.5');
+      data.append('prompt', 'upload retry');
+      data.append('input_reference', new Blob([new Uint8Array(bytes)], { type: 'image/png' }), 'a.png');
+      return data;
+    };
+    const png = readFileSync(pngFile(32, 32));
+    const first = await create(alice, 'upload-1', form(png));
+    const again = await create(alice, 'upload-1', form(png));
+    assert.equal(again.body.id, first.body.id);
+    const other = await create(alice, 'upload-1', form(readFileSync(pngFile(48, 48))));
+    assert.equal(other.status, 409);
+  });
+
+  test('a malformed key is a 400 naming the header', async () => {
+    const { status, body } = await create(alice, 'x'.repeat(300), textTask);
+    assert.equal(status, 400);
+    assert.equal(body.error.param, 'Idempotency-Key');
+  });
+});

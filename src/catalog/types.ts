@@ -48,5 +48,7 @@ export class UploadedFile {
     readonly mime: string,
     readonly filename: string,
     readonly size: number,
+    /** Hex SHA-256 of the content, so that a retried upload can be recognized. */
+    readonly sha256: string,
   ) {}
 }

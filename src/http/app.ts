@@ -33,6 +33,8 @@ export type RouteDependencies = AppDependencies & { presenter: Presenter };
 declare module 'fastify' {
   interface FastifyRequest {
     keyId: string;
+    /** Set once a create has committed its task, so that a later 5xx says "do not retry". */
+    taskCreated: boolean;
   }
 }
 
@@ -65,6 +67,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.decorateRequest('keyId', '');
+  app.decorateRequest('taskCreated', false);
   // Only JSON and multipart bodies are understood; anything else is a 415, not a guess.
   app.removeContentTypeParser('text/plain');
   // Clients send a JSON content type on body-less DELETEs too; an empty body is no body.
@@ -95,6 +98,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           : error.statusCode && error.statusCode >= 400 && error.statusCode < 500
             ? new ApiError(error.statusCode, error.message, 'invalid_request_error', 'invalid_request')
             : null;
+    // The openai SDK retries 409s and 5xx; say so when a retry cannot help or could duplicate a task.
+    if (apiError?.shouldRetry === false || ((apiError?.status ?? 500) >= 500 && request.taskCreated)) reply.header('x-should-retry', 'false');
     if (apiError) return reply.status(apiError.status).send(apiError.toBody());
     request.log.error({ err: error, method: request.method, path: request.routeOptions.url }, 'unhandled error');
     return reply.status(500).send(new ApiError(500, 'The server failed to handle this request', 'server_error', 'internal_error').toBody());

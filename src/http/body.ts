@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,9 +32,11 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
       if (part.type === 'file') {
         const file = path.join(uploadDirectory, `upload-${randomBytes(12).toString('hex')}`);
         files.push(file);
+        const hash = createHash('sha256');
+        part.file.on('data', (chunk: Buffer) => hash.update(chunk));
         await pipeline(part.file, createWriteStream(file));
         if (part.file.truncated) throw new ApiError(413, `${part.fieldname} is larger than the upload limit`, 'invalid_request_error', 'file_too_large', part.fieldname);
-        assign(body, part.fieldname, new UploadedFile(file, part.mimetype, part.filename, part.file.bytesRead));
+        assign(body, part.fieldname, new UploadedFile(file, part.mimetype, part.filename, part.file.bytesRead, hash.digest('hex')));
       } else {
         assign(body, part.fieldname, part.value);
       }

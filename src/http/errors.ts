@@ -16,6 +16,9 @@ export interface ErrorBody {
 }
 
 export class ApiError extends Error {
+  /** false: tell SDKs not to retry (`x-should-retry: false`), as for a 409 that no retry can mend. */
+  shouldRetry: boolean | undefined;
+
   constructor(
     readonly status: number,
     message: string,

@@ -26,6 +26,14 @@ const listQuery = z.object({
 
 type IdParams = { Params: { id: string } };
 
+function readIdempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(header)) {
+    throw invalidRequest('Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
+  }
+  return header;
+}
+
 export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, presenter, config, keys } = deps;
   const preHandler = requireApiKey(keys);
@@ -35,9 +43,13 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
 
   for (const { url, object } of TASK_ROUTES) {
     app.post(url, { preHandler, config: limited }, async (request) => {
+      const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { body, cleanup } = await readCreateBody(request, uploads);
       try {
-        return presenter.video(await tasks.create(request.keyId, 'create', body), object, request.host);
+        const task = await tasks.create(request.keyId, 'create', body, idempotencyKey);
+        // From here a failure must not invite a blind retry: the task exists.
+        request.taskCreated = idempotencyKey === undefined;
+        return presenter.video(task, object, request.host);
       } finally {
         await cleanup();
       }

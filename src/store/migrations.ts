@@ -59,4 +59,17 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('tasks').addColumn('started_at', 'bigint').execute();
     },
   },
+  '0003_idempotency': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['key_id', 'idempotency_key'])
+        .execute();
+    },
+  },
 };

@@ -126,6 +126,26 @@ export function buildQueries(db: Kysely<Database>) {
       held(p).set({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter }),
     ),
 
+    /** Claims an Idempotency-Key for a task, or takes over one older than `staleBefore`. */
+    claimIdempotencyKey: prepare(
+      (p: { keyId: string; key: string; hash: string; taskId: string; now: number; staleBefore: number }) =>
+        db
+          .insertInto('idempotency_keys')
+          .values({ key_id: p.keyId, idempotency_key: p.key, request_hash: p.hash, task_id: p.taskId, created_at: p.now })
+          .onConflict((oc) =>
+            oc
+              .columns(['key_id', 'idempotency_key'])
+              .doUpdateSet({ request_hash: p.hash, task_id: p.taskId, created_at: p.now })
+              .where('idempotency_keys.created_at', '<', p.staleBefore),
+          ),
+    ),
+    idempotencyKey: prepare((p: { keyId: string; key: string }) =>
+      db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', p.keyId).where('idempotency_key', '=', p.key),
+    ),
+    releaseIdempotencyKey: prepare((p: { keyId: string; key: string; taskId: string }) =>
+      db.deleteFrom('idempotency_keys').where('key_id', '=', p.keyId).where('idempotency_key', '=', p.key).where('task_id', '=', p.taskId),
+    ),
+
     setting: prepare((p: { name: string }) => db.selectFrom('settings').select('value').where('name', '=', p.name)),
     insertSettingIfAbsent: prepare((p: { name: string; value: string }) =>
       db.insertInto('settings').values({ name: p.name, value: p.value }).onConflict((oc) => oc.column('name').doNothing()),

@@ -43,6 +43,14 @@ export interface TaskTable {
   video_size: number | null;
 }
 
+export interface IdempotencyTable {
+  key_id: string;
+  idempotency_key: string;
+  request_hash: string;
+  task_id: string;
+  created_at: number;
+}
+
 export interface SettingTable {
   name: string;
   value: string;
@@ -52,7 +60,9 @@ export interface Database {
   api_keys: ApiKeyTable;
   tasks: TaskTable;
   settings: SettingTable;
+  idempotency_keys: IdempotencyTable;
 }
 
 export type ApiKeyRow = ApiKeyTable;
 export type TaskRow = TaskTable;
+export type IdempotencyRow = IdempotencyTable;

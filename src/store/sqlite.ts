@@ -5,7 +5,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import type { PreparedQuery } from './prepared.ts';
 import { buildQueries } from './queries.ts';
-import type { ApiKeyRow, Database, TaskRow } from './schema.ts';
+import type { ApiKeyRow, Database, IdempotencyRow, TaskRow } from './schema.ts';
 import type { Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
@@ -184,6 +184,14 @@ class SqliteStore implements Store {
   }
   async release(id: string, owner: string, runAfter: number) {
     return this.run(this.q.release, { id, owner, runAfter }) > 0;
+  }
+
+  async claimIdempotencyKey(claim: Parameters<Store['claimIdempotencyKey']>[0]) {
+    if (this.run(this.q.claimIdempotencyKey, claim) > 0) return null;
+    return this.get<{ keyId: string; key: string }, IdempotencyRow>(this.q.idempotencyKey, claim) ?? null;
+  }
+  async releaseIdempotencyKey(keyId: string, key: string, taskId: string) {
+    this.run(this.q.releaseIdempotencyKey, { keyId, key, taskId });
   }
 
   async sharedSetting(name: string, create: () => string) {

@@ -1,4 +1,4 @@
-import type { ApiKeyRow, TaskRow } from './schema.ts';
+import type { ApiKeyRow, IdempotencyRow, TaskRow } from './schema.ts';
 
 /**
  * What the rest of the gateway may ask of the database. Methods name what they do for
@@ -30,6 +30,14 @@ export interface Store {
   ): Promise<boolean>;
   fail(id: string, owner: string, now: number, code: string, message: string): Promise<boolean>;
   release(id: string, owner: string, runAfter: number): Promise<boolean>;
+
+  /**
+   * Claims an Idempotency-Key for a new task. Answers null when claimed, or the live
+   * claim (younger than `staleBefore`) that holds it.
+   */
+  claimIdempotencyKey(claim: { keyId: string; key: string; hash: string; taskId: string; now: number; staleBefore: number }): Promise<IdempotencyRow | null>;
+  /** Gives a claim back (its task was never made). */
+  releaseIdempotencyKey(keyId: string, key: string, taskId: string): Promise<void>;
 
   /** A value shared by every process on this database, made by `create` the first time. */
   sharedSetting(name: string, create: () => string): Promise<string>;
