@@ -16,7 +16,13 @@ const OPERATIONS = ['text_to_video', 'image_to_video', 'reference_to_video', 'ed
 
 const integerLike = z.union([z.number().int(), z.string().trim().regex(/^[-+]?\d+$/).transform(Number)]);
 const booleanLike = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
-const mediaLike = z.union([z.string(), z.object({ url: z.string() }), z.instanceof(UploadedFile)]);
+const mediaLike = z.union([
+  z.string(),
+  z.object({ url: z.string() }),
+  // The OpenAI shape: input_reference: {image_url}.
+  z.object({ image_url: z.string() }),
+  z.instanceof(UploadedFile),
+]);
 
 export function validate(route: Route, input: unknown): VideoJob {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -31,13 +37,14 @@ export function validate(route: Route, input: unknown): VideoJob {
   const inputs = readInputs(reader, capability, rule);
   const warnings: string[] = [];
   const offPeak = model.offPeak ? { offPeak: true } : {};
+  const frame = readFrame(reader);
   return {
     model: model.id,
     capability,
     prompt,
     seconds: readDuration(reader, capability, rule),
-    resolution: readResolution(reader, model, rule),
-    aspectRatio: readAspectRatio(reader, capability, rule, warnings),
+    resolution: readResolution(reader, model, rule, frame),
+    aspectRatio: readAspectRatio(reader, capability, rule, warnings, frame),
     ...inputs,
     inputVideoSeconds: readInputVideoSeconds(reader, capability, rule),
     options: { ...readOptions(reader), ...offPeak },
@@ -278,7 +285,19 @@ function readDuration(reader: BodyReader, capability: Capability, rule: Capabili
   return found.value;
 }
 
-function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRule): VideoJob['resolution'] {
+/** An OpenAI-style `size` such as "1280x720": it names the tier (the short side) and a ratio. */
+interface Frame {
+  width: number;
+  height: number;
+}
+
+function readFrame(reader: BodyReader): Frame | null {
+  const found = reader.find('resolution');
+  const match = typeof found?.value === 'string' ? /^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$/.exec(found.value) : null;
+  return match ? { width: Number(match[1]), height: Number(match[2]) } : null;
+}
+
+function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRule, frame: Frame | null): VideoJob['resolution'] {
   const found = reader.string('resolution');
   const label = (shortSide: number) => ({ label: `${shortSide}${model.resolutionSuffix}`, shortSide });
   if (model.fixedResolution !== undefined) {
@@ -293,18 +312,33 @@ function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRu
   }
   if (!found) return label(model.resolutions[0]!);
   const match = /^(\d{3,4})p?$/i.exec(found.value.trim());
-  const shortSide = match ? Number(match[1]) : NaN;
+  const shortSide = frame ? Math.min(frame.width, frame.height) : match ? Number(match[1]) : NaN;
   if (!model.resolutions.includes(shortSide)) {
     const allowed = model.resolutions.map((side) => `${side}${model.resolutionSuffix}`).join(', ');
-    throw invalidRequest(`${found.key} must be one of ${allowed} for ${model.id}`, found.key);
+    throw invalidRequest(`${found.key} must be one of ${allowed} (or WIDTHxHEIGHT with that short side) for ${model.id}`, found.key);
   }
   return label(shortSide);
 }
 
 const RATIO = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/;
 
-function readAspectRatio(reader: BodyReader, capability: Capability, rule: CapabilityRule, warnings: string[]): AspectRatio | null {
-  const found = reader.string('aspectRatio');
+/** The ratio a WIDTHxHEIGHT size implies: the preset within 2% (854x480 is 16:9), else the exact one. */
+function ratioOf(frame: Frame, presets: readonly string[], reader: BodyReader): { key: string; value: string } {
+  const wanted = frame.width / frame.height;
+  const preset = presets.find((preset) => {
+    const match = RATIO.exec(preset);
+    return match !== null && Math.abs(Number(match[1]) / Number(match[2]) / wanted - 1) < 0.02;
+  });
+  const divisor = gcd(frame.width, frame.height);
+  return { key: reader.find('resolution')!.key, value: preset ?? `${frame.width / divisor}:${frame.height / divisor}` };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+function readAspectRatio(reader: BodyReader, capability: Capability, rule: CapabilityRule, warnings: string[], frame: Frame | null): AspectRatio | null {
+  const found = reader.string('aspectRatio') ?? (frame && typeof rule.aspectRatios === 'object' ? ratioOf(frame, rule.aspectRatios.allowed, reader) : undefined);
   if (rule.aspectRatios === 'forbidden') {
     if (found) {
       throw invalidRequest(`${capability} takes no ${found.key}: the output follows the input video`, found.key, 'unsupported_parameter');
@@ -371,7 +405,7 @@ function toMediaRef(value: unknown, param: string, kind: 'image' | 'video'): Med
     }
     return { kind: 'upload', path: media.path, mime: media.mime, filename: media.filename };
   }
-  const text = (typeof media === 'string' ? media : media.url).trim();
+  const text = (typeof media === 'string' ? media : 'url' in media ? media.url : media.image_url).trim();
   if (text.startsWith('data:')) {
     const match = DATA_URI.exec(text);
     if (!match) throw invalidRequest(`${param} is not a valid base64 data URI`, param);

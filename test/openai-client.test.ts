@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import OpenAI, { NotFoundError, toFile } from 'openai';
+import { gatewayPerFile, newClient } from './support/gateway.ts';
+import { pngDataUri, pngFile, probe } from './support/media.ts';
+
+/**
+ * The official openai npm client, pointed at the gateway, for a grok and a vidu model:
+ * create (multipart, as the client always sends), retrieve, list with auto-pagination,
+ * downloadContent, delete. Our extra fields ride along as the client passes them through.
+ */
+const shared = gatewayPerFile({ RENDER_CONCURRENCY: '2' });
+let client: OpenAI | undefined;
+/** The SDK on the file's key, made once the gateway is up. */
+const openai = () => (client ??= new OpenAI({ apiKey: shared.client.key, baseURL: `${shared.gateway.url}/v1`, maxRetries: 0 }));
+
+/** The client's types know only OpenAI's own fields and values; ours pass through untouched. */
+type Params = OpenAI.Videos.VideoCreateParams;
+const params = (fields: Record<string, unknown>) => fields as unknown as Params;
+
+async function finished(id: string): Promise<OpenAI.Videos.Video> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const video = await openai().videos.retrieve(id);
+    if (video.status !== 'queued' && video.status !== 'in_progress') return video;
+    assert.ok(Date.now() < deadline, `${id} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+  }
+}
+
+async function download(id: string) {
+  const response = await openai().videos.downloadContent(id);
+  assert.equal(response.headers.get('content-type'), 'video/mp4');
+  return probe(Buffer.from(await response.arrayBuffer()));
+}
+
+describe('openai client', () => {
+  test('grok-imagine: create with OpenAI seconds and size, poll, download', async () => {
+    const created = await openai().videos.create(params({ model: 'grok-imagine', prompt: 'a kite on the wind', seconds: '2', size: '854x480' }));
+    assert.equal(created.object, 'video');
+    assert.equal(created.status, 'queued');
+    assert.equal(created.seconds, '2');
+    const video = await finished(created.id);
+    assert.equal(video.status, 'completed');
+    assert.equal(video.progress, 100);
+    const info = await download(video.id);
+    assert.equal(info.width, 854);
+    assert.equal(info.height, 480);
+    assert.ok(Math.abs(info.duration - 2) <= 0.1);
+  });
+
+  test('grok-imagine-video: input_reference as an uploaded file, extra aspect_ratio passed through', async () => {
+    const file = await toFile(readFileSync(pngFile(320, 240)), 'first-frame.png', { type: 'image/png' });
+    const created = await openai().videos.create(params({ model: 'grok-imagine-video', prompt: 'it moves', input_reference: file, seconds: '1', aspect_ratio: '9:16', resolution: '480P' }));
+    const video = await finished(created.id);
+    assert.equal(video.status, 'completed', JSON.stringify(video.error));
+    const info = await download(video.id);
+    assert.equal(info.width, 480);
+    assert.equal(info.height, 854);
+  });
+
+  test('a Vidu model: input_reference as {image_url}, duration and extra_body passed through', async () => {
+    const created = await openai().videos.create(
+      params({ model: 'viduq3t-540p', prompt: 'slow push-in', input_reference: { image_url: pngDataUri(320, 180) }, duration: 1, extra_body: { seed: 42, audio: true } }),
+    );
+    assert.equal(created.size, '540p');
+    const video = await finished(created.id);
+    assert.equal(video.status, 'completed', JSON.stringify(video.error));
+    const info = await download(video.id);
+    assert.equal(info.height, 540);
+    assert.equal(info.width, 960);
+  });
+
+  test('a rejected request surfaces as the SDK error with our param', async () => {
+    await assert.rejects(
+      openai().videos.create(params({ model: 'viduq3p-720p', prompt: 'x', duration: 17 })),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && (error.error as { param?: string }).param === 'duration',
+    );
+  });
+
+  test('list auto-paginates in both orders; delete removes the video and its content', async () => {
+    const key = await newClient(shared.gateway, 'pager');
+    const own = new OpenAI({ apiKey: key.key, baseURL: `${shared.gateway.url}/v1`, maxRetries: 0 });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await own.videos.create(params({ model: 'grok-imagine', prompt: `page ${i}`, seconds: '1', size: '480p' }))).id);
+    const walk = async (order: 'asc' | 'desc') => {
+      const seen: string[] = [];
+      for await (const video of own.videos.list({ limit: 2, order })) seen.push(video.id);
+      return seen;
+    };
+    assert.deepEqual(await walk('asc'), ids);
+    assert.deepEqual(await walk('desc'), [...ids].reverse());
+
+    const removed = await own.videos.delete(ids[0]!);
+    assert.deepEqual(removed, { id: ids[0], object: 'video.deleted', deleted: true });
+    await assert.rejects(own.videos.retrieve(ids[0]!), NotFoundError);
+    await assert.rejects(own.videos.downloadContent(ids[0]!), NotFoundError);
+  });
+});
