@@ -98,3 +98,32 @@ describe('openai client', () => {
     await assert.rejects(own.videos.downloadContent(ids[0]!), NotFoundError);
   });
 });
+
+describe('content variants', () => {
+  test('thumbnail (WebP) and spritesheet (JPEG, 5×2 frames) are made once and served with the same rules', async () => {
+    const created = await openai().videos.create(params({ model: 'grok-imagine', prompt: 'variants', seconds: '2', size: '854x480' }));
+    await finished(created.id);
+    const thumbnail = await openai().videos.downloadContent(created.id, { variant: 'thumbnail' });
+    assert.equal(thumbnail.headers.get('content-type'), 'image/webp');
+    const webp = Buffer.from(await thumbnail.arrayBuffer());
+    assert.equal(webp.subarray(0, 4).toString(), 'RIFF');
+    assert.equal(webp.subarray(8, 12).toString(), 'WEBP');
+    const still = probe(webp);
+    assert.deepEqual([still.width, still.height], [854, 480]);
+
+    const sprites = await openai().videos.downloadContent(created.id, { variant: 'spritesheet' });
+    assert.equal(sprites.headers.get('content-type'), 'image/jpeg');
+    const jpeg = Buffer.from(await sprites.arrayBuffer());
+    assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8]);
+    const sheet = probe(jpeg);
+    assert.deepEqual([sheet.width, sheet.height], [5 * 160, 2 * 90]);
+
+    // Kept in storage: the second answer is the same file, and Range works on it.
+    const again = await shared.client.request('GET', `/v1/videos/${created.id}/content?variant=thumbnail`, undefined, { range: 'bytes=0-11' });
+    assert.equal(again.status, 206);
+    assert.ok(Buffer.from(await again.arrayBuffer()).equals(webp.subarray(0, 12)));
+    const unknown = await shared.client.json('GET', `/v1/videos/${created.id}/content?variant=poster`);
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.body.error.param, 'variant');
+  });
+});

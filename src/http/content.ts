@@ -4,6 +4,11 @@ import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireApiKey } from './auth.ts';
 import { ApiError, conflict, invalidRequest, notFound } from './errors.ts';
 import { sendFile } from './send-file.ts';
+import { StillMaker } from './stills.ts';
+
+const VARIANTS = { video: 'video/mp4', thumbnail: 'image/webp', spritesheet: 'image/jpeg' } as const;
+type Variant = keyof typeof VARIANTS;
+const isVariant = (value: string): value is Variant => Object.hasOwn(VARIANTS, value);
 
 type ContentRequest = FastifyRequest<{
   Params: { id: string };
@@ -18,6 +23,7 @@ type ContentRequest = FastifyRequest<{
 export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, storage, signer, keys } = deps;
   const apiKey = requireApiKey(keys);
+  const stills = new StillMaker(storage);
 
   const findTask = async (request: ContentRequest): Promise<TaskRow> => {
     const { expires, signature } = request.query;
@@ -34,19 +40,20 @@ export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, 
 
   const handler = async (request: ContentRequest, reply: FastifyReply) => {
     const variant = request.query.variant ?? 'video';
+    if (!isVariant(variant)) throw invalidRequest(`variant must be one of ${Object.keys(VARIANTS).join(', ')}`, 'variant');
     const task = await findTask(request);
-    if (variant !== 'video') throw invalidRequest(`variant must be video`, 'variant');
     if (task.status !== 'completed' || !task.video_key) {
       throw conflict(`Video ${task.id} is ${task.status}; its content is ready once it is completed`, 'video_not_ready');
     }
     if (task.expires_at !== null && task.expires_at <= Date.now()) throw notFound(`Video ${task.id} has expired`, 'video_expired');
-    const stored = await storage.stat(task.video_key);
+    const key = variant === 'video' ? task.video_key : await stills.ensure(task, variant);
+    const stored = await storage.stat(key);
     if (!stored) throw notFound(`The file of video ${task.id} is gone`, 'video_not_found');
-    return send(request, reply, task, task.video_key, stored.size, 'video/mp4');
+    return send(request, reply, task, key, stored.size, VARIANTS[variant]);
   };
 
   const send = (request: ContentRequest, reply: FastifyReply, task: TaskRow, key: string, size: number, type: string) => {
-    const etag = `"${task.id}-${size}"`;
+    const etag = `"${key.split('/').pop()}-${task.id}-${size}"`;
     const modified = new Date(task.completed_at ?? task.created_at);
     modified.setMilliseconds(0);
     const headers: Record<string, string | number> = {

@@ -1,0 +1,47 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { probeMedia } from '../media/ffmpeg.ts';
+import { makeSpritesheet, makeThumbnail } from '../media/stills.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { TaskRow } from '../store/schema.ts';
+
+const STILLS = {
+  thumbnail: { file: 'thumbnail.webp', make: makeThumbnail },
+  spritesheet: { file: 'spritesheet.jpg', make: makeSpritesheet },
+} as const;
+
+/**
+ * A video's thumbnail and spritesheet, made from the stored video on first request and
+ * kept in storage beside it; concurrent first requests share one ffmpeg run.
+ */
+export class StillMaker {
+  private readonly making = new Map<string, Promise<string>>();
+
+  constructor(private readonly storage: Storage) {}
+
+  async ensure(task: TaskRow, variant: keyof typeof STILLS): Promise<string> {
+    const key = `videos/${task.id}/${STILLS[variant].file}`;
+    if (await this.storage.stat(key)) return key;
+    let pending = this.making.get(key);
+    if (!pending) {
+      pending = this.make(task, variant, key).finally(() => this.making.delete(key));
+      this.making.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async make(task: TaskRow, variant: keyof typeof STILLS, key: string): Promise<string> {
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-still-'));
+    try {
+      const video = await this.storage.localPath(task.video_key!, scratch);
+      const output = path.join(scratch, STILLS[variant].file);
+      const { duration } = await probeMedia(video);
+      await STILLS[variant].make(video, output, duration);
+      await this.storage.putFile(key, output);
+      return key;
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+}
