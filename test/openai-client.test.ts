@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import OpenAI, { NotFoundError, toFile } from 'openai';
 import { gatewayPerFile, newClient } from './support/gateway.ts';
-import { pngDataUri, pngFile, probe } from './support/media.ts';
+import { mp4File, pngDataUri, pngFile, probe } from './support/media.ts';
 
 /**
  * The official openai npm client, pointed at the gateway, for a grok and a vidu model:
@@ -125,5 +125,65 @@ describe('content variants', () => {
     const unknown = await shared.client.json('GET', `/v1/videos/${created.id}/content?variant=poster`);
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body.error.param, 'variant');
+  });
+});
+
+describe('remix, edit and extend', () => {
+  let sourceId = '';
+  const source = async () => {
+    if (!sourceId) {
+      const created = await openai().videos.create(params({ model: 'grok-imagine', prompt: 'the source', seconds: '2', size: '854x480' }));
+      sourceId = (await finished(created.id)).id;
+    }
+    return sourceId;
+  };
+
+  test('remix makes a new task on the same model and settings, with the new prompt', async () => {
+    const id = await source();
+    const remixed = await openai().videos.remix(id, { prompt: 'the same, at night' });
+    assert.notEqual(remixed.id, id);
+    assert.equal(remixed.remixed_from_video_id, id);
+    assert.equal(remixed.prompt, 'the same, at night');
+    assert.equal(remixed.model, 'grok-imagine');
+    const video = await finished(remixed.id);
+    assert.equal(video.status, 'completed');
+    const info = await download(video.id);
+    assert.deepEqual([info.width, info.height], [854, 480]);
+    assert.ok(Math.abs(info.duration - 2) <= 0.1);
+  });
+
+  test('edit with an uploaded video: the length is probed, the output keeps it', async () => {
+    const file = await toFile(readFileSync(mp4File(2, 320, 240)), 'in.mp4', { type: 'video/mp4' });
+    const edited = await openai().videos.edit({ prompt: 'make it winter', video: file });
+    assert.equal(edited.model, 'grok-imagine');
+    assert.equal(edited.seconds, '2');
+    const video = await finished(edited.id);
+    assert.equal(video.status, 'completed', JSON.stringify(video.error));
+    assert.ok(Math.abs((await download(video.id)).duration - 2) <= 0.1);
+  });
+
+  test('edit and extend one of my own videos by {id}', async () => {
+    const id = await source();
+    const edited = await finished((await openai().videos.edit({ prompt: 'sepia', video: { id } })).id);
+    assert.equal(edited.status, 'completed', JSON.stringify(edited.error));
+    const extended = await openai().videos.extend(params({ prompt: 'keep going', seconds: '2', video: { id } }) as unknown as OpenAI.Videos.VideoExtendParams);
+    assert.equal(extended.seconds, '2');
+    const done = await finished(extended.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done.error));
+    const info = await download(done.id);
+    assert.ok(Math.abs(info.duration - 4) <= 0.1, `extended to ${info.duration}`);
+    assert.deepEqual([info.width, info.height], [854, 480]);
+  });
+
+  test("another key's video id is a 404; a too-long upload is a 400 naming video", async () => {
+    const id = await source();
+    const stranger = new OpenAI({ apiKey: (await newClient(shared.gateway, 'stranger')).key, baseURL: `${shared.gateway.url}/v1`, maxRetries: 0 });
+    await assert.rejects(stranger.videos.edit({ prompt: 'mine now', video: { id } }), NotFoundError);
+    await assert.rejects(stranger.videos.remix(id, { prompt: 'mine now' }), NotFoundError);
+    const long = await toFile(readFileSync(mp4File(10, 160, 120)), 'long.mp4', { type: 'video/mp4' });
+    await assert.rejects(
+      openai().videos.edit({ prompt: 'too long', video: long }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && (error.error as { param?: string }).param === 'video',
+    );
   });
 });

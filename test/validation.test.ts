@@ -9,7 +9,7 @@ import { gatewayPerFile } from './support/gateway.ts';
  * the precise `param` it names) and one it accepts. ROLE=api, so nothing renders.
  */
 const image = pngDataUri(64, 48);
-const video = `data:video/mp4;base64,${readFileSync(mp4File(1, 160, 120)).toString('base64')}`;
+const video = `data:video/mp4;base64,${readFileSync(mp4File(2, 160, 120)).toString('base64')}`;
 
 const shared = gatewayPerFile({ ROLE: 'api' });
 

@@ -13,7 +13,9 @@ export type MediaRef =
   | { kind: 'url'; url: string }
   | { kind: 'data'; mime: string; base64: string }
   | { kind: 'upload'; path: string; mime: string; filename: string }
-  | { kind: 'stored'; key: string; mime: string };
+  | { kind: 'stored'; key: string; mime: string }
+  /** One of the caller's own finished videos, by id (OpenAI's `video: {id}`). */
+  | { kind: 'video'; id: string };
 
 export type AspectRatio = { kind: 'ratio'; label: string; width: number; height: number } | { kind: 'auto' };
 

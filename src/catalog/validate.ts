@@ -19,8 +19,9 @@ const booleanLike = z.union([z.boolean(), z.enum(['true', 'false']).transform((v
 const mediaLike = z.union([
   z.string(),
   z.object({ url: z.string() }),
-  // The OpenAI shape: input_reference: {image_url}.
+  // The OpenAI shapes: input_reference: {image_url}; video: {id} of a finished video.
   z.object({ image_url: z.string() }),
+  z.object({ id: z.string() }),
   z.instanceof(UploadedFile),
 ]);
 
@@ -50,6 +51,15 @@ export function validate(route: Route, input: unknown): VideoJob {
     options: { ...readOptions(reader), ...offPeak },
     warnings,
   };
+}
+
+/** A remix: the source's job with a new prompt, which must suit the source's model. */
+export function validateRemix(source: VideoJob, input: unknown): VideoJob {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalidRequest('The request body must be a JSON object or a multipart form', null, 'invalid_body');
+  }
+  const model = findModel(source.model)!;
+  return { ...source, prompt: readPrompt(new BodyReader(input as Body, DIALECTS[model.family]), model), warnings: [] };
 }
 
 /** Reads canonical slots out of a body through a dialect's key names. */
@@ -404,6 +414,11 @@ function toMediaRef(value: unknown, param: string, kind: 'image' | 'video'): Med
       throw invalidRequest(`${param} must be an ${kind} file, not ${media.mime}`, param, 'invalid_media_type');
     }
     return { kind: 'upload', path: media.path, mime: media.mime, filename: media.filename };
+  }
+  if (typeof media === 'object' && 'id' in media) {
+    if (kind !== 'video') throw invalidRequest(`${param} takes {"id": …} only for a video input`, param);
+    if (!/^video_[0-9a-f]{1,64}$/.test(media.id)) throw invalidRequest(`${param}.id is not a video id`, `${param}.id`);
+    return { kind: 'video', id: media.id };
   }
   const text = (typeof media === 'string' ? media : 'url' in media ? media.url : media.image_url).trim();
   if (text.startsWith('data:')) {

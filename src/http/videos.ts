@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { TaskRow } from '../store/schema.ts';
 import { z } from 'zod';
 import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireApiKey } from './auth.ts';
@@ -41,12 +42,13 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
 
   const limited = { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } };
 
-  for (const { url, object } of TASK_ROUTES) {
-    app.post(url, { preHandler, config: limited }, async (request) => {
+  /** A route that makes a task: body in either encoding, Idempotency-Key, rate limit. */
+  const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, idempotencyKey?: string) => Promise<TaskRow>) => {
+    app.post<{ Params: P }>(url, { preHandler, config: limited }, async (request) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { body, cleanup } = await readCreateBody(request, uploads);
       try {
-        const task = await tasks.create(request.keyId, 'create', body, idempotencyKey);
+        const task = await make(request, body, idempotencyKey);
         // From here a failure must not invite a blind retry: the task exists.
         request.taskCreated = idempotencyKey === undefined;
         return presenter.video(task, object, request.host);
@@ -54,6 +56,16 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
         await cleanup();
       }
     });
+    routes.note(url, 'POST');
+  };
+
+  // OpenAI's edit and extension routes map onto the catalog's edit_video and video_extend.
+  creating('/v1/videos/edits', 'video', (request, body, key) => tasks.create(request.keyId, 'edit', body, key));
+  creating('/v1/videos/extensions', 'video', (request, body, key) => tasks.create(request.keyId, 'extend', body, key));
+  creating<{ id: string }>('/v1/videos/:id/remix', 'video', (request, body, key) => tasks.remix(request.keyId, request.params.id, body, key));
+
+  for (const { url, object } of TASK_ROUTES) {
+    creating(url, object, (request, body, key) => tasks.create(request.keyId, 'create', body, key));
     // The happy path of this route usually runs in fast-read.ts; this one answers the rest.
     app.get<IdParams>(`${url}/:id`, { preHandler }, async (request, reply) => {
       const task = await tasks.get(request.keyId, request.params.id);
@@ -61,7 +73,6 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
       if (wait !== null) reply.header('openai-poll-after-ms', wait);
       return presenter.video(task, object, request.host);
     });
-    routes.note(url, 'POST');
     routes.note(`${url}/:id`, 'GET');
   }
   routes.note('/v1/videos', 'GET');

@@ -1,8 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { invalidRequest } from '../http/errors.ts';
 import type { Storage } from '../storage/storage.ts';
+import { probeMedia } from '../media/ffmpeg.ts';
 import { downloadToFile, type GuardOptions } from './guarded-fetch.ts';
 
 const EXTENSIONS: Record<string, string> = {
@@ -27,11 +29,20 @@ export class MediaResolver {
     private readonly guard: GuardOptions,
   ) {}
 
-  /** The job with every inline input replaced by a stored one. */
-  async materialize(taskId: string, job: VideoJob): Promise<VideoJob> {
+  /**
+   * The job with every input the task must keep replaced by its own stored copy: inline
+   * data, uploads, another task's inputs (a remix) and the caller's own finished videos
+   * (`ownVideo` checks the id and answers its storage key). URLs stay URLs.
+   */
+  async materialize(taskId: string, job: VideoJob, ownVideo: (id: string) => Promise<string>): Promise<VideoJob> {
     let index = 0;
     const store = async (ref: MediaRef): Promise<MediaRef> => {
-      const key = `inputs/${taskId}/${index++}.${EXTENSIONS[ref.kind === 'url' ? '' : ref.mime] ?? 'bin'}`;
+      const mime = ref.kind === 'url' ? '' : ref.kind === 'video' ? 'video/mp4' : ref.mime;
+      const key = `inputs/${taskId}/${index++}.${EXTENSIONS[mime] ?? 'bin'}`;
+      if (ref.kind === 'video' || ref.kind === 'stored') {
+        await this.storage.copy(ref.kind === 'video' ? await ownVideo(ref.id) : ref.key, key);
+        return { kind: 'stored', key, mime };
+      }
       if (ref.kind === 'data') {
         const data = Buffer.from(ref.base64, 'base64');
         if (data.length === 0) throw invalidRequest('A data URI holds no data', null, 'invalid_media');
@@ -69,6 +80,19 @@ export class MediaResolver {
       default:
         // materialize() runs before a task is saved, so nothing inline reaches a renderer.
         throw new Error(`input of kind ${ref.kind} was not materialized`);
+    }
+  }
+
+  /** The length of a stored video input, or null when it is only a URL (not fetched before the run). */
+  async videoSeconds(ref: MediaRef): Promise<number | null> {
+    if (ref.kind !== 'stored') return null;
+    const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-probe-'));
+    try {
+      return (await probeMedia(await this.storage.localPath(ref.key, scratch))).duration;
+    } catch {
+      throw invalidRequest('The video input could not be read as a video', 'video', 'invalid_media');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
     }
   }
 

@@ -38,6 +38,13 @@ export class LocalStorage implements Storage {
     return { size: data.length };
   }
 
+  async copy(fromKey: string, toKey: string) {
+    const target = this.file(toKey);
+    await mkdir(path.dirname(target), { recursive: true });
+    await copyFile(this.file(fromKey), `${target}.partial`);
+    await rename(`${target}.partial`, target);
+  }
+
   async stat(key: string) {
     try {
       const info = await stat(this.file(key));

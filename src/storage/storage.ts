@@ -9,6 +9,7 @@ export interface Storage {
   /** Takes over a finished local file (moves it where it can). */
   putFile(key: string, sourcePath: string): Promise<{ size: number }>;
   putBuffer(key: string, data: Buffer): Promise<{ size: number }>;
+  copy(fromKey: string, toKey: string): Promise<void>;
   stat(key: string): Promise<{ size: number } | null>;
   /** Reads a byte range (inclusive `end`), or the whole object. */
   openRead(key: string, range?: { start: number; end: number }): Readable;

@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { createHash } from 'node:crypto';
-import type { VideoJob } from '../catalog/types.ts';
-import { UploadedFile } from '../catalog/types.ts';
-import { validate, type Route } from '../catalog/validate.ts';
+import { createHash, randomUUID } from 'node:crypto';
+import { findModel } from '../catalog/models.ts';
+import { UploadedFile, type VideoJob } from '../catalog/types.ts';
+import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { conflict, invalidRequest, notFound } from '../http/errors.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -29,16 +28,10 @@ export interface ListQuery {
   order: 'asc' | 'desc';
 }
 
-/**
- * Task ids lead with the creation time so that new rows append to the primary-key index
- * instead of landing on a random page of it: with random ids every commit rewrites many
- * index pages (measured here: 29.5 against 13.6 µs an insert). The other 19 hex digits
- * are random (randomUUID draws from a cached pool; the version digit is skipped).
- */
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 /** The request's identity for Idempotency-Key: route and body, keys sorted, files by content. */
-function requestHash(route: Route, body: unknown): string {
+function requestHash(route: string, body: unknown): string {
   const canonical = (value: unknown): unknown => {
     if (value instanceof UploadedFile) return { file: value.sha256, size: value.size, type: value.mime };
     if (Array.isArray(value)) return value.map(canonical);
@@ -50,35 +43,88 @@ function requestHash(route: Route, body: unknown): string {
   return createHash('sha256').update(JSON.stringify([route, canonical(body)])).digest('hex');
 }
 
+/**
+ * Task ids lead with the creation time so that new rows append to the primary-key index
+ * instead of landing on a random page of it: with random ids every commit rewrites many
+ * index pages (measured here: 29.5 against 13.6 µs an insert). The other 19 hex digits
+ * are random (randomUUID draws from a cached pool; the version digit is skipped).
+ */
 function newTaskId(now: number): string {
   return `video_${now.toString(16).padStart(13, '0')}${randomUUID().replaceAll('-', '').slice(13)}`;
 }
 
-/** What the HTTP layer may do with tasks: create after validation, read, list, delete. */
+/** The model an edit or extension uses when the client names none (the openai client sends none). */
+const DEFAULT_VIDEO_MODEL = 'grok-imagine';
+
+/** What the HTTP layer may do with tasks: create after validation, read, list, cancel, delete. */
 export class TaskService {
   constructor(private readonly options: TaskServiceOptions) {}
 
   /**
-   * Validates, stores inline inputs, and commits the task before any work starts. It
-   * either commits the task or throws before committing it. With an Idempotency-Key, the
-   * same key and body within a day answer the task first made, and never make another.
+   * Validates, stores inputs, and commits the task before any work starts. It either
+   * commits the task or throws before committing it.
    */
   async create(keyId: string, route: Route, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
+    const job = validate(route, await this.withModel(keyId, route, body));
+    return this.once(keyId, route, body, idempotencyKey, (id, now) => this.insert(keyId, id, now, job, null));
+  }
+
+  /** A new task on the source's model, inputs and settings, with a new prompt. */
+  async remix(keyId: string, sourceId: string, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
+    const source = await this.get(keyId, sourceId);
+    const job = validateRemix(JSON.parse(source.job) as VideoJob, body);
+    return this.once(keyId, `remix:${sourceId}`, body, idempotencyKey, (id, now) => this.insert(keyId, id, now, job, source.id));
+  }
+
+  /**
+   * Runs `make` once per Idempotency-Key: the same key and body within a day answer the
+   * task first made, and never make another.
+   */
+  private async once(keyId: string, route: string, body: unknown, idempotencyKey: string | undefined, make: (id: string, now: number) => Promise<TaskRow>): Promise<TaskRow> {
     const { store, clock } = this.options;
-    const validated = validate(route, body);
     const now = clock.now();
     const id = newTaskId(now);
-    if (idempotencyKey !== undefined) {
-      const hash = requestHash(route, body);
-      const held = await store.claimIdempotencyKey({ keyId, key: idempotencyKey, hash, taskId: id, now, staleBefore: now - IDEMPOTENCY_WINDOW_MS });
-      if (held) return this.replay(keyId, held, hash);
-    }
+    if (idempotencyKey === undefined) return make(id, now);
+    const hash = requestHash(route, body);
+    const held = await store.claimIdempotencyKey({ keyId, key: idempotencyKey, hash, taskId: id, now, staleBefore: now - IDEMPOTENCY_WINDOW_MS });
+    if (held) return this.replay(keyId, held, hash);
     try {
-      return await this.insert(keyId, id, now, validated);
+      return await make(id, now);
     } catch (error) {
-      if (idempotencyKey !== undefined) await store.releaseIdempotencyKey(keyId, idempotencyKey, id);
+      await store.releaseIdempotencyKey(keyId, idempotencyKey, id);
       throw error;
     }
+  }
+
+  /** An edit or extension without a model runs on its source video's model, or the default one. */
+  private async withModel(keyId: string, route: Route, body: unknown): Promise<unknown> {
+    if (route === 'create' || typeof body !== 'object' || body === null || 'model' in body) return body;
+    const video = (body as { video?: unknown }).video;
+    const sourceId = typeof video === 'object' && video !== null && 'id' in video ? String(video.id) : null;
+    const source = sourceId ? await this.find(keyId, sourceId) : undefined;
+    const capability = route === 'edit' ? 'edit_video' : 'video_extend';
+    const model = source && findModel(source.model)?.capabilities[capability] ? source.model : DEFAULT_VIDEO_MODEL;
+    return { ...body, model };
+  }
+
+  /** The storage key of one of the caller's own finished videos, for `video: {id}`. */
+  private async ownVideo(keyId: string, id: string): Promise<string> {
+    const task = await this.get(keyId, id);
+    if (task.status !== 'completed' || !task.video_key) throw conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready');
+    return task.video_key;
+  }
+
+  /** An edit's or extension's stored input is measured: its length must suit the capability. */
+  private async checkInputVideo(job: VideoJob): Promise<VideoJob> {
+    const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
+    if (!job.video || !range) return job;
+    const seconds = await this.options.media.videoSeconds(job.video);
+    if (seconds === null) return job;
+    const rounded = Math.max(1, Math.round(seconds));
+    if (rounded < range.min || rounded > range.max) {
+      throw invalidRequest(`The input video is ${seconds.toFixed(1)} s; ${job.capability} takes ${range.min} to ${range.max} s`, 'video');
+    }
+    return job.inputVideoSeconds === null ? { ...job, inputVideoSeconds: rounded } : job;
   }
 
   private async replay(keyId: string, held: IdempotencyRow, hash: string): Promise<TaskRow> {
@@ -92,9 +138,15 @@ export class TaskService {
     throw conflict('The request first sent with this Idempotency-Key is still being created, or its video was deleted', 'idempotency_key_in_use');
   }
 
-  private async insert(keyId: string, id: string, now: number, validated: VideoJob): Promise<TaskRow> {
+  private async insert(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null): Promise<TaskRow> {
     const { store, media, providerFor, onQueued } = this.options;
-    const job = await media.materialize(id, validated);
+    let job: VideoJob;
+    try {
+      job = await this.checkInputVideo(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
+    } catch (error) {
+      await media.deleteInputs(id).catch(() => undefined);
+      throw error;
+    }
     const task: TaskRow = {
       id,
       key_id: keyId,
@@ -105,7 +157,7 @@ export class TaskService {
       prompt: job.prompt,
       seconds: job.seconds === null ? (job.inputVideoSeconds === null ? null : String(job.inputVideoSeconds)) : String(job.seconds),
       size: job.resolution?.label ?? null,
-      remixed_from_video_id: null,
+      remixed_from_video_id: remixedFrom,
       warnings: job.warnings.length > 0 ? JSON.stringify(job.warnings) : null,
       provider: providerFor(job.model),
       operation: null,
