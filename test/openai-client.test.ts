@@ -187,3 +187,34 @@ describe('remix, edit and extend', () => {
     );
   });
 });
+
+describe('a Vidu video through the whole cycle', () => {
+  test('create, poll, download, list, remix, edit by id (on grok-imagine), delete', async () => {
+    const key = await newClient(shared.gateway, 'vidu-cycle');
+    const own = new OpenAI({ apiKey: key.key, baseURL: `${shared.gateway.url}/v1`, maxRetries: 0 });
+    const created = await own.videos.create(params({ model: 'viduq3p-540p', prompt: 'waves', duration: 1, aspect_ratio: '1:1' }));
+    const wait = async (id: string) => {
+      for (let video = await own.videos.retrieve(id); ; video = await own.videos.retrieve(id)) {
+        if (video.status !== 'queued' && video.status !== 'in_progress') return video;
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+    };
+    assert.equal((await wait(created.id)).status, 'completed');
+    const info = probe(Buffer.from(await (await own.videos.downloadContent(created.id)).arrayBuffer()));
+    assert.deepEqual([info.width, info.height], [540, 540]);
+
+    const remixed = await own.videos.remix(created.id, { prompt: 'waves at dawn' });
+    assert.equal(remixed.model, 'viduq3p-540p');
+    assert.equal((await wait(remixed.id)).status, 'completed');
+    // Vidu has no edit capability: an edit by id runs on the default editing model.
+    const edited = await own.videos.edit({ prompt: 'storm', video: { id: created.id } });
+    assert.equal(edited.model, 'grok-imagine');
+    assert.equal((await wait(edited.id)).status, 'completed');
+
+    const listed: string[] = [];
+    for await (const video of own.videos.list({ limit: 1 })) listed.push(video.id);
+    assert.deepEqual(listed, [edited.id, remixed.id, created.id]);
+    for (const id of listed) await own.videos.delete(id);
+    await assert.rejects(own.videos.retrieve(created.id), NotFoundError);
+  });
+});
