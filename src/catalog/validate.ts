@@ -14,16 +14,42 @@ type Body = Record<string, unknown>;
 
 const OPERATIONS = ['text_to_video', 'image_to_video', 'reference_to_video', 'edit_video', 'video_extend'] as const;
 
+// Multipart forms carry every value as text, so numbers and booleans may come as strings.
 const integerLike = z.union([z.number().int(), z.string().trim().regex(/^[-+]?\d+$/).transform(Number)]);
 const booleanLike = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 const mediaLike = z.union([
-  z.string(),
+  z.string().describe('an http(s) URL or a base64 data URI'),
   z.object({ url: z.string() }),
   // The OpenAI shapes: input_reference: {image_url}; video: {id} of a finished video.
   z.object({ image_url: z.string() }),
   z.object({ id: z.string() }),
-  z.instanceof(UploadedFile),
+  z.instanceof(UploadedFile).meta({ type: 'string', format: 'binary', description: 'a file part (multipart/form-data)' }),
 ]);
+const mediaList = z.union([z.array(mediaLike), mediaLike]);
+
+/**
+ * The type of every canonical input, with the words an error uses for it. The reader
+ * parses each field with these, and GET /openapi.json is generated from them and the
+ * catalog, so the document cannot drift from what the routes accept.
+ */
+export const SLOT_TYPES = {
+  prompt: { schema: z.string(), expect: 'a string' },
+  duration: { schema: integerLike, expect: 'a whole number' },
+  resolution: { schema: z.union([z.string(), z.number()]), expect: 'a string' },
+  aspectRatio: { schema: z.string(), expect: 'a string' },
+  image: { schema: mediaLike, expect: 'an image' },
+  lastImage: { schema: mediaLike, expect: 'an image' },
+  images: { schema: mediaList, expect: 'a list of images' },
+  video: { schema: mediaLike, expect: 'a video' },
+  videos: { schema: mediaList, expect: 'a list of videos' },
+  operation: { schema: z.enum(OPERATIONS), expect: `one of ${OPERATIONS.join(', ')}` },
+  inputVideoSeconds: { schema: integerLike, expect: 'a whole number' },
+  audio: { schema: booleanLike, expect: 'true or false' },
+  seed: { schema: integerLike, expect: 'a whole number' },
+  bgm: { schema: booleanLike, expect: 'true or false' },
+} as const satisfies Record<Slot, { schema: z.ZodType; expect: string }>;
+
+type Parsed<S extends Slot> = z.output<(typeof SLOT_TYPES)[S]['schema']>;
 
 export function validate(route: Route, input: unknown): VideoJob {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -116,28 +142,20 @@ class BodyReader {
     return this.dialect.keys[slot]?.[0] ?? slot;
   }
 
-  integer(slot: Slot): { key: string; value: number } | undefined {
+  /** The slot's value, parsed with its type in SLOT_TYPES. */
+  parse<S extends Slot>(slot: S): { key: string; value: Parsed<S> } | undefined {
     const found = this.find(slot);
     if (!found) return undefined;
-    const parsed = integerLike.safeParse(found.value);
-    if (!parsed.success) throw invalidRequest(`${found.key} must be a whole number`, found.key);
+    const { schema, expect } = SLOT_TYPES[slot];
+    // TypeScript cannot pair an indexed schema with its own output type; the table fixes the pair.
+    const parsed = (schema as unknown as z.ZodType<Parsed<S>>).safeParse(found.value);
+    if (!parsed.success) throw invalidRequest(`${found.key} must be ${expect}`, found.key);
     return { key: found.key, value: parsed.data };
   }
 
-  boolean(slot: Slot): boolean | undefined {
-    const found = this.find(slot);
-    if (!found) return undefined;
-    const parsed = booleanLike.safeParse(found.value);
-    if (!parsed.success) throw invalidRequest(`${found.key} must be true or false`, found.key);
-    return parsed.data;
-  }
-
-  string(slot: Slot): { key: string; value: string } | undefined {
-    const found = this.find(slot);
-    if (!found) return undefined;
-    if (typeof found.value === 'number') return { key: found.key, value: String(found.value) };
-    if (typeof found.value !== 'string') throw invalidRequest(`${found.key} must be a string`, found.key);
-    return { key: found.key, value: found.value };
+  string(slot: 'prompt' | 'resolution' | 'aspectRatio' | 'operation'): { key: string; value: string } | undefined {
+    const found = this.parse(slot);
+    return found && { key: found.key, value: String(found.value) };
   }
 
   media(slot: Slot, kind: 'image' | 'video'): { key: string; value: MediaRef } | undefined {
@@ -187,10 +205,7 @@ function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): C
       'unsupported_capability',
     );
   };
-  const operation = reader.string('operation');
-  if (operation && !(OPERATIONS as readonly string[]).includes(operation.value)) {
-    throw invalidRequest(`${operation.key} must be one of ${OPERATIONS.join(', ')}`, operation.key);
-  }
+  const operation = reader.parse('operation');
   const routed: Capability | undefined = route === 'edit' ? 'edit_video' : route === 'extend' ? 'video_extend' : undefined;
   if (routed && operation && operation.value !== routed) {
     throw invalidRequest(`${operation.key} ${operation.value} contradicts this route, which makes ${routed}`, operation.key);
@@ -275,7 +290,7 @@ function readInputs(reader: BodyReader, capability: Capability, rule: Capability
 }
 
 function readDuration(reader: BodyReader, capability: Capability, rule: CapabilityRule): number | null {
-  const found = reader.integer('duration');
+  const found = reader.parse('duration');
   if (rule.duration === 'forbidden') {
     if (found) {
       throw invalidRequest(`${capability} takes no ${found.key}: the output follows the input video`, found.key, 'unsupported_parameter');
@@ -375,7 +390,7 @@ function readAspectRatio(reader: BodyReader, capability: Capability, rule: Capab
 }
 
 function readInputVideoSeconds(reader: BodyReader, capability: Capability, rule: CapabilityRule): number | null {
-  const found = reader.integer('inputVideoSeconds');
+  const found = reader.parse('inputVideoSeconds');
   if (!found) return null;
   if (!rule.inputVideoSeconds) {
     throw invalidRequest(`${found.key} is only for video edits and extensions`, found.key, 'unsupported_parameter');
@@ -390,9 +405,9 @@ function readInputVideoSeconds(reader: BodyReader, capability: Capability, rule:
 
 function readOptions(reader: BodyReader): VideoJob['options'] {
   const options: VideoJob['options'] = {};
-  const audio = reader.boolean('audio');
-  const bgm = reader.boolean('bgm');
-  const seed = reader.integer('seed');
+  const audio = reader.parse('audio')?.value;
+  const bgm = reader.parse('bgm')?.value;
+  const seed = reader.parse('seed');
   if (audio !== undefined) options.audio = audio;
   if (bgm !== undefined) options.bgm = bgm;
   if (seed) {

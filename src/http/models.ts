@@ -3,6 +3,7 @@ import { MODELS, findModel } from '../catalog/models.ts';
 import type { RouteDependencies, RouteTable } from './app.ts';
 import { requireApiKey } from './auth.ts';
 import { invalidRequest } from './errors.ts';
+import { buildOpenApi } from './openapi.ts';
 
 const CATALOG_CREATED = Math.floor(Date.UTC(2026, 0, 1) / 1000);
 
@@ -45,6 +46,9 @@ export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { 
     }
     throw invalidRequest(`The model '${String(model ?? '')}' does not exist; this gateway serves video models (GET /v1/models)`, 'model', 'model_not_found');
   });
+  const document = buildOpenApi();
+  app.get('/openapi.json', async () => document);
+  routes.note('/openapi.json', 'GET');
   routes.note('/v1/models', 'GET');
   routes.note('/v1/images/generations', 'POST');
 }

@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { DIALECTS, type Slot } from '../catalog/dialects.ts';
+import { MODELS, type Family, type ModelSpec } from '../catalog/models.ts';
+import { SLOT_TYPES } from '../catalog/validate.ts';
+
+/**
+ * The OpenAPI 3.1 document (GET /openapi.json), generated from what validates requests:
+ * each field's type from SLOT_TYPES, its names from the family's dialect, its ranges and
+ * choices from the model catalog. A create body is one of the families' schemas.
+ */
+type JsonSchema = Record<string, unknown>;
+
+function typeOf(slot: Slot): JsonSchema {
+  const { $schema: _, ...schema } = z.toJSONSchema(SLOT_TYPES[slot].schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+  return schema;
+}
+
+/** Puts bounds on the integer branch of an integer-or-numeric-string schema. */
+function bounded(schema: JsonSchema, min: number, max: number): JsonSchema {
+  const branches = (schema.anyOf as JsonSchema[] | undefined) ?? [schema];
+  const limited = branches.map((branch) => (branch.type === 'integer' ? { ...branch, minimum: min, maximum: max } : branch));
+  return { ...schema, ...(schema.anyOf ? { anyOf: limited } : limited[0]), description: `${min} to ${max} (depends on the capability)` };
+}
+
+/** What the catalog says of a field across a family's models and capabilities. */
+function constraints(slot: Slot, models: ModelSpec[]): JsonSchema {
+  const rules = models.flatMap((model) => Object.values(model.capabilities));
+  switch (slot) {
+    case 'prompt':
+      return { minLength: 1, maxLength: Math.max(...models.map((model) => model.promptMaxLength)) };
+    case 'duration': {
+      const ranges = rules.flatMap((rule) => (rule.duration === 'forbidden' ? [] : [rule.duration]));
+      return ranges.length ? bounded(typeOf(slot), Math.min(...ranges.map((r) => r.min)), Math.max(...ranges.map((r) => r.max))) : {};
+    }
+    case 'inputVideoSeconds': {
+      const ranges = rules.flatMap((rule) => (rule.inputVideoSeconds ? [rule.inputVideoSeconds] : []));
+      return ranges.length ? bounded(typeOf(slot), Math.min(...ranges.map((r) => r.min)), Math.max(...ranges.map((r) => r.max))) : {};
+    }
+    case 'seed':
+      return bounded(typeOf(slot), 0, 2 ** 31 - 1);
+    case 'aspectRatio': {
+      const lists = rules.flatMap((rule) => (typeof rule.aspectRatios === 'object' ? [rule.aspectRatios] : []));
+      const presets = [...new Set(lists.flatMap((list) => list.allowed))];
+      return lists.some((list) => list.custom) ? { examples: presets, pattern: '^(auto|\\d+(\\.\\d+)?:\\d+(\\.\\d+)?)$' } : { enum: presets };
+    }
+    case 'resolution': {
+      const tiers = [...new Set(models.flatMap((model) => model.resolutions.map((side) => `${side}${model.resolutionSuffix}`)))];
+      return { examples: tiers, pattern: '^(\\d{3,4}[pP]?|\\d{2,5}[xX×]\\d{2,5})$', description: `a tier (${tiers.join(', ')}) or WIDTHxHEIGHT` };
+    }
+    default:
+      return {};
+  }
+}
+
+function createSchema(family: Family): JsonSchema {
+  const models = MODELS.filter((model) => model.family === family);
+  const properties: Record<string, JsonSchema> = { model: { type: 'string', enum: models.map((model) => model.id) } };
+  const extra: Record<string, JsonSchema> = {};
+  for (const [slot, keys] of Object.entries(DIALECTS[family].keys) as [Slot, readonly string[]][]) {
+    // The bounded integer schemas replace the plain type; the others add to it.
+    const fixed = constraints(slot, models);
+    const schema = fixed.anyOf || fixed.type ? fixed : { ...typeOf(slot), ...fixed };
+    for (const key of keys) {
+      if (key.startsWith('extra_body.')) extra[key.slice('extra_body.'.length)] = schema;
+      // A repeatable key (multipart input_reference) holds one image or a list of them.
+      else properties[key] ??= DIALECTS[family].oneOrMany?.includes(key) ? typeOf('images') : schema;
+    }
+  }
+  if (Object.keys(extra).length > 0) properties.extra_body = { type: 'object', properties: extra };
+  return { type: 'object', title: `${family} request`, required: ['model', 'prompt'], properties };
+}
+
+const FAMILIES = [...new Set(MODELS.map((model) => model.family))];
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
+const errors = { '4XX': { description: 'An error', ...json(ref('Error')) } };
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const createBody = { required: true, content: { 'application/json': { schema: ref('CreateVideoRequest') }, 'multipart/form-data': { schema: ref('CreateVideoRequest') } } };
+const idempotency = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
+const videoAnswer = { '200': { description: 'The video object', ...json(ref('Video')) }, ...errors };
+
+function create(summary: string, body: JsonSchema = createBody) {
+  return { post: { summary, parameters: [idempotency], requestBody: body, responses: videoAnswer } };
+}
+
+export function buildOpenApi(): JsonSchema {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'vidgate', version: '0.1.0', description: 'OpenAI-style video task API' },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        CreateVideoRequest: { oneOf: FAMILIES.map((family) => ref(`Create_${family}`)) },
+        ...Object.fromEntries(FAMILIES.map((family) => [`Create_${family}`, createSchema(family)])),
+        RemixRequest: { type: 'object', required: ['prompt'], properties: { prompt: typeOf('prompt') } },
+        Video: {
+          type: 'object',
+          required: ['id', 'object', 'model', 'status', 'progress', 'created_at', 'completed_at', 'expires_at', 'prompt', 'seconds', 'size', 'error', 'remixed_from_video_id'],
+          properties: {
+            id: { type: 'string' },
+            task_id: { type: 'string' },
+            object: { enum: ['video', 'video.generation.job'] },
+            model: { type: 'string' },
+            status: { enum: ['queued', 'in_progress', 'completed', 'failed', 'cancelled'] },
+            progress: { type: 'integer', minimum: 0, maximum: 100 },
+            created_at: { type: 'integer' },
+            completed_at: { type: ['integer', 'null'] },
+            expires_at: { type: ['integer', 'null'] },
+            prompt: { type: 'string' },
+            seconds: { type: ['string', 'null'] },
+            size: { type: ['string', 'null'] },
+            error: { oneOf: [{ type: 'null' }, { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } }] },
+            remixed_from_video_id: { type: ['string', 'null'] },
+            video_url: { type: 'string' },
+            metadata: { type: 'object', properties: { url: { type: 'string' } } },
+            warnings: { type: 'array', items: { type: 'string' } },
+          },
+        },
+        VideoList: {
+          type: 'object',
+          properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Video') }, first_id: { type: ['string', 'null'] }, last_id: { type: ['string', 'null'] }, has_more: { type: 'boolean' } },
+        },
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['message', 'type', 'param', 'code'],
+              properties: { message: { type: 'string' }, type: { type: 'string' }, param: { type: ['string', 'null'] }, code: { type: ['string', 'null'] } },
+            },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/videos': {
+        ...create('Create a video task'),
+        get: {
+          summary: 'List videos, newest first',
+          parameters: [
+            { name: 'after', in: 'query', schema: { type: 'string' } },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+            { name: 'order', in: 'query', schema: { enum: ['asc', 'desc'], default: 'desc' } },
+          ],
+          responses: { '200': { description: 'A page', ...json(ref('VideoList')) }, ...errors },
+        },
+      },
+      '/v1/videos/generations': create('Create a video task (compatibility route)'),
+      '/v1/video/generations': create('Create a video task (legacy route; answers object "video.generation.job")'),
+      '/v1/videos/edits': create('Edit a video (edit_video)'),
+      '/v1/videos/extensions': create('Extend a video (video_extend)'),
+      '/v1/videos/{id}/remix': { post: { ...create('Remix a video with a new prompt', { required: true, ...json(ref('RemixRequest')) }).post, parameters: [idParameter, idempotency] } },
+      '/v1/videos/{id}': {
+        get: { summary: 'Retrieve a video', parameters: [idParameter], responses: videoAnswer },
+        delete: { summary: 'Delete a video and its files', parameters: [idParameter], responses: { '200': { description: 'Deleted', ...json({ type: 'object' }) }, ...errors } },
+      },
+      '/v1/videos/generations/{id}': { get: { summary: 'Retrieve (compatibility route)', parameters: [idParameter], responses: videoAnswer } },
+      '/v1/video/generations/{id}': { get: { summary: 'Retrieve (legacy route)', parameters: [idParameter], responses: videoAnswer } },
+      '/v1/videos/{id}/cancel': { post: { summary: 'Cancel a queued or running video', parameters: [idParameter], responses: videoAnswer } },
+      '/v1/videos/{id}/content': {
+        get: {
+          summary: 'Download the video, its thumbnail or its spritesheet (Range, ETag)',
+          parameters: [idParameter, { name: 'variant', in: 'query', schema: { enum: ['video', 'thumbnail', 'spritesheet'], default: 'video' } }],
+          responses: { '200': { description: 'The file', content: { 'video/mp4': {}, 'image/webp': {}, 'image/jpeg': {} } }, '206': { description: 'A byte range' }, ...errors },
+        },
+      },
+      '/v1/videos/{id}/events': {
+        get: { summary: 'Status and progress as Server-Sent Events', parameters: [idParameter], responses: { '200': { description: 'An event stream', content: { 'text/event-stream': {} } }, ...errors } },
+      },
+      '/v1/models': { get: { summary: 'The model catalog', responses: { '200': { description: 'A list', ...json({ type: 'object' }) }, ...errors } } },
+    },
+  };
+}
