@@ -162,6 +162,16 @@ describe('remix, edit and extend', () => {
     assert.ok(Math.abs((await download(video.id)).duration - 2) <= 0.1);
   });
 
+  test('extend an uploaded video: the new seconds are appended to it', async () => {
+    const file = await toFile(readFileSync(mp4File(2, 320, 240)), 'in.mp4', { type: 'video/mp4' });
+    const extended = await openai().videos.extend(params({ prompt: 'and then', seconds: '3', video: file }) as unknown as OpenAI.Videos.VideoExtendParams);
+    const video = await finished(extended.id);
+    assert.equal(video.status, 'completed', JSON.stringify(video.error));
+    const info = await download(video.id);
+    assert.ok(Math.abs(info.duration - 5) <= 0.1, `extended to ${info.duration}`);
+    assert.deepEqual([info.width, info.height], [320, 240]);
+  });
+
   test('edit and extend one of my own videos by {id}', async () => {
     const id = await source();
     const edited = await finished((await openai().videos.edit({ prompt: 'sepia', video: { id } })).id);
