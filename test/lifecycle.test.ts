@@ -51,7 +51,11 @@ describe('cancel', () => {
     assert.equal(cancelledWaiting.status, 200);
     assert.equal(cancelledWaiting.body.status, 'cancelled');
 
-    assert.ok(ffmpegRunningFor(running.id), 'the render runs before the cancel');
+    // in_progress is written as the render takes its slot; ffmpeg starts a moment later.
+    for (let tries = 0; !ffmpegRunningFor(running.id); tries++) {
+      assert.ok(tries < 100, 'the render runs before the cancel');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const cancelled = await client.json('POST', `/v1/videos/${running.id}/cancel`);
     assert.equal(cancelled.status, 200);
     assert.equal(cancelled.body.status, 'cancelled');
