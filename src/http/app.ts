@@ -82,7 +82,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     hook: 'preHandler',
     keyGenerator: (request) => request.keyId,
     errorResponseBuilder: (_request, context) =>
-      new ApiError(429, `Too many requests: at most ${context.max} per ${context.after === '1 minute' ? 'minute' : context.after}; retry in ${context.after}`, 'rate_limit_error', 'rate_limit_exceeded'),
+      new ApiError(429, `Too many requests: at most ${context.max} new videos a minute per API key; retry in ${context.after}`, 'rate_limit_error', 'rate_limit_exceeded'),
   });
   await app.register(multipart, {
     limits: { fileSize: config.maxInputBytes, fieldSize: config.maxBodyBytes, files: 16, fields: 200, parts: 216 },
