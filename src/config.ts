@@ -22,8 +22,10 @@ export interface Config {
   renderConcurrency: number;
   runnerConcurrency: number;
   leaseSeconds: number;
-  /** How long a finished video stays downloadable (expires_at). */
+  /** How long a finished video stays downloadable (expires_at); its file is removed after. */
   videoTtlHours: number;
+  /** How often a runner looks for expired videos to remove. */
+  expirySweepSeconds: number;
   /** Creates one API key may make per minute in one process. */
   rateLimitPerMinute: number;
   maxBodyBytes: number;
@@ -45,7 +47,9 @@ const schema = z.object({
   RENDER_CONCURRENCY: positiveInt(1),
   RUNNER_CONCURRENCY: positiveInt(8),
   LEASE_SECONDS: positiveInt(30),
-  VIDEO_TTL_HOURS: positiveInt(24 * 7),
+  // Fractions allowed: 0.5 is half an hour.
+  VIDEO_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  EXPIRY_SWEEP_SECONDS: positiveInt(60),
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   MAX_BODY_MB: positiveInt(64),
   MAX_INPUT_MB: positiveInt(100),
@@ -86,6 +90,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     runnerConcurrency: c.RUNNER_CONCURRENCY,
     leaseSeconds: c.LEASE_SECONDS,
     videoTtlHours: c.VIDEO_TTL_HOURS,
+    expirySweepSeconds: c.EXPIRY_SWEEP_SECONDS,
     rateLimitPerMinute: c.RATE_LIMIT_PER_MINUTE,
     maxBodyBytes: c.MAX_BODY_MB * 1024 * 1024,
     maxInputBytes: c.MAX_INPUT_MB * 1024 * 1024,

@@ -48,6 +48,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           concurrency: config.runnerConcurrency,
           leaseMs: config.leaseSeconds * 1000,
           videoTtlMs: config.videoTtlHours * 3600 * 1000,
+          expirySweepMs: config.expirySweepSeconds * 1000,
         });
   const tasks = new TaskService({
     store,

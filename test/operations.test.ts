@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -68,6 +68,30 @@ describe('rate limits', () => {
     assert.equal((await bob.json('POST', '/v1/videos', body)).status, 200);
     // Reading is not limited.
     assert.equal((await alice.json('GET', '/v1/videos')).status, 200);
+  });
+});
+
+describe('expiry', () => {
+  test('past expires_at the content is refused and its files are removed', async () => {
+    // 0.0005 h = 1.8 s.
+    const gateway = await start({ VIDEO_TTL_HOURS: '0.0005', EXPIRY_SWEEP_SECONDS: '1' });
+    const client = await newClient(gateway);
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'short-lived', duration: 1, size: '480p' });
+    const task = await client.waitFor(body.id);
+    assert.ok([1, 2].includes(task.expires_at - task.completed_at), 'expires 1.8 s after completion (whole seconds)');
+    assert.equal((await client.request('GET', `/v1/videos/${body.id}/content`)).status, 200);
+    const folder = path.join(gateway.dataDir, 'files', 'videos', body.id);
+    assert.ok(existsSync(folder));
+    const deadline = Date.now() + 15_000;
+    while (existsSync(folder)) {
+      assert.ok(Date.now() < deadline, 'the sweep removes the files');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const { status, body: answer } = await client.json('GET', `/v1/videos/${body.id}/content`);
+    assert.equal(status, 404);
+    assert.equal(answer.error.code, 'video_expired');
+    assert.equal((await fetch(task.metadata.url)).status, 403);
+    assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).body.status, 'completed');
   });
 });
 

@@ -146,6 +146,19 @@ export function buildQueries(db: Kysely<Database>) {
       db.deleteFrom('idempotency_keys').where('key_id', '=', p.keyId).where('idempotency_key', '=', p.key).where('task_id', '=', p.taskId),
     ),
 
+    expiredVideos: prepare((p: { now: number; limit: number }) =>
+      db
+        .selectFrom('tasks')
+        .select(['id', 'video_key'])
+        .where('status', '=', 'completed')
+        .where('expires_at', '<', p.now)
+        .where('video_key', 'is not', null)
+        .limit(p.limit),
+    ),
+    forgetVideo: prepare((p: { id: string; now: number }) =>
+      db.updateTable('tasks').set({ video_key: null, updated_at: p.now }).where('id', '=', p.id),
+    ),
+
     setting: prepare((p: { name: string }) => db.selectFrom('settings').select('value').where('name', '=', p.name)),
     insertSettingIfAbsent: prepare((p: { name: string; value: string }) =>
       db.insertInto('settings').values({ name: p.name, value: p.value }).onConflict((oc) => oc.column('name').doNothing()),

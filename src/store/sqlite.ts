@@ -186,6 +186,13 @@ class SqliteStore implements Store {
     return this.run(this.q.release, { id, owner, runAfter }) > 0;
   }
 
+  async expiredVideos(now: number, limit: number) {
+    return this.all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.q.expiredVideos, { now, limit });
+  }
+  async forgetVideo(id: string, now: number) {
+    this.run(this.q.forgetVideo, { id, now });
+  }
+
   async claimIdempotencyKey(claim: Parameters<Store['claimIdempotencyKey']>[0]) {
     if (this.run(this.q.claimIdempotencyKey, claim) > 0) return null;
     return this.get<{ keyId: string; key: string }, IdempotencyRow>(this.q.idempotencyKey, claim) ?? null;

@@ -31,6 +31,11 @@ export interface Store {
   fail(id: string, owner: string, now: number, code: string, message: string): Promise<boolean>;
   release(id: string, owner: string, runAfter: number): Promise<boolean>;
 
+  /** Completed tasks whose video has expired and whose file is still kept. */
+  expiredVideos(now: number, limit: number): Promise<{ id: string; video_key: string | null }[]>;
+  /** Records that a task's video file is gone. */
+  forgetVideo(id: string, now: number): Promise<void>;
+
   /**
    * Claims an Idempotency-Key for a new task. Answers null when claimed, or the live
    * claim (younger than `staleBefore`) that holds it.

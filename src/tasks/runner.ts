@@ -20,6 +20,8 @@ export interface RunnerOptions {
   videoTtlMs: number;
   /** How often an idle runner looks for due tasks that another process queued. */
   idleMs?: number;
+  /** How often the runner removes the files of expired videos. */
+  expirySweepMs?: number;
   /** The least time between two status calls for one task, whatever the provider answers. */
   pollIntervalMs?: number;
   maxAttempts?: number;
@@ -39,6 +41,7 @@ export class Runner {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: RunnerOptions) {}
 
@@ -46,6 +49,24 @@ export class Runner {
     this.loop = this.run();
     this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(100, this.options.leaseMs / 3));
     this.heartbeat.unref();
+    this.sweeper = setInterval(() => void this.removeExpired(), this.options.expirySweepMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Removes the files of videos past expires_at (the content route already refuses them).
+   * Idempotent, so runners in several processes may sweep alike.
+   */
+  private async removeExpired(): Promise<void> {
+    const { store, storage, clock, log } = this.options;
+    try {
+      for (const { id } of await store.expiredVideos(clock.now(), 100)) {
+        await storage.deletePrefix(`videos/${id}`);
+        await store.forgetVideo(id, clock.now());
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'removing expired videos failed');
+    }
   }
 
   /** A task was queued by this process: look now instead of at the next idle tick. */
@@ -63,6 +84,7 @@ export class Runner {
     this.stopping.abort();
     this.wake?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweeper) clearInterval(this.sweeper);
     for (const controller of this.active.values()) controller.abort();
     await this.loop;
     while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
