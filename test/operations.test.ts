@@ -73,16 +73,16 @@ describe('rate limits', () => {
 
 describe('expiry', () => {
   test('past expires_at the content is refused and its files are removed', async () => {
-    // 0.0005 h = 1.8 s.
-    const gateway = await start({ VIDEO_TTL_HOURS: '0.0005', EXPIRY_SWEEP_SECONDS: '1' });
+    // 0.002 h = 7.2 s: long enough to download once on a busy machine, short enough to wait out.
+    const gateway = await start({ VIDEO_TTL_HOURS: '0.002', EXPIRY_SWEEP_SECONDS: '1' });
     const client = await newClient(gateway);
     const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'short-lived', duration: 1, size: '480p' });
     const task = await client.waitFor(body.id);
-    assert.ok([1, 2].includes(task.expires_at - task.completed_at), 'expires 1.8 s after completion (whole seconds)');
+    assert.ok([7, 8].includes(task.expires_at - task.completed_at), 'expires 7.2 s after completion (whole seconds)');
     assert.equal((await client.request('GET', `/v1/videos/${body.id}/content`)).status, 200);
     const folder = path.join(gateway.dataDir, 'files', 'videos', body.id);
     assert.ok(existsSync(folder));
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     while (existsSync(folder)) {
       assert.ok(Date.now() < deadline, 'the sweep removes the files');
       await new Promise((resolve) => setTimeout(resolve, 200));
