@@ -2,11 +2,16 @@ import { spawn } from 'node:child_process';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 
-/** The static ffmpeg/ffprobe binaries that npm packages ship: nothing is downloaded at install. */
+/**
+ * The static binaries the installer packages ship (nothing is downloaded at install time).
+ * Note they differ in age: ffmpeg is a 2018 build (no xfade, no `t` in scale expressions),
+ * ffprobe a 2023 one.
+ */
 export const ffmpegPath: string = ffmpegInstaller.path;
 export const ffprobePath: string = ffprobeInstaller.path;
 
 export interface MediaInfo {
+  /** Display size: a phone video stored sideways with a 90° rotation reports its upright size. */
   width: number;
   height: number;
   /** Seconds; 0 for a still image. */
@@ -16,84 +21,173 @@ export interface MediaInfo {
   hasAudio: boolean;
 }
 
-interface ProbeOutput {
-  streams?: { codec_type?: string; codec_name?: string; width?: number; height?: number; pix_fmt?: string; duration?: string }[];
-  format?: { duration?: string };
+/** A failed ffmpeg or ffprobe run, carrying the end of what the tool wrote to stderr. */
+export class FfmpegError extends Error {
+  constructor(
+    message: string,
+    readonly stderrTail: string,
+    readonly exitCode: number | null,
+    readonly exitSignal: NodeJS.Signals | null,
+  ) {
+    super(stderrTail ? `${message}: ${stderrTail}` : message);
+    this.name = 'FfmpegError';
+  }
 }
 
-export async function probeMedia(file: string): Promise<MediaInfo> {
-  const output = await run(ffprobePath, ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', file]);
-  const info = JSON.parse(output.stdout) as ProbeOutput;
+const STDERR_TAIL_BYTES = 4096;
+const PROBE_TIMEOUT_MS = 30_000;
+
+interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  duration?: string;
+  tags?: { rotate?: string };
+  side_data_list?: { rotation?: number }[];
+}
+
+interface ProbeOutput {
+  streams?: ProbeStream[];
+  format?: { duration?: string; format_name?: string };
+}
+
+/** Demuxers that hold a single picture: ffprobe gives them one frame's length (0.04 s), which is not a duration. */
+const STILL_FORMATS = /^(image2|\w+_pipe)$/;
+
+export async function probeMedia(path: string): Promise<MediaInfo> {
+  const { stdout } = await run(ffprobePath, ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', path], {
+    timeoutMs: PROBE_TIMEOUT_MS,
+  });
+  let info: ProbeOutput;
+  try {
+    info = JSON.parse(stdout) as ProbeOutput;
+  } catch {
+    throw new Error(`ffprobe gave unreadable output for ${path}`);
+  }
   const video = info.streams?.find((stream) => stream.codec_type === 'video');
-  // ffprobe "succeeds" on some garbage with a 0×0 picture.
-  if (!video || !video.width || !video.height) throw new Error('no picture in the file');
-  const duration = Number(info.format?.duration ?? video.duration);
+  // ffprobe exits 0 on some garbage (a text file named .png) and reports a 0×0 picture.
+  if (!video?.width || !video.height) throw new Error(`not a decodable image or video: ${path}`);
+  const still = STILL_FORMATS.test(info.format?.format_name ?? '');
+  const duration = still ? 0 : Number(info.format?.duration ?? video.duration);
+  const quarterTurn = Math.abs(rotation(video)) % 180 === 90;
   return {
-    width: video.width ?? 0,
-    height: video.height ?? 0,
-    duration: Number.isFinite(duration) ? duration : 0,
+    width: quarterTurn ? video.height : video.width,
+    height: quarterTurn ? video.width : video.height,
+    duration: Number.isFinite(duration) && duration > 0 ? duration : 0,
     videoCodec: video.codec_name ?? null,
     pixelFormat: video.pix_fmt ?? null,
     hasAudio: info.streams?.some((stream) => stream.codec_type === 'audio') ?? false,
   };
 }
 
+/** Old files carry rotation as a tag, newer ones as display-matrix side data; ffmpeg honours both when decoding. */
+function rotation(stream: ProbeStream): number {
+  const fromSideData = stream.side_data_list?.find((data) => typeof data.rotation === 'number')?.rotation;
+  return fromSideData ?? Number(stream.tags?.rotate ?? 0);
+}
+
+export interface RunFfmpegOptions {
+  /** Length of the output; progress is reported as a fraction of it. */
+  durationSeconds: number;
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+  /** Optional upper bound: a few broken inputs make ffmpeg loop instead of failing. */
+  timeoutMs?: number;
+}
+
 /**
- * Runs ffmpeg, turning its `-progress` reports into a 0..1 fraction of `durationSeconds`.
- * An abort kills ffmpeg at once; a failure carries the end of ffmpeg's own message.
- * `timeoutMs` bounds the run: some broken inputs make ffmpeg spin instead of failing.
+ * Runs ffmpeg with `args`, turning its `-progress` reports into a 0..1 fraction of
+ * `durationSeconds`. An abort kills ffmpeg at once and rejects only after it is gone, so
+ * that nothing outlives the promise; a failure carries the end of ffmpeg's own message.
  */
-export async function runFfmpeg(
-  args: string[],
-  options: { durationSeconds: number; timeoutMs: number; onProgress?: (fraction: number) => void; signal?: AbortSignal },
-): Promise<void> {
+export async function runFfmpeg(args: string[], options: RunFfmpegOptions): Promise<void> {
+  const { onProgress, durationSeconds } = options;
   let reported = 0;
-  const onStdout = (text: string) => {
-    // This build writes microseconds under both names.
-    for (const match of text.matchAll(/out_time_(?:us|ms)=(\d+)/g)) {
-      const fraction = Math.min(1, Number(match[1]) / 1e6 / options.durationSeconds);
-      if (fraction >= reported + 0.01) {
-        reported = fraction;
-        options.onProgress?.(fraction);
-      }
+  const report = (fraction: number) => {
+    // Only forward, and only in 1% steps: callers store or broadcast each value.
+    if (fraction >= reported + 0.01 || (fraction === 1 && reported < 1)) {
+      reported = fraction;
+      onProgress?.(fraction);
     }
   };
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  try {
-    await run(ffmpegPath, ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats', ...args], { onStdout, signal });
-  } catch (error) {
-    if (timeout.aborted && !options.signal?.aborted) throw new Error(`ffmpeg took longer than ${options.timeoutMs} ms`);
-    throw error;
-  }
+  const onLine = (line: string) => {
+    // This build writes microseconds under both keys (out_time_ms is misnamed); "N/A" before the first packet.
+    const match = /^out_time_(?:us|ms)=(\d+)$/.exec(line);
+    if (match && durationSeconds > 0) report(Math.min(1, Number(match[1]) / 1e6 / durationSeconds));
+  };
+  await run(ffmpegPath, ['-hide_banner', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats', ...args], {
+    onLine,
+    signal: options.signal,
+    timeoutMs: options.timeoutMs,
+  });
+  // The last report is the last packet's start, one frame short of the end.
+  report(1);
 }
 
 function run(
   command: string,
   args: string[],
-  options: { onStdout?: (text: string) => void; signal?: AbortSignal } = {},
+  options: { onLine?: (line: string) => void; signal?: AbortSignal; timeoutMs?: number | undefined },
 ): Promise<{ stdout: string }> {
+  const { signal, onLine, timeoutMs } = options;
+  const tool = command.split('/').pop() ?? command;
   return new Promise((resolve, reject) => {
-    options.signal?.throwIfAborted();
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
+    let pending = '';
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
-      if (options.onStdout) options.onStdout(text);
-      else stdout += text;
+    let timedOut = false;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text: string) => {
+      if (!onLine) {
+        stdout += text;
+        return;
+      }
+      // Progress blocks can arrive split anywhere: only whole lines are parsed.
+      const lines = (pending + text).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) onLine(line.trim());
     });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4096);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text: string) => {
+      stderr = (stderr + text).slice(-STDERR_TAIL_BYTES);
     });
-    const abort = () => child.kill('SIGKILL');
-    options.signal?.addEventListener('abort', abort, { once: true });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      options.signal?.removeEventListener('abort', abort);
-      if (options.signal?.aborted) reject(options.signal.reason ?? new DOMException('aborted', 'AbortError'));
+    const kill = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', kill, { once: true });
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            kill();
+          }, timeoutMs);
+    const cleanUp = () => {
+      signal?.removeEventListener('abort', kill);
+      clearTimeout(timer);
+    };
+    child.on('error', (error) => {
+      // Spawning itself failed (missing binary, no permission): there is no process to wait for.
+      cleanUp();
+      reject(new Error(`could not start ${tool}: ${error.message}`));
+    });
+    child.on('close', (code, exitSignal) => {
+      cleanUp();
+      const tail = stderr.trim();
+      if (signal?.aborted) reject(abortReason(signal));
+      else if (timedOut) reject(new FfmpegError(`${tool} took longer than ${timeoutMs} ms`, tail, code, exitSignal));
       else if (code === 0) resolve({ stdout });
-      else reject(new Error(`${command.split('/').pop()} exited with ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      // A null code means a signal: this build segfaults on some truncated PNGs.
+      else reject(new FfmpegError(`${tool} failed (${code === null ? `signal ${exitSignal}` : `exit code ${code}`})`, tail, code, exitSignal));
     });
   });
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }

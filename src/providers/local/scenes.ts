@@ -3,205 +3,429 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { Capability } from '../../catalog/types.ts';
-import { runFfmpeg } from '../../media/ffmpeg.ts';
+import { probeMedia, runFfmpeg } from '../../media/ffmpeg.ts';
 
-/** What the preview renderer is asked to make; sizes and lengths are decided by the caller. */
+/**
+ * The preview renderer: honest footage, not AI. Every capability gets a scene that shows
+ * plainly what was asked (the prompt, the inputs, the edit, the extension), encoded exactly
+ * like a real model's output would be: H.264/yuv420p, 24 fps, the asked frame and length.
+ */
 export interface RenderSpec {
   capability: Capability;
   prompt: string;
-  /** Output frame; even numbers. */
+  /** Output frame; even numbers, decided by the caller. */
   width: number;
   height: number;
   /** Total output seconds (an extension: input plus appended part; an edit: the input's length). */
   seconds: number;
-  /** Local files: the first frame, or the reference set. */
+  /** Local files: the first frame (image_to_video, first_last_frame) or the reference set. */
   images: string[];
   lastImage: string | null;
   video: string | null;
-  /** Where an extension's new footage starts. */
+  /** Where an extension's new footage starts (the probed input length). */
   inputVideoSeconds: number | null;
+  /** true: a quiet AAC tone; false: no audio stream at all. */
   audio: boolean;
   outputPath: string;
-}
-
-const FPS = 24;
-const FONT = path.join(path.dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf', 'DejaVuSans.ttf');
-
-/** One scene: its ffmpeg inputs and a filter graph whose video output is labelled [v]. */
-interface Scene {
-  inputs: string[];
-  filter: string;
 }
 
 export interface RenderOptions {
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
-  /** Default: a minute, plus twenty seconds for each second of video (1080p on 2 cores is far below that). */
+  /** Safety net against an ffmpeg that never ends; default: 2 minutes plus 30 s per output second. */
   timeoutMs?: number;
 }
 
+const FPS = 24;
+const fontDirectory = path.join(path.dirname(createRequire(import.meta.url).resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+const FONT = path.join(fontDirectory, 'DejaVuSans.ttf');
+const BOLD_FONT = path.join(fontDirectory, 'DejaVuSans-Bold.ttf');
+
+/** A scene: its ffmpeg input arguments and a filter graph whose video output is labelled [v]. */
+interface Scene {
+  inputs: string[];
+  graph: string;
+}
+
+/** What a scene needs besides the spec: a place for the text files drawtext reads. */
+interface SceneKit {
+  /** Writes `text` to a scratch file and returns its path escaped for a filter graph. */
+  textFile(text: string): Promise<string>;
+}
+
+type SceneBuilder = (spec: RenderSpec, kit: SceneKit) => Promise<Scene>;
+
 export async function renderVideo(spec: RenderSpec, options: RenderOptions): Promise<void> {
+  checkSpec(spec);
+  options.signal?.throwIfAborted();
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-render-'));
   try {
-    const caption = path.join(scratch, 'caption.txt');
-    await writeFile(caption, wrap(spec.prompt, spec.width, spec.height));
-    const scene = SCENES[spec.capability](spec, caption);
-    // The tone, when asked for, is the input after the scene's own.
-    const audioInput = scene.inputs.filter((arg) => arg === '-i').length;
-    const args = [
-      ...scene.inputs,
-      ...(spec.audio ? ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=48000`] : []),
-      '-filter_complex',
-      scene.filter,
-      '-map',
-      '[v]',
-      ...(spec.audio ? ['-map', `${audioInput}:a`, '-af', 'volume=0.05', '-c:a', 'aac', '-b:a', '64k'] : ['-an']),
-      '-r', String(FPS),
-      '-t', spec.seconds.toFixed(3),
-      '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p',
-      '-movflags', '+faststart',
-      spec.outputPath,
-    ];
-    await runFfmpeg(args, {
+    let files = 0;
+    const kit: SceneKit = {
+      async textFile(text) {
+        const file = path.join(scratch, `text-${files++}.txt`);
+        await writeFile(file, text, 'utf8');
+        return filterValue(file);
+      },
+    };
+    const scene = await SCENES[spec.capability](spec, kit);
+    await runFfmpeg(withOutput(scene, spec), {
       durationSeconds: spec.seconds,
-      timeoutMs: options.timeoutMs ?? 60_000 + spec.seconds * 20_000,
       onProgress: options.onProgress,
       signal: options.signal,
+      timeoutMs: options.timeoutMs ?? 120_000 + spec.seconds * 30_000,
     });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
 }
 
-const SCENES: Record<Capability, (spec: RenderSpec, caption: string) => Scene> = {
-  /** The prompt's words over a colour field that turns and a light that drifts across it. */
-  text_to_video: (spec, caption) => {
-    const { width: w, height: h, seconds: s } = spec;
-    const spot = even(Math.min(w, h) / 4);
-    return {
-      inputs: [...lavfi(`color=c=0x1d2b53:s=${w}x${h}:r=${FPS}:d=${s}`), ...lavfi(`color=c=0xffa300:s=${spot}x${spot}:r=${FPS}:d=${s}`)],
-      filter:
-        `[0:v]hue=h=60*t:s=1.4[bg];[1:v]format=yuva420p,colorchannelmixer=aa=0.55[spot];` +
-        `[bg][spot]overlay=x='(W-w)*(0.5+0.45*sin(t*1.3))':y='(H-h)*(0.5+0.4*cos(t*0.9))'[lit];` +
-        `[lit]${text(caption, h / 16, `(h-text_h)/2+${(h / 40).toFixed(0)}*sin(t*2)`)},${label(spec, 'text to video')},setsar=1[v]`,
-    };
-  },
-
-  /** A slow diagonal pan over the image, which covers the frame (cropped, never stretched). */
-  image_to_video: (spec) => {
-    const { width: w, height: h, seconds: s } = spec;
-    const [cw, ch] = [even(w * 1.15), even(h * 1.15)];
-    return {
-      inputs: still(spec.images[0]!, s),
-      filter: `[0:v]${cover(cw, ch)},crop=${w}:${h}:x='(iw-ow)*t/${s}':y='(ih-oh)*t/${s}',${label(spec, 'image to video')},setsar=1[v]`,
-    };
-  },
-
-  /** The first image dissolves into the last over the whole clip. */
-  first_last_frame: (spec) => {
-    const { width: w, height: h, seconds: s } = spec;
-    return {
-      inputs: [...still(spec.images[0]!, s), ...still(spec.lastImage!, s)],
-      filter:
-        `[0:v]${cover(w, h)},setsar=1[first];[1:v]${cover(w, h)},setsar=1,format=yuva420p,fade=t=in:st=0:d=${s}:alpha=1[last];` +
-        `[first][last]overlay,${label(spec, 'first and last frame')},setsar=1[v]`,
-    };
-  },
-
-  /** The references side by side, drifting over a turning colour field, with the prompt below. */
-  reference_to_video: (spec, caption) => {
-    const { width: w, height: h, seconds: s } = spec;
-    const count = spec.images.length;
-    const tileWidth = even((w * 0.9) / count);
-    const tileHeight = even(Math.min(h * 0.55, tileWidth * 1.5));
-    const tiles = spec.images.map((_, index) => `[${index + 1}:v]${cover(tileWidth, tileHeight)},setsar=1[t${index}]`).join(';');
-    const row = count > 1 ? `${spec.images.map((_, index) => `[t${index}]`).join('')}hstack=inputs=${count}[row]` : '[t0]null[row]';
-    return {
-      inputs: [...lavfi(`color=c=0x29366f:s=${w}x${h}:r=${FPS}:d=${s}`), ...spec.images.flatMap((image) => still(image, s))],
-      filter:
-        `[0:v]hue=h=40*t[bg];${tiles};${row};` +
-        `[bg][row]overlay=x='(W-w)/2+${(w / 40).toFixed(0)}*sin(t)':y='H*0.08',` +
-        `${text(caption, h / 22, 'h*0.72')},${label(spec, 'reference images')},setsar=1[v]`,
-    };
-  },
-
-  /** The input video re-coloured over time and captioned, at the requested frame. */
-  edit_video: (spec, caption) => {
-    const { width: w, height: h, seconds: s } = spec;
-    return {
-      inputs: ['-i', spec.video!],
-      filter: `[0:v]${cover(w, h)},setsar=1,hue=H=2*PI*t/${s}:s=1.6,eq=contrast=1.3,${text(caption, h / 18, 'h*0.8', 'edited: ')},${label(spec, 'edit')}[v]`,
-    };
-  },
-
-  /** The input video, then its last frame carried on with motion, colour and a caption. */
-  video_extend: (spec, caption) => {
-    const { width: w, height: h, seconds: s } = spec;
-    const from = (spec.inputVideoSeconds ?? 0).toFixed(3);
-    const extra = Math.max(0, s - (spec.inputVideoSeconds ?? 0)) + 1;
-    return {
-      inputs: ['-i', spec.video!],
-      filter:
-        `[0:v]${cover(w, h)},setsar=1,fps=${FPS},tpad=stop_mode=clone:stop_duration=${extra.toFixed(3)},` +
-        `hue=H=PI*(t-${from}):s=1.5:enable='gte(t,${from})',` +
-        `${text(caption, h / 18, `h*0.8-${(h / 30).toFixed(0)}*(t-${from})`, 'extended: ', `gte(t,${from})`)},${label(spec, 'extension')}[v]`,
-    };
-  },
+const SCENES: Record<Capability, SceneBuilder> = {
+  text_to_video: textToVideo,
+  image_to_video: imageToVideo,
+  first_last_frame: firstLastFrame,
+  reference_to_video: referenceToVideo,
+  edit_video: editVideo,
+  video_extend: videoExtend,
 };
 
-function lavfi(source: string): string[] {
-  return ['-f', 'lavfi', '-i', source];
+/** The prompt, as large as fits, drifting over a flowing colour field, with a bar that fills over the clip. */
+async function textToVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene> {
+  const { width: w, height: h, seconds: s } = spec;
+  const padding = Math.round(Math.min(w, h) * 0.03);
+  const block = layoutText(spec.prompt || '(empty prompt)', {
+    width: w * 0.86 - 2 * padding,
+    height: h * 0.7 - 2 * padding,
+    largest: Math.min(w, h) / 9,
+    smallest: Math.min(w, h) / 30,
+  });
+  const bar = even(Math.max(2, h / 120));
+  const bob = (h / 60).toFixed(1);
+  const title = drawText(await kit.textFile(block.text), block.fontSize, {
+    x: '(w-text_w)/2',
+    y: `(h-text_h)/2+${bob}*sin(2*PI*t/4)`,
+    box: padding,
+  });
+  return {
+    inputs: [],
+    graph:
+      `${flowingGradient(w, h, 1)},format=yuv420p,${title},${label(spec)}[base];` +
+      `color=c=white:s=${w}x${bar}:r=${FPS}[bar];` +
+      `[base][bar]overlay=x=${expr(`W*(t/${s}-1)`)}:y=H-h[v]`,
+  };
 }
 
-/** An image as a video input of `seconds`. */
-function still(file: string, seconds: number): string[] {
-  return ['-loop', '1', '-framerate', String(FPS), '-t', seconds.toFixed(3), '-i', file];
+/** The image covering the frame (cropped, never stretched), slowly panned corner to corner. */
+async function imageToVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene> {
+  const { width: w, height: h, seconds: s } = spec;
+  // Overscan so there is picture to pan across; the pan is capped so tall or wide images still move slowly.
+  const pan = (overflow: string, side: string) => `${overflow}/2-min(${overflow}/2,${side}*0.07)*cos(PI*t/${s})`;
+  return {
+    inputs: still(spec.images[0]!),
+    graph:
+      `[0:v]${cover(even(w * 1.15), even(h * 1.15))},${hold()},` +
+      `crop=${w}:${h}:x=${expr(pan('(iw-ow)', 'ow'))}:y=${expr(pan('(ih-oh)', 'oh'))},format=yuv420p,` +
+      `${await caption(spec, kit, spec.prompt)}${label(spec)}[v]`,
+  };
+}
+
+/** The first image held, dissolved into the last over the middle of the clip, the last held. */
+async function firstLastFrame(spec: RenderSpec, kit: SceneKit): Promise<Scene> {
+  const { width: w, height: h, seconds: s } = spec;
+  // No xfade in this ffmpeg: the last image fades in through its alpha over the first.
+  return {
+    inputs: [...still(spec.images[0]!), ...still(spec.lastImage!)],
+    graph:
+      `[0:v]${cover(w, h)},${hold()}[first];` +
+      `[1:v]${cover(w, h)},${hold()},format=yuva420p,fade=t=in:st=${(s * 0.15).toFixed(3)}:d=${(s * 0.7).toFixed(3)}:alpha=1[last];` +
+      `[first][last]overlay=format=yuv420,format=yuv420p,${await caption(spec, kit, spec.prompt)}${label(spec)}[v]`,
+  };
+}
+
+/** The references tiled (each whole, framed in white) and gently floating over a colour field, the prompt below. */
+async function referenceToVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene> {
+  const { width: w, height: h } = spec;
+  const captionBand = h * 0.24;
+  const margin = Math.min(w, h) * 0.05;
+  const cells = grid(spec.images.length, w - 2 * margin, h - captionBand - margin);
+  const border = Math.max(2, Math.round(Math.min(w, h) / 160));
+  const drift = Math.min(cells.width, cells.height) * 0.03;
+  const chains = [`${flowingGradient(w, h, 0.55)}[bg0]`];
+  spec.images.forEach((_, index) => {
+    const column = index % cells.columns;
+    const row = Math.floor(index / cells.columns);
+    const cellX = margin + column * cells.width;
+    const cellY = margin + row * cells.height;
+    const tileW = Math.max(2, Math.floor(cells.width * 0.86 - 2 * border));
+    const tileH = Math.max(2, Math.floor(cells.height * 0.86 - 2 * border));
+    // Fit inside the cell (references are shown whole), then even sizes so the white frame sits square on yuv420p.
+    chains.push(
+      `[${index}:v]scale=${tileW}:${tileH}:force_original_aspect_ratio=decrease,scale=${expr('max(2,trunc(iw/2)*2)')}:${expr('max(2,trunc(ih/2)*2)')},` +
+        `setsar=1,pad=iw+${2 * border}:ih+${2 * border}:${border}:${border}:color=white,${hold()}[ref${index}]`,
+    );
+    const phase = (index * 2.1).toFixed(2);
+    const x = `${cellX.toFixed(1)}+(${cells.width.toFixed(1)}-w)/2+${drift.toFixed(1)}*sin(2*PI*t/5+${phase})`;
+    const y = `${cellY.toFixed(1)}+(${cells.height.toFixed(1)}-h)/2+${drift.toFixed(1)}*cos(2*PI*t/6+${phase})`;
+    chains.push(`[bg${index}][ref${index}]overlay=x=${expr(x)}:y=${expr(y)}[bg${index + 1}]`);
+  });
+  const last = `[bg${spec.images.length}]`;
+  return {
+    inputs: spec.images.flatMap(still),
+    graph: `${chains.join(';')};${last}format=yuv420p,${await caption(spec, kit, spec.prompt, 3)}${label(spec)}[v]`,
+  };
+}
+
+/** The input posterized and colour-cycled, captioned with the edit instruction. */
+async function editVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene> {
+  const { width: w, height: h, seconds: s } = spec;
+  return {
+    inputs: ['-i', spec.video!],
+    graph:
+      `[0:v]${normalizeVideo(w, h)},` +
+      // Banded colour (a posterize by lookup table) reads as "edited" on any footage and costs a third of edgedetect.
+      `hue=H=${expr(`PI*(0.5+t/${s})`)}:s=1.5,lutyuv=y=${expr('trunc(val/40)*40+20')}:u=${expr('trunc(val/24)*24+12')}:v=${expr('trunc(val/24)*24+12')},` +
+      // Holds the last frame if the input is a little shorter than asked; -t cuts the rest.
+      `${hold()},${await caption(spec, kit, `edited: ${spec.prompt}`)}${label(spec)}[v]`,
+  };
+}
+
+/** The input as it was, then its last frame carried on with a slow push-in, a colour drift and a caption. */
+async function videoExtend(spec: RenderSpec, kit: SceneKit): Promise<Scene> {
+  const { width: w, height: h, seconds: s } = spec;
+  const from = Math.min(s, spec.inputVideoSeconds ?? (await probeMedia(spec.video!)).duration);
+  const fromFrame = Math.round(from * FPS);
+  const newFrames = Math.max(1, Math.round((s - from) * FPS));
+  const start = (fromFrame / FPS).toFixed(3);
+  // zoompan counts input frames (`in`); this build has no time variable there. Zoom 1 leaves the original part untouched.
+  const zoom = `if(gte(in,${fromFrame}),1+0.2*(in-${fromFrame})/${newFrames},1)`;
+  return {
+    inputs: ['-i', spec.video!],
+    graph:
+      `[0:v]${normalizeVideo(w, h)},${hold()},` +
+      `zoompan=z=${expr(zoom)}:x=${expr('iw/2-iw/zoom/2')}:y=${expr('ih/2-ih/zoom/2')}:d=1:s=${w}x${h}:fps=${FPS},setsar=1,` +
+      `hue=H=${expr(`0.8*(t-${start})`)}:s=1.3:enable=${expr(`gte(t,${start})`)},format=yuv420p,` +
+      `${await caption(spec, kit, `extended: ${spec.prompt}`, 2, `gte(t,${start})`)}${label(spec)}[v]`,
+  };
+}
+
+/** The scene's inputs and graph plus the optional tone and the encoding every output shares. */
+function withOutput(scene: Scene, spec: RenderSpec): string[] {
+  const inputCount = scene.inputs.filter((arg) => arg === '-i').length;
+  const tone = spec.audio
+    ? { inputs: ['-f', 'lavfi', '-i', `sine=frequency=220:sample_rate=48000`], graph: `;[${inputCount}:a]volume=0.25[a]` }
+    : { inputs: [], graph: '' };
+  return [...scene.inputs, ...tone.inputs, '-filter_complex', scene.graph + tone.graph, ...encoderArgs(spec)];
+}
+
+/** Only our own streams are mapped, so an input's audio, subtitles or metadata never leak into the output. */
+function encoderArgs(spec: RenderSpec): string[] {
+  return [
+    '-map', '[v]',
+    ...(spec.audio ? ['-map', '[a]', '-c:a', 'aac', '-b:a', '96k'] : ['-an']),
+    '-sn', '-dn', '-map_metadata', '-1',
+    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p',
+    '-r', String(FPS), '-vsync', 'cfr',
+    '-t', spec.seconds.toFixed(3),
+    '-movflags', '+faststart', '-f', 'mp4',
+    spec.outputPath,
+  ];
+}
+
+/** An image input, decoded once: looping the demuxer (-loop 1) re-decodes every frame and spins on some broken files. */
+function still(file: string): string[] {
+  return ['-framerate', String(FPS), '-i', file];
+}
+
+/** Repeats the last frame forever; the output's -t ends the clip. */
+function hold(): string {
+  return 'tpad=stop=-1:stop_mode=clone';
 }
 
 /** Scales to cover w×h, then crops the overflow: no stretching, no bars. */
 function cover(w: number, h: number): string {
-  return `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h}`;
+  return `scale=${w}:${h}:force_original_aspect_ratio=increase,crop=${w}:${h},setsar=1`;
 }
 
-function text(file: string, size: number, y: string, prefix = '', enable?: string): string {
-  const prefixed = prefix ? `:text='${prefix}'` : '';
-  const main =
-    `drawtext=fontfile=${escape(FONT)}:textfile=${escape(file)}:expansion=none:fontsize=${Math.max(10, Math.round(size))}` +
-    `:fontcolor=white:borderw=2:bordercolor=black@0.6:line_spacing=${Math.round(size / 4)}:x=(w-text_w)/2:y=${y}` +
-    (enable ? `:enable='${enable}'` : '');
-  if (!prefix) return main;
-  // The prefix sits just above the prompt, so that neither needs escaping into the other.
-  return `${main},drawtext=fontfile=${escape(FONT)}${prefixed}:expansion=none:fontsize=${Math.max(10, Math.round(size * 0.8))}:fontcolor=yellow:x=(w-text_w)/2:y=${y}-${Math.round(size * 1.4)}${enable ? `:enable='${enable}'` : ''}`;
+/** Any input video to 24 fps from time 0 (edit lists, odd rates), covering the frame. */
+function normalizeVideo(w: number, h: number): string {
+  return `setpts=PTS-STARTPTS,fps=${FPS},${cover(w, h)}`;
 }
 
-function label(spec: RenderSpec, what: string): string {
-  const size = Math.max(10, Math.round(spec.height / 36));
-  return `drawtext=fontfile=${escape(FONT)}:text='vidgate preview · ${what}':expansion=none:fontsize=${size}:fontcolor=white@0.8:x=${size}:y=h-${size * 2}`;
+/**
+ * Slowly shifting colour waves. Computed by geq on a tiny frame and scaled up bicubically:
+ * smooth, and hundreds of times cheaper than geq at full size. `brightness` dims it behind pictures.
+ */
+function flowingGradient(w: number, h: number, brightness: number): string {
+  const [gw, gh] = w >= h ? [16, Math.max(4, Math.round((16 * h) / w))] : [Math.max(4, Math.round((16 * w) / h)), 16];
+  const wave = (base: number, swing: number, phase: string) => expr(`${(base * brightness).toFixed(0)}+${(swing * brightness).toFixed(0)}*sin(${phase})`);
+  return (
+    `color=c=black:s=${gw}x${gh}:r=${FPS},format=gbrp,` +
+    `geq=r=${wave(110, 70, '2*PI*(X/W*0.9+T/5)')}:g=${wave(90, 60, '2*PI*(Y/H*0.8-T/6)+2')}:b=${wave(130, 80, '2*PI*((X+Y)/(W+H)+T/7)+4')},` +
+    `scale=${w}:${h}:flags=bicubic,setsar=1`
+  );
 }
 
-/** Escapes a path for a filter-graph option value. */
-function escape(value: string): string {
-  return value.replace(/\\/g, '\\\\\\\\').replace(/'/g, "\\\\\\'").replace(/:/g, '\\\\:').replace(/,/g, '\\,');
+/** The prompt (or edit instruction) near the bottom, at most `maxLines` lines, on a translucent box. */
+async function caption(spec: RenderSpec, kit: SceneKit, text: string, maxLines = 2, enable?: string): Promise<string> {
+  const { width: w, height: h } = spec;
+  const padding = Math.round(Math.min(w, h) * 0.015);
+  const size = Math.max(10, Math.round(Math.min(w, h) / 24));
+  const block = layoutText(text, { width: w * 0.9 - 2 * padding, height: maxLines * size * LINE_HEIGHT, largest: size, smallest: size });
+  if (!block.text) return '';
+  const bottom = Math.round(h * 0.05);
+  const drawn = drawText(await kit.textFile(block.text), block.fontSize, { x: '(w-text_w)/2', y: `h-text_h-${bottom}`, box: padding, enable });
+  return `${drawn},`;
+}
+
+/** A small mark so nobody mistakes the footage for a model's. */
+function label(spec: RenderSpec): string {
+  const size = Math.max(9, Math.round(Math.min(spec.width, spec.height) / 40));
+  return (
+    `drawtext=fontfile=${filterValue(BOLD_FONT)}:text=${filterValue('vidgate preview')}:expansion=none:fontsize=${size}` +
+    `:fontcolor=white@0.85:shadowcolor=black@0.6:shadowx=1:shadowy=1:x=${size}:y=${size}`
+  );
+}
+
+function drawText(file: string, fontSize: number, place: { x: string; y: string; box: number; enable?: string | undefined }): string {
+  // expansion=none: the prompt's own % signs must not be read as %{...} functions.
+  return (
+    `drawtext=fontfile=${filterValue(FONT)}:textfile=${file}:expansion=none:fontsize=${fontSize}` +
+    `:line_spacing=${Math.round(fontSize * LINE_GAP)}:fontcolor=white:box=1:boxcolor=black@0.4:boxborderw=${place.box}` +
+    `:x=${expr(place.x)}:y=${expr(place.y)}` +
+    (place.enable ? `:enable=${expr(place.enable)}` : '')
+  );
+}
+
+/**
+ * Rows and columns for `count` tiles in a w×h area, choosing the layout whose cells have the
+ * largest short side (so one tile is big, two sit side by side in landscape, stacked in portrait).
+ */
+function grid(count: number, w: number, h: number): { columns: number; width: number; height: number } {
+  let best = { columns: 1, width: w, height: h / count };
+  for (let columns = 1; columns <= count; columns++) {
+    const rows = Math.ceil(count / columns);
+    const candidate = { columns, width: w / columns, height: h / rows };
+    if (Math.min(candidate.width, candidate.height) > Math.min(best.width, best.height)) best = candidate;
+  }
+  return best;
+}
+
+// --- Text layout. drawtext cannot wrap, so lines are broken here from estimated glyph widths. ---
+
+/** drawtext's line height is the font's (about 1.17 em) plus line_spacing. */
+const LINE_GAP = 0.2;
+const LINE_HEIGHT = 1.17 + LINE_GAP;
+
+/**
+ * Breaks `text` into lines that fit `width`×`height` px, trying font sizes from `largest`
+ * down to `smallest`; at the smallest size, what still does not fit ends in an ellipsis.
+ */
+function layoutText(text: string, box: { width: number; height: number; largest: number; smallest: number }): { text: string; fontSize: number } {
+  const clean = cleanText(text);
+  const smallest = Math.max(8, Math.round(box.smallest));
+  let fontSize = Math.max(smallest, Math.round(box.largest));
+  for (;;) {
+    const maxEm = box.width / fontSize;
+    const lines = wrap(clean, maxEm);
+    const maxLines = Math.max(1, Math.floor(box.height / (fontSize * LINE_HEIGHT)));
+    if (lines.length <= maxLines) return { text: lines.join('\n'), fontSize };
+    if (fontSize === smallest) return { text: [...lines.slice(0, maxLines - 1), ellipsize(lines[maxLines - 1] ?? '', maxEm)].join('\n'), fontSize };
+    fontSize = Math.max(smallest, Math.floor(fontSize * 0.9));
+  }
+}
+
+/**
+ * One line of plain text: whitespace collapsed, control characters dropped, and characters
+ * outside the Basic Multilingual Plane (emoji) removed, since DejaVu has no glyphs for them
+ * and drawtext would draw empty boxes.
+ */
+function cleanText(text: string): string {
+  return text
+    .replace(/[\u{10000}-\u{10FFFF}\u200D\uFE0E\uFE0F]/gu, '')
+    .replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ')
+    .trim();
+}
+
+function wrap(text: string, maxEm: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ').filter(Boolean)) {
+    const joined = line ? `${line} ${word}` : word;
+    if (emWidth(joined) <= maxEm) {
+      line = joined;
+      continue;
+    }
+    if (line) lines.push(line);
+    // A word wider than the line (a URL, a long compound) is cut wherever it must be.
+    line = '';
+    for (const char of word) {
+      if (line && emWidth(line + char) > maxEm) {
+        lines.push(line);
+        line = '';
+      }
+      line += char;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
+function ellipsize(line: string, maxEm: number): string {
+  const chars = [...line];
+  while (chars.length > 0 && emWidth(`${chars.join('')}…`) > maxEm) chars.pop();
+  return `${chars.join('').trimEnd()}…`;
+}
+
+/** Approximate advance widths of DejaVu Sans, in em; generous, so lines fall short rather than overflow. */
+function emWidth(text: string): number {
+  let width = 0;
+  for (const char of text) {
+    if (char === ' ') width += 0.32;
+    else if (/[il.,:;'|!]/.test(char)) width += 0.3;
+    else if (/[fjrt()[\]{}"`\-/\\]/.test(char)) width += 0.42;
+    else if (/[mwMW@%]/.test(char)) width += 0.95;
+    else if (/[A-Z0-9#&]/.test(char)) width += 0.72;
+    else if (/[a-z?*+=<>^~_$]/.test(char)) width += 0.6;
+    else if (/[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]/.test(char)) width += 1;
+    else width += 0.75;
+  }
+  return width;
+}
+
+// --- Filter-graph quoting. ---
+
+/**
+ * A literal option value (a path, a fixed text). The graph parser and then the option parser
+ * each strip one layer of quoting, so the value is quoted for the second and escaped for the first.
+ */
+function filterValue(value: string): string {
+  const quoted = `'${value.replace(/'/g, `'\\''`)}'`;
+  return quoted.replace(/[\\'[\],;]/g, '\\$&');
+}
+
+/** An expression: quoted for the graph parser so its commas do not split the chain. */
+function expr(expression: string): string {
+  if (/[':]/.test(expression)) throw new Error(`unexpected quote or colon in filter expression ${expression}`);
+  return `'${expression}'`;
 }
 
 function even(value: number): number {
   return Math.max(2, Math.round(value / 2) * 2);
 }
 
-/** Word-wraps the prompt to the frame; at most six lines, the last cut with an ellipsis. */
-function wrap(prompt: string, width: number, height: number): string {
-  const perLine = Math.max(10, Math.floor(width / ((height / 16) * 0.6)));
-  const lines: string[] = [];
-  let line = '';
-  for (const word of prompt.trim().split(/\s+/)) {
-    const pieces = word.match(new RegExp(`.{1,${perLine}}`, 'gu')) ?? [word];
-    for (const piece of pieces) {
-      if (line && (line + ' ' + piece).length > perLine) {
-        lines.push(line);
-        line = piece;
-      } else line = line ? `${line} ${piece}` : piece;
-    }
+function checkSpec(spec: RenderSpec): void {
+  const { width, height, seconds, capability } = spec;
+  for (const [name, size] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(size) || size < 16 || size % 2 !== 0) throw new Error(`${name} must be an even integer of at least 16, got ${size}`);
   }
-  if (line) lines.push(line);
-  return lines.length > 6 ? [...lines.slice(0, 5), `${lines[5]!.slice(0, perLine - 1)}…`].join('\n') : lines.join('\n');
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`seconds must be positive, got ${seconds}`);
+  const needs: Partial<Record<Capability, [boolean, string]>> = {
+    image_to_video: [spec.images.length > 0, 'an image'],
+    first_last_frame: [spec.images.length > 0 && spec.lastImage !== null, 'a first and a last image'],
+    reference_to_video: [spec.images.length > 0, 'at least one reference image'],
+    edit_video: [spec.video !== null, 'a video'],
+    video_extend: [spec.video !== null, 'a video'],
+  };
+  const need = needs[capability];
+  if (need && !need[0]) throw new Error(`${capability} needs ${need[1]}`);
 }
