@@ -18,11 +18,20 @@ after(async () => {
   for (const dir of new Set(running.map((g) => g.dataDir))) removeDataDir(dir);
 });
 
+/** A DATA_DIR for a start that is expected to fail, removed when the file's tests end. */
+const scratchDirs: string[] = [];
+after(() => scratchDirs.forEach((dir) => removeDataDir(dir)));
+function scratchDataDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-cfg-'));
+  scratchDirs.push(dir);
+  return dir;
+}
+
 describe('configuration', () => {
   test('bad values stop the start with a message naming each one', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: 'eighty', ROLE: 'boss', ALLOWED_PRIVATE_HOSTS: 'no-port-here', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vidgate-cfg-')) },
+      env: { ...process.env, PORT: 'eighty', ROLE: 'boss', ALLOWED_PRIVATE_HOSTS: 'no-port-here', DATA_DIR: scratchDataDir() },
       encoding: 'utf8',
       timeout: 30_000,
     });
@@ -34,7 +43,7 @@ describe('configuration', () => {
   test('a bad ALLOWED_PRIVATE_HOSTS entry is named', () => {
     const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, ALLOWED_PRIVATE_HOSTS: 'no-port-here', DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'vidgate-cfg-')) },
+      env: { ...process.env, ALLOWED_PRIVATE_HOSTS: 'no-port-here', DATA_DIR: scratchDataDir() },
       encoding: 'utf8',
       timeout: 30_000,
     });

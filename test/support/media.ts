@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ffmpegPath, ffprobePath } from '../../src/media/ffmpeg.ts';
 
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'vidgate-media-'));
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
 
 /** A real PNG (ffmpeg's test pattern) of the given size. */
 export function pngFile(width: number, height: number): string {
