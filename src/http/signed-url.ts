@@ -21,6 +21,7 @@ export class UrlSigner {
     const expected = Buffer.from(this.signature(taskId, Number(expires)));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return 'invalid';
-    return Number(expires) < nowSeconds ? 'expired' : 'valid';
+    // The link's expiry is the video's, rounded down to the second: from that second on, it is spent.
+    return Number(expires) <= nowSeconds ? 'expired' : 'valid';
   }
 }
