@@ -110,7 +110,8 @@ export class TaskService {
   /** The storage key of one of the caller's own finished videos, for `video: {id}`. */
   private async ownVideo(keyId: string, id: string): Promise<string> {
     const task = await this.get(keyId, id);
-    if (task.status !== 'completed' || !task.video_key) throw conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready');
+    if (task.status !== 'completed') throw conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready');
+    if (!task.video_key) throw notFound(`Video ${id} has expired; its file is gone`, 'video_expired');
     return task.video_key;
   }
 
