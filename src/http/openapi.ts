@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DIALECTS, type Slot } from '../catalog/dialects.ts';
-import { MODELS, type Family, type ModelSpec } from '../catalog/models.ts';
+import { MODELS, type Family, type ModelSpec, type Range } from '../catalog/models.ts';
 import { SLOT_TYPES } from '../catalog/validate.ts';
 
 /**
@@ -22,20 +22,22 @@ function bounded(schema: JsonSchema, min: number, max: number): JsonSchema {
   return { ...schema, ...(schema.anyOf ? { anyOf: limited } : limited[0]), description: `${min} to ${max} (depends on the capability)` };
 }
 
+/** An integer field bounded by the widest of the catalog's ranges for it. */
+function spanning(slot: Slot, ranges: Range[]): JsonSchema {
+  if (ranges.length === 0) return {};
+  return bounded(typeOf(slot), Math.min(...ranges.map((range) => range.min)), Math.max(...ranges.map((range) => range.max)));
+}
+
 /** What the catalog says of a field across a family's models and capabilities. */
 function constraints(slot: Slot, models: ModelSpec[]): JsonSchema {
   const rules = models.flatMap((model) => Object.values(model.capabilities));
   switch (slot) {
     case 'prompt':
       return { minLength: 1, maxLength: Math.max(...models.map((model) => model.promptMaxLength)) };
-    case 'duration': {
-      const ranges = rules.flatMap((rule) => (rule.duration === 'forbidden' ? [] : [rule.duration]));
-      return ranges.length ? bounded(typeOf(slot), Math.min(...ranges.map((r) => r.min)), Math.max(...ranges.map((r) => r.max))) : {};
-    }
-    case 'inputVideoSeconds': {
-      const ranges = rules.flatMap((rule) => (rule.inputVideoSeconds ? [rule.inputVideoSeconds] : []));
-      return ranges.length ? bounded(typeOf(slot), Math.min(...ranges.map((r) => r.min)), Math.max(...ranges.map((r) => r.max))) : {};
-    }
+    case 'duration':
+      return spanning(slot, rules.flatMap((rule) => (rule.duration === 'forbidden' ? [] : [rule.duration])));
+    case 'inputVideoSeconds':
+      return spanning(slot, rules.flatMap((rule) => (rule.inputVideoSeconds ? [rule.inputVideoSeconds] : [])));
     case 'seed':
       return bounded(typeOf(slot), 0, 2 ** 31 - 1);
     case 'aspectRatio': {
