@@ -19,10 +19,10 @@ const openai = () => (client ??= new OpenAI({ apiKey: shared.client.key, baseURL
 type Params = OpenAI.Videos.VideoCreateParams;
 const params = (fields: Record<string, unknown>) => fields as unknown as Params;
 
-async function finished(id: string): Promise<OpenAI.Videos.Video> {
+async function finished(id: string, client: OpenAI = openai()): Promise<OpenAI.Videos.Video> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const video = await openai().videos.retrieve(id);
+    const video = await client.videos.retrieve(id);
     if (video.status !== 'queued' && video.status !== 'in_progress') return video;
     assert.ok(Date.now() < deadline, `${id} did not finish`);
     await new Promise((resolve) => setTimeout(resolve, 150));
@@ -203,12 +203,7 @@ describe('a Vidu video through the whole cycle', () => {
     const key = await newClient(shared.gateway, 'vidu-cycle');
     const own = new OpenAI({ apiKey: key.key, baseURL: `${shared.gateway.url}/v1`, maxRetries: 0 });
     const created = await own.videos.create(params({ model: 'viduq3p-540p', prompt: 'waves', duration: 1, aspect_ratio: '1:1' }));
-    const wait = async (id: string) => {
-      for (let video = await own.videos.retrieve(id); ; video = await own.videos.retrieve(id)) {
-        if (video.status !== 'queued' && video.status !== 'in_progress') return video;
-        await new Promise((resolve) => setTimeout(resolve, 150));
-      }
-    };
+    const wait = (id: string) => finished(id, own);
     assert.equal((await wait(created.id)).status, 'completed');
     const info = probe(Buffer.from(await (await own.videos.downloadContent(created.id)).arrayBuffer()));
     assert.deepEqual([info.width, info.height], [540, 540]);
