@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { invalidRequest } from '../http/errors.ts';
+import { InvalidInput } from '../errors.ts';
 import { DIALECTS, type Dialect, type Slot } from './dialects.ts';
 import { findModel, type CapabilityRule, type ModelSpec, type Range } from './models.ts';
 import { UploadedFile, type AspectRatio, type Capability, type MediaRef, type VideoJob } from './types.ts';
@@ -53,7 +53,7 @@ type Parsed<S extends Slot> = z.output<(typeof SLOT_TYPES)[S]['schema']>;
 
 export function validate(route: Route, input: unknown): VideoJob {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw invalidRequest('The request body must be a JSON object or a multipart form', null, 'invalid_body');
+    throw new InvalidInput('The request body must be a JSON object or a multipart form', null, 'invalid_body');
   }
   const body = input as Body;
   const model = readModel(body);
@@ -82,7 +82,7 @@ export function validate(route: Route, input: unknown): VideoJob {
 /** A remix: the source's job with a new prompt, which must suit the source's model. */
 export function validateRemix(source: VideoJob, input: unknown): VideoJob {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw invalidRequest('The request body must be a JSON object or a multipart form', null, 'invalid_body');
+    throw new InvalidInput('The request body must be a JSON object or a multipart form', null, 'invalid_body');
   }
   const model = findModel(source.model)!;
   return { ...source, prompt: readPrompt(new BodyReader(input as Body, DIALECTS[model.family]), model), warnings: [] };
@@ -100,13 +100,13 @@ class BodyReader {
       try {
         this.extra = JSON.parse(extra) as unknown;
       } catch {
-        throw invalidRequest('extra_body must be an object', 'extra_body');
+        throw new InvalidInput('extra_body must be an object', 'extra_body');
       }
     } else {
       this.extra = extra;
     }
     if (this.extra !== undefined && this.extra !== null && (typeof this.extra !== 'object' || Array.isArray(this.extra))) {
-      throw invalidRequest('extra_body must be an object', 'extra_body');
+      throw new InvalidInput('extra_body must be an object', 'extra_body');
     }
   }
 
@@ -125,7 +125,7 @@ class BodyReader {
       .filter(({ key, value }) => value !== undefined && value !== null && this.belongs(slot, key, value));
     const [first, second] = found;
     if (first && second) {
-      throw invalidRequest(`Pass either ${first.key} or ${second.key}, not both`, second.key, 'conflicting_parameters');
+      throw new InvalidInput(`Pass either ${first.key} or ${second.key}, not both`, second.key, 'conflicting_parameters');
     }
     return first;
   }
@@ -149,7 +149,7 @@ class BodyReader {
     const { schema, expect } = SLOT_TYPES[slot];
     // TypeScript cannot pair an indexed schema with its own output type; the table fixes the pair.
     const parsed = (schema as unknown as z.ZodType<Parsed<S>>).safeParse(found.value);
-    if (!parsed.success) throw invalidRequest(`${found.key} must be ${expect}`, found.key);
+    if (!parsed.success) throw new InvalidInput(`${found.key} must be ${expect}`, found.key);
     return { key: found.key, value: parsed.data };
   }
 
@@ -176,11 +176,11 @@ class BodyReader {
 
 function readModel(body: Body): ModelSpec {
   const id = body.model;
-  if (id === undefined || id === null || id === '') throw invalidRequest('model is required', 'model', 'missing_required_parameter');
-  if (typeof id !== 'string') throw invalidRequest('model must be a string', 'model');
+  if (id === undefined || id === null || id === '') throw new InvalidInput('model is required', 'model', 'missing_required_parameter');
+  if (typeof id !== 'string') throw new InvalidInput('model must be a string', 'model');
   const model = findModel(id);
   if (!model) {
-    throw invalidRequest(`The model '${id}' does not exist; GET /v1/models lists the models`, 'model', 'model_not_found');
+    throw new InvalidInput(`The model '${id}' does not exist; GET /v1/models lists the models`, 'model', 'model_not_found');
   }
   return model;
 }
@@ -188,10 +188,10 @@ function readModel(body: Body): ModelSpec {
 function readPrompt(reader: BodyReader, model: ModelSpec): string {
   const prompt = reader.string('prompt');
   if (!prompt || prompt.value.trim() === '') {
-    throw invalidRequest('prompt is required', 'prompt', 'missing_required_parameter');
+    throw new InvalidInput('prompt is required', 'prompt', 'missing_required_parameter');
   }
   if (prompt.value.length > model.promptMaxLength) {
-    throw invalidRequest(`prompt must be at most ${model.promptMaxLength} characters for ${model.id}`, 'prompt');
+    throw new InvalidInput(`prompt must be at most ${model.promptMaxLength} characters for ${model.id}`, 'prompt');
   }
   return prompt.value;
 }
@@ -199,7 +199,7 @@ function readPrompt(reader: BodyReader, model: ModelSpec): string {
 function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): Capability {
   const supported = Object.keys(model.capabilities) as Capability[];
   const refuse = (capability: Capability, param: string): never => {
-    throw invalidRequest(
+    throw new InvalidInput(
       `${model.id} does not support ${capability}; it supports ${supported.join(', ')}`,
       param,
       'unsupported_capability',
@@ -208,7 +208,7 @@ function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): C
   const operation = reader.parse('operation');
   const routed: Capability | undefined = route === 'edit' ? 'edit_video' : route === 'extend' ? 'video_extend' : undefined;
   if (routed && operation && operation.value !== routed) {
-    throw invalidRequest(`${operation.key} ${operation.value} contradicts this route, which makes ${routed}`, operation.key);
+    throw new InvalidInput(`${operation.key} ${operation.value} contradicts this route, which makes ${routed}`, operation.key);
   }
   const explicit = routed ?? (operation?.value as Capability | undefined);
   if (explicit) {
@@ -223,7 +223,7 @@ function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): C
   let cause: string;
   if (video) {
     if (model.capabilities.edit_video || model.capabilities.video_extend) {
-      throw invalidRequest(
+      throw new InvalidInput(
         'A video input needs extra_body.operation: edit_video or video_extend',
         reader.keyFor('operation'),
         'missing_required_parameter',
@@ -233,7 +233,7 @@ function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): C
   } else if (images) {
     [inferred, cause] = ['reference_to_video', images.key];
   } else if (lastImage && !image) {
-    throw invalidRequest(
+    throw new InvalidInput(
       `${lastImage.key} needs ${reader.keyFor('image')} (the first frame); a last frame alone is not supported`,
       lastImage.key,
       'missing_required_parameter',
@@ -248,7 +248,7 @@ function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): C
     const needed = supported[0] ? model.capabilities[supported[0]] : undefined;
     cause = needed?.images ? reader.keyFor('images') : reader.keyFor('image');
     if (!model.capabilities.text_to_video) {
-      throw invalidRequest(`${model.id} needs ${cause}: it supports ${supported.join(', ')}`, cause, 'missing_required_parameter');
+      throw new InvalidInput(`${model.id} needs ${cause}: it supports ${supported.join(', ')}`, cause, 'missing_required_parameter');
     }
   }
   return model.capabilities[inferred] ? inferred : refuse(inferred, cause);
@@ -259,19 +259,19 @@ type Inputs = Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos'>;
 function readInputs(reader: BodyReader, capability: Capability, rule: CapabilityRule): Inputs {
   const single = (slot: 'image' | 'lastImage' | 'video', kind: 'image' | 'video', wanted: boolean | undefined) => {
     const found = reader.media(slot, kind);
-    if (found && !wanted) throw invalidRequest(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
+    if (found && !wanted) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
     if (!found && wanted) {
-      throw invalidRequest(`${reader.keyFor(slot)} is required for ${capability}`, reader.keyFor(slot), 'missing_required_parameter');
+      throw new InvalidInput(`${reader.keyFor(slot)} is required for ${capability}`, reader.keyFor(slot), 'missing_required_parameter');
     }
     return found?.value ?? null;
   };
   const list = (slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined) => {
     const found = reader.mediaList(slot, kind);
-    if (found && !range) throw invalidRequest(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
+    if (found && !range) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
     const count = found?.value.length ?? 0;
     if (range && (count < range.min || count > range.max)) {
       const key = found?.key ?? reader.keyFor(slot);
-      throw invalidRequest(`${key} must hold ${range.min} to ${range.max} items for ${capability}`, key);
+      throw new InvalidInput(`${key} must hold ${range.min} to ${range.max} items for ${capability}`, key);
     }
     return found?.value ?? [];
   };
@@ -284,7 +284,7 @@ function readInputs(reader: BodyReader, capability: Capability, rule: Capability
   };
   if (capability === 'reference_to_video' && inputs.images.length + inputs.videos.length === 0) {
     const key = reader.keyFor('images');
-    throw invalidRequest(`${key} is required for reference_to_video`, key, 'missing_required_parameter');
+    throw new InvalidInput(`${key} is required for reference_to_video`, key, 'missing_required_parameter');
   }
   return inputs;
 }
@@ -293,7 +293,7 @@ function readDuration(reader: BodyReader, capability: Capability, rule: Capabili
   const found = reader.parse('duration');
   if (rule.duration === 'forbidden') {
     if (found) {
-      throw invalidRequest(`${capability} takes no ${found.key}: the output follows the input video`, found.key, 'unsupported_parameter');
+      throw new InvalidInput(`${capability} takes no ${found.key}: the output follows the input video`, found.key, 'unsupported_parameter');
     }
     return null;
   }
@@ -301,11 +301,11 @@ function readDuration(reader: BodyReader, capability: Capability, rule: Capabili
   if (!found) {
     if (rule.duration.default !== undefined) return rule.duration.default;
     const key = reader.keyFor('duration');
-    throw invalidRequest(`${key} is required for ${capability} (${min}-${max} seconds)`, key, 'missing_required_parameter');
+    throw new InvalidInput(`${key} is required for ${capability} (${min}-${max} seconds)`, key, 'missing_required_parameter');
   }
   if (found.value < min || found.value > max) {
     const allowed = min === max ? `must be ${min}` : `must be between ${min} and ${max}`;
-    throw invalidRequest(`${found.key} ${allowed} seconds for ${capability}`, found.key);
+    throw new InvalidInput(`${found.key} ${allowed} seconds for ${capability}`, found.key);
   }
   return found.value;
 }
@@ -327,12 +327,12 @@ function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRu
   const label = (shortSide: number) => ({ label: `${shortSide}${model.resolutionSuffix}`, shortSide });
   if (model.fixedResolution !== undefined) {
     if (found) {
-      throw invalidRequest(`${model.id} fixes its resolution in the model name; drop ${found.key}`, found.key, 'unsupported_parameter');
+      throw new InvalidInput(`${model.id} fixes its resolution in the model name; drop ${found.key}`, found.key, 'unsupported_parameter');
     }
     return label(model.fixedResolution);
   }
   if (rule.resolution === 'forbidden') {
-    if (found) throw invalidRequest(`${found.key} is not accepted for this capability`, found.key, 'unsupported_parameter');
+    if (found) throw new InvalidInput(`${found.key} is not accepted for this capability`, found.key, 'unsupported_parameter');
     return null;
   }
   if (!found) return label(model.resolutions[0]!);
@@ -340,7 +340,7 @@ function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRu
   const shortSide = frame ? Math.min(frame.width, frame.height) : match ? Number(match[1]) : NaN;
   if (!model.resolutions.includes(shortSide)) {
     const allowed = model.resolutions.map((side) => `${side}${model.resolutionSuffix}`).join(', ');
-    throw invalidRequest(`${found.key} must be one of ${allowed} (or WIDTHxHEIGHT with that short side) for ${model.id}`, found.key);
+    throw new InvalidInput(`${found.key} must be one of ${allowed} (or WIDTHxHEIGHT with that short side) for ${model.id}`, found.key);
   }
   return label(shortSide);
 }
@@ -366,7 +366,7 @@ function readAspectRatio(reader: BodyReader, capability: Capability, rule: Capab
   const found = reader.string('aspectRatio') ?? (frame && typeof rule.aspectRatios === 'object' ? ratioOf(frame, rule.aspectRatios.allowed, reader) : undefined);
   if (rule.aspectRatios === 'forbidden') {
     if (found) {
-      throw invalidRequest(`${capability} takes no ${found.key}: the output follows the input video`, found.key, 'unsupported_parameter');
+      throw new InvalidInput(`${capability} takes no ${found.key}: the output follows the input video`, found.key, 'unsupported_parameter');
     }
     return null;
   }
@@ -384,7 +384,7 @@ function readAspectRatio(reader: BodyReader, capability: Capability, rule: Capab
   if (!allowed || !match || !(width > 0 && height > 0) || width / height > 4 || height / width > 4) {
     const key = found?.key ?? 'aspect_ratio';
     const custom = rule.aspectRatios.custom ? ', or a custom width:height between 1:4 and 4:1' : '';
-    throw invalidRequest(`${key} must be one of ${rule.aspectRatios.allowed.join(', ')}${custom} for ${capability}`, key);
+    throw new InvalidInput(`${key} must be one of ${rule.aspectRatios.allowed.join(', ')}${custom} for ${capability}`, key);
   }
   return { kind: 'ratio', label: value, width, height };
 }
@@ -393,12 +393,12 @@ function readInputVideoSeconds(reader: BodyReader, capability: Capability, rule:
   const found = reader.parse('inputVideoSeconds');
   if (!found) return null;
   if (!rule.inputVideoSeconds) {
-    throw invalidRequest(`${found.key} is only for video edits and extensions`, found.key, 'unsupported_parameter');
+    throw new InvalidInput(`${found.key} is only for video edits and extensions`, found.key, 'unsupported_parameter');
   }
   const { min, max } = rule.inputVideoSeconds;
-  if (found.value < 1) throw invalidRequest(`${found.key} must be a positive whole number of seconds`, found.key);
+  if (found.value < 1) throw new InvalidInput(`${found.key} must be a positive whole number of seconds`, found.key);
   if (found.value < min || found.value > max) {
-    throw invalidRequest(`${found.key} must be between ${min} and ${max} seconds for ${capability}`, found.key);
+    throw new InvalidInput(`${found.key} must be between ${min} and ${max} seconds for ${capability}`, found.key);
   }
   return found.value;
 }
@@ -411,7 +411,7 @@ function readOptions(reader: BodyReader): VideoJob['options'] {
   if (audio !== undefined) options.audio = audio;
   if (bgm !== undefined) options.bgm = bgm;
   if (seed) {
-    if (seed.value < 0 || seed.value > 2 ** 31 - 1) throw invalidRequest(`${seed.key} must be between 0 and 2147483647`, seed.key);
+    if (seed.value < 0 || seed.value > 2 ** 31 - 1) throw new InvalidInput(`${seed.key} must be between 0 and 2147483647`, seed.key);
     options.seed = seed.value;
   }
   return options;
@@ -422,35 +422,35 @@ const DATA_URI = /^data:([\w.+-]+\/[\w.+-]+)((?:;[\w.+-]+=[^;,]*)*);base64,([A-Z
 function toMediaRef(value: unknown, param: string, kind: 'image' | 'video'): MediaRef {
   const parsed = mediaLike.safeParse(value);
   const expectation = `an http(s) URL, a data URI (data:${kind}/…;base64,…), {"url": …} or an uploaded file`;
-  if (!parsed.success) throw invalidRequest(`${param} must be ${expectation}`, param);
+  if (!parsed.success) throw new InvalidInput(`${param} must be ${expectation}`, param);
   const media = parsed.data;
   if (media instanceof UploadedFile) {
     if (!media.mime.startsWith(`${kind}/`) && media.mime !== 'application/octet-stream') {
-      throw invalidRequest(`${param} must be an ${kind} file, not ${media.mime}`, param, 'invalid_media_type');
+      throw new InvalidInput(`${param} must be an ${kind} file, not ${media.mime}`, param, 'invalid_media_type');
     }
     return { kind: 'upload', path: media.path, mime: media.mime, filename: media.filename };
   }
   if (typeof media === 'object' && 'id' in media) {
-    if (kind !== 'video') throw invalidRequest(`${param} takes {"id": …} only for a video input`, param);
-    if (!/^video_[0-9a-f]{1,64}$/.test(media.id)) throw invalidRequest(`${param}.id is not a video id`, `${param}.id`);
+    if (kind !== 'video') throw new InvalidInput(`${param} takes {"id": …} only for a video input`, param);
+    if (!/^video_[0-9a-f]{1,64}$/.test(media.id)) throw new InvalidInput(`${param}.id is not a video id`, `${param}.id`);
     return { kind: 'video', id: media.id };
   }
   const text = (typeof media === 'string' ? media : 'url' in media ? media.url : media.image_url).trim();
   if (text.startsWith('data:')) {
     const match = DATA_URI.exec(text);
-    if (!match) throw invalidRequest(`${param} is not a valid base64 data URI`, param);
+    if (!match) throw new InvalidInput(`${param} is not a valid base64 data URI`, param);
     const mime = match[1]!.toLowerCase();
-    if (!mime.startsWith(`${kind}/`)) throw invalidRequest(`${param} must be an ${kind} data URI, not ${mime}`, param, 'invalid_media_type');
+    if (!mime.startsWith(`${kind}/`)) throw new InvalidInput(`${param} must be an ${kind} data URI, not ${mime}`, param, 'invalid_media_type');
     return { kind: 'data', mime, base64: match[3]! };
   }
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw invalidRequest(`${param} must be ${expectation}`, param);
+    throw new InvalidInput(`${param} must be ${expectation}`, param);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalidRequest(`${param} must use http or https`, param);
+    throw new InvalidInput(`${param} must use http or https`, param);
   }
   return { kind: 'url', url: url.toString() };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { RouteDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireAdminKey } from './auth.ts';
 import { invalidRequest, notFound } from './errors.ts';
 

@@ -1,34 +1,16 @@
 import { createServer } from 'node:http';
 import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify';
-import type { Logger } from 'pino';
-import type { KeyService } from '../auth/keys.ts';
-import type { Config } from '../config.ts';
-import type { Storage } from '../storage/storage.ts';
-import type { TaskService } from '../tasks/service.ts';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.ts';
 import { registerContentRoutes } from './content.ts';
 import { registerEventRoutes } from './events.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, fromDomain } from './errors.ts';
 import { registerModelRoutes } from './models.ts';
 import { withFastReads } from './fast-read.ts';
 import { Presenter } from './present.ts';
-import type { UrlSigner } from './signed-url.ts';
+import { type AppDependencies, RouteTable } from './routes.ts';
 import { registerVideoRoutes } from './videos.ts';
-
-export interface AppDependencies {
-  config: Config;
-  log: Logger;
-  keys: KeyService;
-  tasks: TaskService;
-  storage: Storage;
-  signer: UrlSigner;
-  adminKey: string;
-}
-
-/** What the route files receive: the dependencies plus the presenter made from them. */
-export type RouteDependencies = AppDependencies & { presenter: Presenter };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -91,13 +73,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
     const known = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
     const apiError =
-      error instanceof ApiError
-        ? error
-        : known
+      fromDomain(error) ??
+      (known
           ? new ApiError(known.status, error.message, 'invalid_request_error', known.code)
           : error.statusCode && error.statusCode >= 400 && error.statusCode < 500
             ? new ApiError(error.statusCode, error.message, 'invalid_request_error', 'invalid_request')
-            : null;
+            : null);
     // The openai SDK retries 409s and 5xx; say so when a retry cannot help or could duplicate a task.
     if (apiError?.shouldRetry === false || ((apiError?.status ?? 500) >= 500 && request.taskCreated)) reply.header('x-should-retry', 'false');
     if (apiError) return reply.status(apiError.status).send(apiError.toBody());
@@ -120,33 +101,4 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerEventRoutes(app, routes, routeDeps);
   routes.answerOtherMethods();
   return app;
-}
-
-/** Remembers which methods each path answers, so that the others get a 405, not a 404. */
-export class RouteTable {
-  private readonly methods = new Map<string, Set<HTTPMethods>>();
-
-  constructor(private readonly app: FastifyInstance) {}
-
-  note(url: string, ...methods: HTTPMethods[]): void {
-    const known = this.methods.get(url) ?? new Set();
-    for (const method of methods) known.add(method);
-    this.methods.set(url, known);
-  }
-
-  answerOtherMethods(): void {
-    const all: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
-    for (const [url, known] of this.methods) {
-      const others = all.filter((method) => !known.has(method));
-      const allow = [...known].join(', ');
-      this.app.route({
-        method: others,
-        url,
-        handler: async (_request: FastifyRequest, reply: FastifyReply) => {
-          const error = new ApiError(405, `This path answers ${allow}`, 'invalid_request_error', 'method_not_allowed');
-          return reply.status(405).header('allow', allow).send(error.toBody());
-        },
-      });
-    }
-  }
 }

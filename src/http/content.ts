@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TaskRow } from '../store/schema.ts';
-import type { RouteDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { ApiError, conflict, invalidRequest, notFound } from './errors.ts';
 import { sendFile } from './send-file.ts';

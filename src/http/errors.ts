@@ -1,3 +1,5 @@
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+
 /**
  * Every error a client sees is an ApiError rendered as
  * {"error":{"message","type","param","code"}}; a typed error knows its own status
@@ -44,3 +46,16 @@ export const unauthorized = (message = 'Missing or invalid API key; send Authori
   new ApiError(401, message, 'authentication_error', 'invalid_api_key');
 
 export const conflict = (message: string, code: string) => new ApiError(409, message, 'conflict_error', code);
+
+/** The one place a domain error becomes an HTTP answer; anything else is not a client's fault. */
+export function fromDomain(error: unknown): ApiError | null {
+  if (error instanceof ApiError) return error;
+  if (error instanceof InvalidInput) return new ApiError(400, error.message, 'invalid_request_error', error.code, error.param);
+  if (error instanceof NotFound) return new ApiError(404, error.message, 'not_found_error', error.code);
+  if (error instanceof Conflict) {
+    const answer = new ApiError(409, error.message, 'conflict_error', error.code);
+    if (!error.retryable) answer.shouldRetry = false;
+    return answer;
+  }
+  return null;
+}

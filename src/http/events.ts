@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TaskRow } from '../store/schema.ts';
-import type { RouteDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 
 /**

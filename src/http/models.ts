@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { MODELS, findModel } from '../catalog/models.ts';
-import type { RouteDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { invalidRequest } from './errors.ts';
 import { buildOpenApi } from './openapi.ts';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskRow } from '../store/schema.ts';
 import { z } from 'zod';
-import type { RouteDependencies, RouteTable } from './app.ts';
+import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
 import { invalidRequest } from './errors.ts';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
-import { invalidRequest } from '../http/errors.ts';
+import { InvalidInput } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { probeMedia } from '../media/ffmpeg.ts';
 import { downloadToFile, type GuardOptions } from './guarded-fetch.ts';
@@ -45,8 +45,8 @@ export class MediaResolver {
       }
       if (ref.kind === 'data') {
         const data = Buffer.from(ref.base64, 'base64');
-        if (data.length === 0) throw invalidRequest('A data URI holds no data', null, 'invalid_media');
-        if (data.length > this.guard.maxBytes) throw invalidRequest('A data URI is larger than the input limit', null, 'input_too_large');
+        if (data.length === 0) throw new InvalidInput('A data URI holds no data', null, 'invalid_media');
+        if (data.length > this.guard.maxBytes) throw new InvalidInput('A data URI is larger than the input limit', null, 'input_too_large');
         await this.storage.putBuffer(key, data);
         return { kind: 'stored', key, mime: ref.mime };
       }
@@ -90,7 +90,7 @@ export class MediaResolver {
     try {
       return (await probeMedia(await this.storage.localPath(ref.key, scratch))).duration;
     } catch {
-      throw invalidRequest('The video input could not be read as a video', 'video', 'invalid_media');
+      throw new InvalidInput('The video input could not be read as a video', 'video', 'invalid_media');
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { findModel } from '../catalog/models.ts';
 import { UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
-import { conflict, invalidRequest, notFound } from '../http/errors.ts';
+import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { IdempotencyRow, TaskRow } from '../store/schema.ts';
@@ -110,8 +110,8 @@ export class TaskService {
   /** The storage key of one of the caller's own finished videos, for `video: {id}`. */
   private async ownVideo(keyId: string, id: string): Promise<string> {
     const task = await this.get(keyId, id);
-    if (task.status !== 'completed') throw conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready');
-    if (!task.video_key) throw notFound(`Video ${id} has expired; its file is gone`, 'video_expired');
+    if (task.status !== 'completed') throw new Conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready');
+    if (!task.video_key) throw new NotFound(`Video ${id} has expired; its file is gone`, 'video_expired');
     return task.video_key;
   }
 
@@ -123,20 +123,18 @@ export class TaskService {
     if (seconds === null) return job;
     const rounded = Math.max(1, Math.round(seconds));
     if (rounded < range.min || rounded > range.max) {
-      throw invalidRequest(`The input video is ${seconds.toFixed(1)} s; ${job.capability} takes ${range.min} to ${range.max} s`, 'video');
+      throw new InvalidInput(`The input video is ${seconds.toFixed(1)} s; ${job.capability} takes ${range.min} to ${range.max} s`, 'video');
     }
     return job.inputVideoSeconds === null ? { ...job, inputVideoSeconds: rounded } : job;
   }
 
   private async replay(keyId: string, held: IdempotencyRow, hash: string): Promise<TaskRow> {
     if (held.request_hash !== hash) {
-      const error = conflict('This Idempotency-Key was used with a different request; use a new key for a new request', 'idempotency_key_reused');
-      error.shouldRetry = false;
-      throw error;
+      throw new Conflict('This Idempotency-Key was used with a different request; use a new key for a new request', 'idempotency_key_reused', false);
     }
     const task = await this.find(keyId, held.task_id);
     if (task) return task;
-    throw conflict('The request first sent with this Idempotency-Key is still being created, or its video was deleted', 'idempotency_key_in_use');
+    throw new Conflict('The request first sent with this Idempotency-Key is still being created, or its video was deleted', 'idempotency_key_in_use');
   }
 
   private async insert(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null): Promise<TaskRow> {
@@ -188,7 +186,7 @@ export class TaskService {
 
   async get(keyId: string, id: string): Promise<TaskRow> {
     const task = await this.find(keyId, id);
-    if (!task) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    if (!task) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
     return task;
   }
 
@@ -200,7 +198,7 @@ export class TaskService {
   /** For signed download links, which prove access to one task without a key. */
   async byId(id: string): Promise<TaskRow> {
     const task = await this.options.store.taskById(id);
-    if (!task) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    if (!task) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
     return task;
   }
 
@@ -208,7 +206,7 @@ export class TaskService {
     let after: { createdAt: number; id: string } | null = null;
     if (query.after) {
       const cursor = await this.options.store.taskForKey(query.after, keyId);
-      if (!cursor) throw invalidRequest(`after: no video with id '${query.after}'`, 'after');
+      if (!cursor) throw new InvalidInput(`after: no video with id '${query.after}'`, 'after');
       after = { createdAt: cursor.created_at, id: cursor.id };
     }
     const rows = await this.options.store.listTasks({ keyId, order: query.order, after, limit: query.limit + 1 });
@@ -222,7 +220,7 @@ export class TaskService {
   async cancel(keyId: string, id: string): Promise<TaskRow> {
     const task = await this.get(keyId, id);
     if (!(await this.options.store.cancelTaskForKey(id, keyId, this.options.clock.now()))) {
-      throw conflict(`Video ${id} is ${task.status} and can no longer be cancelled`, 'video_not_cancellable');
+      throw new Conflict(`Video ${id} is ${task.status} and can no longer be cancelled`, 'video_not_cancellable');
     }
     this.options.onAbandoned?.(id);
     return this.get(keyId, id);
@@ -231,7 +229,7 @@ export class TaskService {
   /** Removes the task and every file it owns. */
   async delete(keyId: string, id: string): Promise<void> {
     const deleted = await this.options.store.deleteTaskForKey(id, keyId);
-    if (!deleted) throw notFound(`No video with id '${id}'`, 'video_not_found');
+    if (!deleted) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
     this.options.onAbandoned?.(id);
     await Promise.all([this.options.storage.deletePrefix(`videos/${id}`), this.options.media.deleteInputs(id)]);
   }

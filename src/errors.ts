@@ -1,0 +1,44 @@
+/**
+ * The domain's own failures (catalog, tasks, inputs; later billing). They say what went
+ * wrong in the domain's words — a bad input and which field, a missing thing, a state
+ * that forbids the step — and know nothing of HTTP: src/http/errors.ts maps them to
+ * statuses once, so a worker process or a billing module can fail without importing HTTP.
+ */
+
+/** The request asks for something the rules refuse; `param` names the field (`images[1]`, `extra_body.operation`). */
+export class InvalidInput extends Error {
+  constructor(
+    message: string,
+    readonly param: string | null = null,
+    readonly code = 'invalid_value',
+  ) {
+    super(message);
+    this.name = 'InvalidInput';
+  }
+}
+
+/** The thing asked for does not exist, or not for this caller. */
+export class NotFound extends Error {
+  constructor(
+    message: string,
+    readonly code = 'not_found',
+  ) {
+    super(message);
+    this.name = 'NotFound';
+  }
+}
+
+/**
+ * The thing exists but its state forbids the step (a video not ready, a key reused).
+ * `retryable: false` when asking again cannot help.
+ */
+export class Conflict extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly retryable = true,
+  ) {
+    super(message);
+    this.name = 'Conflict';
+  }
+}

@@ -1,0 +1,52 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { Logger } from 'pino';
+import type { KeyService } from '../auth/keys.ts';
+import type { Config } from '../config.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { TaskService } from '../tasks/service.ts';
+import { ApiError } from './errors.ts';
+import type { Presenter } from './present.ts';
+import type { UrlSigner } from './signed-url.ts';
+
+/** What the HTTP layer is built from (app.ts), and what each route file receives. */
+export interface AppDependencies {
+  config: Config;
+  log: Logger;
+  keys: KeyService;
+  tasks: TaskService;
+  storage: Storage;
+  signer: UrlSigner;
+  adminKey: string;
+}
+
+/** The dependencies plus the presenter made from them. */
+export type RouteDependencies = AppDependencies & { presenter: Presenter };
+
+/** Remembers which methods each path answers, so that the others get a 405, not a 404. */
+export class RouteTable {
+  private readonly methods = new Map<string, Set<HTTPMethods>>();
+
+  constructor(private readonly app: FastifyInstance) {}
+
+  note(url: string, ...methods: HTTPMethods[]): void {
+    const known = this.methods.get(url) ?? new Set();
+    for (const method of methods) known.add(method);
+    this.methods.set(url, known);
+  }
+
+  answerOtherMethods(): void {
+    const all: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+    for (const [url, known] of this.methods) {
+      const others = all.filter((method) => !known.has(method));
+      const allow = [...known].join(', ');
+      this.app.route({
+        method: others,
+        url,
+        handler: async (_request: FastifyRequest, reply: FastifyReply) => {
+          const error = new ApiError(405, `This path answers ${allow}`, 'invalid_request_error', 'method_not_allowed');
+          return reply.status(405).header('allow', allow).send(error.toBody());
+        },
+      });
+    }
+  }
+}
