@@ -3,11 +3,15 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.ts';
+import { MAX_FORM_FIELD_BYTES } from './body.ts';
+import { Common } from './common.ts';
 import { registerContentRoutes } from './content.ts';
+import { CorsPolicy } from './cors.ts';
 import { registerEventRoutes } from './events.ts';
 import { ApiError, fromDomain } from './errors.ts';
-import { registerModelRoutes } from './models.ts';
 import { withFastReads } from './fast-read.ts';
+import { checkJsonBody } from './json-body.ts';
+import { registerModelRoutes } from './models.ts';
 import { Presenter } from './present.ts';
 import { type AppDependencies, RouteTable } from './routes.ts';
 import { registerVideoRoutes } from './videos.ts';
@@ -20,44 +24,72 @@ declare module 'fastify' {
   }
 }
 
+const ACCEPTED_TYPES = 'application/json or multipart/form-data';
+
 /** Fastify's own error codes, answered in our envelope with the status they deserve. */
-const FRAMEWORK_ERRORS: Record<string, { status: number; code: string }> = {
+const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?: (contentType: string | undefined) => string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large' },
   FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'file_too_large' },
   FST_PARTS_LIMIT: { status: 413, code: 'too_many_parts' },
   FST_FILES_LIMIT: { status: 413, code: 'too_many_files' },
   FST_FIELDS_LIMIT: { status: 413, code: 'too_many_fields' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type' },
-  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'unsupported_media_type' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: (type) => `Content-Type ${type ?? '(none)'} is not supported; send ${ACCEPTED_TYPES}` },
+  FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'unsupported_media_type', message: () => `The body is not ${ACCEPTED_TYPES}` },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_body' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_body' },
 };
 
+/** Longest path parameter (a video id is 25 characters); a longer one is an unknown id, not a 414. */
+const MAX_PARAM_LENGTH = 1000;
+
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, log } = deps;
   const presenter = new Presenter(deps.signer, config.publicUrl);
+  const common = new Common(new CorsPolicy(config.corsOrigins), log);
   const app = Fastify({
-    serverFactory: (handler) => createServer(withFastReads(deps.keys, deps.tasks, presenter, handler)),
+    serverFactory: (handler) => createServer(withFastReads(deps.keys, deps.tasks, presenter, common, handler)),
     // Typed as fastify's base logger so that route files take a plain FastifyInstance.
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.maxBodyBytes,
-    // Two log lines per request would cost the poll route a good part of its budget.
+    // One line per request at debug comes from Common (onResponse below), as on the fast path.
     logController: new LogController({ disableRequestLogging: true }),
+    genReqId: (request) => common.requestId(request.headers),
+    requestIdHeader: false,
     // Lets route files name a 405 for the methods a path does not answer.
     exposeHeadRoutes: false,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
   });
   app.decorateRequest('keyId', '');
   app.decorateRequest('taskCreated', false);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers(common.headers(request.headers, request.id));
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    common.logRequest({
+      method: request.method,
+      route: request.routeOptions.url ?? request.url.split('?')[0]!,
+      status: reply.statusCode,
+      ms: reply.elapsedTime,
+      keyId: request.keyId || null,
+      requestId: request.id,
+    });
+  });
   // Only JSON and multipart bodies are understood; anything else is a 415, not a guess.
   app.removeContentTypeParser('text/plain');
-  // Clients send a JSON content type on body-less DELETEs too; an empty body is no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) =>
-    body === '' ? done(null, undefined) : parseJson(request, body as string, done),
-  );
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    // Clients send a JSON content type on body-less DELETEs too; an empty body is no body.
+    if (bytes.length === 0) return done(null, undefined);
+    try {
+      checkJsonBody(bytes);
+    } catch (error) {
+      return done(error as Error);
+    }
+    parseJson(request, bytes.toString('utf8'), done);
+  });
   // Opt-in per route (the creates); counted per API key, after authentication.
   await app.register(rateLimit, {
     global: false,
@@ -67,7 +99,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       new ApiError(429, `Too many requests: at most ${context.max} new videos a minute per API key; retry in ${context.after}`, 'rate_limit_error', 'rate_limit_exceeded'),
   });
   await app.register(multipart, {
-    limits: { fileSize: config.maxInputBytes, fieldSize: config.maxBodyBytes, files: 16, fields: 200, parts: 216 },
+    limits: { fileSize: config.maxInputBytes, fieldSize: MAX_FORM_FIELD_BYTES, files: 16, fields: 200, parts: 216 },
   });
 
   app.setErrorHandler((error: Error & { code?: string; statusCode?: number }, request, reply) => {
@@ -75,10 +107,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const apiError =
       fromDomain(error) ??
       (known
-          ? new ApiError(known.status, error.message, 'invalid_request_error', known.code)
-          : error.statusCode && error.statusCode >= 400 && error.statusCode < 500
-            ? new ApiError(error.statusCode, error.message, 'invalid_request_error', 'invalid_request')
-            : null);
+        ? new ApiError(known.status, known.message?.(request.headers['content-type']) ?? error.message, 'invalid_request_error', known.code)
+        : error.statusCode && error.statusCode >= 400 && error.statusCode < 500
+          ? new ApiError(error.statusCode, error.message, 'invalid_request_error', 'invalid_request')
+          : null);
     // The openai SDK retries 409s and 5xx; say so when a retry cannot help or could duplicate a task.
     if (apiError?.shouldRetry === false || ((apiError?.status ?? 500) >= 500 && request.taskCreated)) reply.header('x-should-retry', 'false');
     if (apiError) return reply.status(apiError.status).send(apiError.toBody());
@@ -90,7 +122,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     return reply.status(404).send(error.toBody());
   });
 
-  const routes = new RouteTable(app);
+  const routes = new RouteTable(app, common.cors);
   app.get('/healthz', async () => ({ status: 'ok' }));
   routes.note('/healthz', 'GET');
   const routeDeps = { ...deps, presenter };

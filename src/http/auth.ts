@@ -1,4 +1,5 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { KeyService } from '../auth/keys.ts';
 import { ApiError, unauthorized } from './errors.ts';
@@ -10,22 +11,34 @@ export function bearer(header: string | undefined): string | null {
   return match ? match[1]! : null;
 }
 
-/** preHandler for /v1: sets request.keyId or answers 401. */
+/** The API key id a request carries, or null: the one authentication both request paths use. */
+export async function apiKeyOf(keys: KeyService, headers: IncomingHttpHeaders): Promise<string | null> {
+  const token = bearer(headers.authorization);
+  return token ? keys.authenticate(token) : null;
+}
+
+/**
+ * onRequest hook for /v1: sets request.keyId or answers 401. It runs before the body is
+ * read, so nobody without a key can make us parse anything.
+ */
 export function requireApiKey(keys: KeyService) {
   return async (request: FastifyRequest) => {
-    const token = bearer(request.headers.authorization);
-    const keyId = token ? await keys.authenticate(token) : null;
+    const keyId = await apiKeyOf(keys, request.headers);
     if (!keyId) throw unauthorized();
     request.keyId = keyId;
   };
 }
 
-/** preHandler for /admin: the operator's ADMIN_KEY, compared in constant time. */
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * onRequest hook for /admin: the operator's ADMIN_KEY. Both sides are hashed first, so the
+ * comparison takes the same time whatever the length or content of the guess.
+ */
 export function requireAdminKey(adminKey: string) {
-  const expected = Buffer.from(adminKey);
+  const expected = digest(adminKey);
   return async (request: FastifyRequest) => {
-    const given = Buffer.from(bearer(request.headers.authorization) ?? '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!timingSafeEqual(digest(bearer(request.headers.authorization) ?? ''), expected)) {
       throw new ApiError(401, 'Missing or invalid admin key', 'authentication_error', 'invalid_admin_key');
     }
   };

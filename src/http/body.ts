@@ -13,15 +13,25 @@ import { ApiError, invalidRequest } from './errors.ts';
  * nest (`extra_body[operation]`, `images[]`, `input_reference[image_url]`), a repeated
  * name becomes a list, and file parts become UploadedFiles spooled to disk.
  */
+/**
+ * One text field of a form: a prompt is at most 4096 characters, but a field may hold an
+ * image as a data URI. All parts together stay within MAX_BODY_MB (readCreateBody).
+ */
+export const MAX_FORM_FIELD_BYTES = 16 * 1024 * 1024;
+
 export interface ParsedBody {
   body: unknown;
   /** Removes spooled uploads that nothing took over. */
   cleanup(): Promise<void>;
 }
 
-export async function readCreateBody(request: FastifyRequest, uploadDirectory: string): Promise<ParsedBody> {
+export async function readCreateBody(request: FastifyRequest, uploadDirectory: string, maxBytes: number): Promise<ParsedBody> {
   if (!request.isMultipart()) return { body: request.body === undefined ? {} : request.body, cleanup: async () => undefined };
+  const declared = Number(request.headers['content-length']);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   const body: Record<string, unknown> = {};
+  // The parser bounds each part; the whole form is bounded here, part by part, as it arrives.
+  let total = 0;
   const files: string[] = [];
   const cleanup = async () => {
     await Promise.all(files.map((file) => rm(file, { force: true })));
@@ -36,9 +46,20 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
         part.file.on('data', (chunk: Buffer) => hash.update(chunk));
         await pipeline(part.file, createWriteStream(file));
         if (part.file.truncated) throw new ApiError(413, `${part.fieldname} is larger than the upload limit`, 'invalid_request_error', 'file_too_large', part.fieldname);
+        total += part.file.bytesRead;
+        if (total > maxBytes) throw tooLarge(maxBytes);
         assign(body, part.fieldname, new UploadedFile(file, part.mimetype, part.filename, part.file.bytesRead, hash.digest('hex')));
       } else {
-        assign(body, part.fieldname, part.value);
+        if (part.valueTruncated) {
+          throw new ApiError(413, `Form field ${part.fieldname} is longer than ${MAX_FORM_FIELD_BYTES} bytes`, 'invalid_request_error', 'field_too_large', part.fieldname);
+        }
+        const value = String(part.value);
+        total += Buffer.byteLength(value);
+        if (total > maxBytes) throw tooLarge(maxBytes);
+        // The form parser decodes text leniently, turning bytes that are not UTF-8 into U+FFFD;
+        // a prompt must not be stored mangled. (A client that means U+FFFD can send JSON.)
+        if (value.includes('\uFFFD')) throw invalidRequest(`Form field ${part.fieldname} is not valid UTF-8`, part.fieldname, 'invalid_encoding');
+        assign(body, part.fieldname, value);
       }
     }
     return { body, cleanup };
@@ -47,6 +68,9 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
     throw asClientFault(error);
   }
 }
+
+const tooLarge = (maxBytes: number) =>
+  new ApiError(413, `The request body is larger than ${maxBytes} bytes (MAX_BODY_MB)`, 'invalid_request_error', 'body_too_large');
 
 /**
  * A form the parser cannot read is the client's fault (400); our own disk failing is not

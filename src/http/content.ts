@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TaskRow } from '../store/schema.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
@@ -80,7 +81,8 @@ export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, 
     // large files (stack.md).
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(status, headers);
+    // A hijacked reply skips fastify's send: carry over the headers every answer has (Common).
+    raw.writeHead(status, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...headers });
     const fail = (error: Error) => {
       request.log.error({ err: error, task: task.id }, 'reading stored video failed');
       raw.destroy();

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { TaskRow } from '../store/schema.ts';
@@ -17,13 +18,15 @@ const KEEP_ALIVE_MS = 15_000;
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 
 export function registerEventRoutes(app: FastifyInstance, routes: RouteTable, { tasks, presenter, keys }: RouteDependencies): void {
-  const preHandler = requireApiKey(keys);
+  const onRequest = requireApiKey(keys);
 
-  app.get<{ Params: { id: string } }>('/v1/videos/:id/events', { preHandler }, async (request, reply) => {
+  app.get<{ Params: { id: string } }>('/v1/videos/:id/events', { onRequest }, async (request, reply) => {
     let task: TaskRow | undefined = await tasks.get(request.keyId, request.params.id);
     reply.hijack();
     const raw = reply.raw;
+    // Hijacked: fastify will not send, so the shared headers (Common) are carried over here.
     raw.writeHead(200, {
+      ...(reply.getHeaders() as OutgoingHttpHeaders),
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',

@@ -9,7 +9,7 @@ const CATALOG_CREATED = Math.floor(Date.UTC(2026, 0, 1) / 1000);
 
 /** The catalog as an OpenAI model list, each entry with what it accepts. */
 export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys }: RouteDependencies): void {
-  const preHandler = requireApiKey(keys);
+  const onRequest = requireApiKey(keys);
   const list = {
     object: 'list',
     data: MODELS.map((model) => ({
@@ -37,9 +37,9 @@ export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { 
     })),
   };
 
-  app.get('/v1/models', { preHandler }, async () => list);
+  app.get('/v1/models', { onRequest }, async () => list);
   // Seed 001, common errors: a video model sent to the image endpoint is pointed to /v1/videos.
-  app.post('/v1/images/generations', { preHandler }, async (request) => {
+  app.post('/v1/images/generations', { onRequest }, async (request) => {
     const model = (request.body as { model?: unknown } | null)?.model;
     if (typeof model === 'string' && findModel(model)) {
       throw invalidRequest(`${model} is a video model: create videos with POST /v1/videos`, 'model', 'wrong_endpoint');

@@ -4,6 +4,7 @@ import type { KeyService } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskService } from '../tasks/service.ts';
+import type { CorsPolicy } from './cors.ts';
 import { ApiError } from './errors.ts';
 import type { Presenter } from './present.ts';
 import type { UrlSigner } from './signed-url.ts';
@@ -22,11 +23,17 @@ export interface AppDependencies {
 /** The dependencies plus the presenter made from them. */
 export type RouteDependencies = AppDependencies & { presenter: Presenter };
 
-/** Remembers which methods each path answers, so that the others get a 405, not a 404. */
+/**
+ * Remembers which methods each path answers, so that the others get a 405, not a 404,
+ * and OPTIONS (a browser's CORS preflight among others) is answered with what is allowed.
+ */
 export class RouteTable {
   private readonly methods = new Map<string, Set<HTTPMethods>>();
 
-  constructor(private readonly app: FastifyInstance) {}
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly cors: CorsPolicy,
+  ) {}
 
   note(url: string, ...methods: HTTPMethods[]): void {
     const known = this.methods.get(url) ?? new Set();
@@ -46,6 +53,11 @@ export class RouteTable {
           const error = new ApiError(405, `This path answers ${allow}`, 'invalid_request_error', 'method_not_allowed');
           return reply.status(405).header('allow', allow).send(error.toBody());
         },
+      });
+      // A preflight carries no credentials: it is answered without a key, and says nothing about any video.
+      this.app.options(url, async (request, reply) => {
+        const preflight = this.cors.preflight(request.headers.origin, allow, request.headers['access-control-request-headers']);
+        return reply.status(204).header('allow', `${allow}, OPTIONS`).headers(preflight).send();
       });
     }
   }

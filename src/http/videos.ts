@@ -37,16 +37,16 @@ function readIdempotencyKey(header: string | string[] | undefined): string | und
 
 export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, presenter, config, keys } = deps;
-  const preHandler = requireApiKey(keys);
+  const onRequest = requireApiKey(keys);
   const uploads = path.join(config.dataDir, 'tmp');
 
   const limited = { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } };
 
   /** A route that makes a task: body in either encoding, Idempotency-Key, rate limit. */
   const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, idempotencyKey?: string) => Promise<TaskRow>) => {
-    app.post<{ Params: P }>(url, { preHandler, config: limited }, async (request) => {
+    app.post<{ Params: P }>(url, { onRequest, config: limited }, async (request) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
-      const { body, cleanup } = await readCreateBody(request, uploads);
+      const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
       try {
         const task = await make(request, body, idempotencyKey);
         // From here a failure must not invite a blind retry: the task exists.
@@ -67,7 +67,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   for (const { url, object } of TASK_ROUTES) {
     creating(url, object, (request, body, key) => tasks.create(request.keyId, 'create', body, key));
     // The happy path of this route usually runs in fast-read.ts; this one answers the rest.
-    app.get<IdParams>(`${url}/:id`, { preHandler }, async (request, reply) => {
+    app.get<IdParams>(`${url}/:id`, { onRequest }, async (request, reply) => {
       const task = await tasks.get(request.keyId, request.params.id);
       const wait = pollAfterMs(task);
       if (wait !== null) reply.header('openai-poll-after-ms', wait);
@@ -77,7 +77,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   }
   routes.note('/v1/videos', 'GET');
 
-  app.get('/v1/videos', { preHandler }, async (request) => {
+  app.get('/v1/videos', { onRequest }, async (request) => {
     const parsed = listQuery.safeParse(request.query);
     if (!parsed.success) {
       const param = String(parsed.error.issues[0]?.path[0] ?? 'query');
@@ -93,12 +93,12 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
     };
   });
 
-  app.post<IdParams>('/v1/videos/:id/cancel', { preHandler }, async (request) =>
+  app.post<IdParams>('/v1/videos/:id/cancel', { onRequest }, async (request) =>
     presenter.video(await tasks.cancel(request.keyId, request.params.id), 'video', request.host),
   );
   routes.note('/v1/videos/:id/cancel', 'POST');
 
-  app.delete<IdParams>('/v1/videos/:id', { preHandler }, async (request) => {
+  app.delete<IdParams>('/v1/videos/:id', { onRequest }, async (request) => {
     await tasks.delete(request.keyId, request.params.id);
     return { id: request.params.id, object: 'video.deleted', deleted: true };
   });

@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import type { CorsPolicy } from './cors.ts';
+
+/**
+ * What every answer shares, whichever path makes it (the poll fast path in fast-read.ts or
+ * the fastify app): the request id, the headers, the log line. Both paths call these
+ * functions, so a concern added here reaches every response.
+ */
+export class Common {
+  private readonly prefix = randomBytes(4).toString('hex');
+  private sequence = 0;
+
+  constructor(
+    readonly cors: CorsPolicy,
+    private readonly log: Logger,
+  ) {}
+
+  /** The caller's own X-Request-Id when it is a sane token, else a new one: cheap, unique per process start. */
+  requestId(headers: IncomingHttpHeaders): string {
+    const given = headers['x-request-id'];
+    if (typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given)) return given;
+    return `req_${this.prefix}${(++this.sequence).toString(36)}`;
+  }
+
+  /** Headers every response carries. */
+  headers(headers: IncomingHttpHeaders, requestId: string): Record<string, string> {
+    return { 'x-request-id': requestId, 'x-content-type-options': 'nosniff', ...this.cors.headers(headers.origin) };
+  }
+
+  /** One line per request at debug: never the key itself, only its id. */
+  logRequest(entry: { method: string | undefined; route: string; status: number; ms: number; keyId: string | null; requestId: string }): void {
+    if (!this.log.isLevelEnabled('debug')) return;
+    this.log.debug({ ...entry, ms: Math.round(entry.ms * 100) / 100 }, 'request');
+  }
+}
