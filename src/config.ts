@@ -17,6 +17,8 @@ export interface Config {
   adminKey: string | null;
   role: Role;
   allowedPrivateHosts: ReadonlySet<string>;
+  /** Browser origins allowed to call the API (CORS); empty: none. */
+  corsOrigins: CorsOrigins;
   /** Base of the absolute URLs we hand out (metadata.url); defaults to the request's own origin. */
   publicUrl: string | null;
   renderConcurrency: number;
@@ -43,6 +45,7 @@ const schema = z.object({
   ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   ALLOWED_PRIVATE_HOSTS: z.string().default(''),
+  CORS_ORIGINS: z.string().default(''),
   PUBLIC_URL: z.url().optional(),
   RENDER_CONCURRENCY: positiveInt(1),
   RUNNER_CONCURRENCY: positiveInt(8),
@@ -58,6 +61,26 @@ const schema = z.object({
 });
 
 export class ConfigError extends Error {}
+
+export type CorsOrigins = ReadonlySet<string> | '*';
+
+/** CORS_ORIGINS: `*`, or comma-separated origins such as `https://app.example.com`. */
+export function parseCorsOrigins(value: string): CorsOrigins {
+  const entries = value.split(/[\s,]+/).filter(Boolean);
+  if (entries.includes('*')) return '*';
+  const origins = new Set<string>();
+  for (const entry of entries) {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new Error(`"${entry}" is not an origin (scheme://host[:port])`);
+    }
+    if (url.origin === 'null' || url.origin !== entry.replace(/\/$/, '')) throw new Error(`"${entry}" is not an origin (scheme://host[:port], no path)`);
+    origins.add(url.origin);
+  }
+  return origins;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const fromFile = env.VIDGATE_CONFIG ? readConfigFile(env.VIDGATE_CONFIG) : {};
@@ -78,6 +101,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new ConfigError(`Invalid configuration:\n  ALLOWED_PRIVATE_HOSTS: ${(error as Error).message}`);
   }
+  let corsOrigins: CorsOrigins;
+  try {
+    corsOrigins = parseCorsOrigins(c.CORS_ORIGINS);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  CORS_ORIGINS: ${(error as Error).message}`);
+  }
   return {
     port: c.PORT,
     host: c.HOST,
@@ -85,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminKey: c.ADMIN_KEY ?? null,
     role: c.ROLE,
     allowedPrivateHosts,
+    corsOrigins,
     publicUrl: c.PUBLIC_URL?.replace(/\/+$/, '') ?? null,
     renderConcurrency: c.RENDER_CONCURRENCY,
     runnerConcurrency: c.RUNNER_CONCURRENCY,

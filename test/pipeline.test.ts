@@ -31,7 +31,7 @@ async function observed(response: Response) {
 
 /** Bytes as they are, which the test client would re-encode. */
 async function sendRaw(bytes: Buffer, contentType: string): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${gateway.url}/v1/videos`, { method: 'POST', headers: { authorization: `Bearer ${client.key}`, 'content-type': contentType }, body: bytes });
+  const response = await fetch(`${gateway.url}/v1/videos`, { method: 'POST', headers: { authorization: `Bearer ${client.key}`, 'content-type': contentType }, body: new Uint8Array(bytes) });
   return { status: response.status, body: await response.json() };
 }
 
