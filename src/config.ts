@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { parseAllowedHosts } from './net/guarded-fetch.ts';
+import { parseAllowedHosts } from './net/address-policy.ts';
 
 /**
  * One loadConfig(): environment variables, optionally over a JSON file named by

@@ -2,10 +2,17 @@ import { ConfigError, loadConfig } from './config.ts';
 import { startGateway } from './gateway.ts';
 import { createLogger } from './log.ts';
 
+/** A start that failed for a reason the operator can mend: told in one line. */
+class StartError extends Error {}
+
 try {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const gateway = await startGateway(config, log);
+  const gateway = await startGateway(config, log).catch((error: unknown) => {
+    // The whole error (stack included) goes to the log; the terminal gets the one line below.
+    log.error({ err: error }, 'start failed');
+    throw new StartError(startFailure(error, config.host, config.port));
+  });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -22,9 +29,19 @@ try {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 } catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
+  // An operator gets one clear line, not a stack trace: what failed and which setting to look at.
+  if (error instanceof ConfigError || error instanceof StartError) {
+    process.stderr.write(`vidgate: ${error.message}\n`);
     process.exit(2);
   }
   throw error;
+}
+
+
+function startFailure(error: unknown, host: string, port: number): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return `cannot listen on ${host}:${port}: the port is already in use (set PORT or HOST)`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${host}:${port}: no such address on this machine (set HOST)`;
+  if (code === 'EACCES' && (error as NodeJS.ErrnoException).syscall === 'listen') return `cannot listen on ${host}:${port}: permission denied (set PORT above 1023)`;
+  return `could not start: ${(error as Error).message ?? String(error)}`;
 }

@@ -2,19 +2,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  FetchError,
-  createGuardedLookup,
-  downloadToFile,
-  guardedFetch,
-  guardedLookup,
-  isPublicAddress,
-  parseAllowedHosts,
-} from '../src/net/guarded-fetch.ts';
+import { fileURLToPath } from 'node:url';
+import { FetchError, downloadToFile, guardedFetch } from '../src/net/guarded-fetch.ts';
+import { createGuardedLookup, guardedLookup, isPublicAddress, parseAllowedHosts } from '../src/net/address-policy.ts';
 import type { FetchErrorCode, GuardOptions } from '../src/net/guarded-fetch.ts';
+import { startHttp10Origin } from './support/http10-origin.ts';
+import { hasPython3, startPythonOrigin } from './support/http10-python.ts';
 
 interface TestServer {
   port: number;
@@ -112,6 +110,10 @@ before(async () => {
         return;
       case '/exact':
         res.end(Buffer.alloc(1024, 0x62));
+        return;
+      case '/truncated':
+        res.writeHead(200, { 'content-length': '100', 'content-type': 'image/png' });
+        res.write('0123456789', () => res.socket?.destroy());
         return;
       case '/stall-headers':
         return; // never answers
@@ -272,6 +274,14 @@ describe('guardedFetch', () => {
     assert.ok(!err.message.includes('secret'));
   });
 
+  test('a body cut short before its Content-Length → fetch_failed, never a short success', async () => {
+    const err = await rejectsWith(guardedFetch(`${main.base}/truncated`, opts([main.key])), 'fetch_failed');
+    assert.match(err.message, /before the whole body arrived/);
+    const dest = join(tmp, 'truncated.bin');
+    await rejectsWith(downloadToFile(`${main.base}/truncated`, dest, opts([main.key])), 'fetch_failed');
+    assert.deepEqual(await readdir(tmp), []);
+  });
+
   test("the caller's abort signal rejects with its reason, not a FetchError", async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('cancelled by caller')), 50);
@@ -305,6 +315,74 @@ describe('downloadToFile', () => {
     const dest = join(tmp, 'limit.bin');
     await rejectsWith(downloadToFile(`${main.base}/big-chunked`, dest, opts([main.key], { maxBytes: 600 })), 'too_large');
     assert.deepEqual(await readdir(tmp), []);
+  });
+});
+
+describe('HTTP/1.0 servers that end the body by closing the connection', () => {
+  // Large enough that the body outruns the reader (the disk, for downloadToFile),
+  // which is when undici 7 crashed the process on the closing end of the socket.
+  const BODY = randomBytes(2 * 1024 * 1024);
+  const ROUNDS = 8;
+  const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+  const childScript = fileURLToPath(new URL('./support/http10-fetch-child.ts', import.meta.url));
+
+  function runChild(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', childScript, ...args], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.once('error', reject);
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal, stderr });
+      });
+    });
+  }
+
+  async function assertSurvives(url: string, hostPort: string): Promise<void> {
+    for (const mode of ['fetch', 'download']) {
+      const out = await mkdtemp(join(tmpdir(), 'guarded-fetch-http10-'));
+      try {
+        const { code, signal, stderr } = await runChild([mode, url, hostPort, out, String(ROUNDS)]);
+        assert.equal(code, 0, `${mode} ${url}: child exited ${code ?? signal}\n${stderr.slice(0, 2000)}`);
+        const files = (await readdir(out)).sort();
+        assert.equal(files.length, ROUNDS, `${mode}: ${files.join(', ')}`);
+        for (const file of files) assert.ok(BODY.equals(await readFile(join(out, file))), `${mode} ${file}: bytes differ`);
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    }
+  }
+
+  test('a raw HTTP/1.0 answer without Content-Length, body in one write', async () => {
+    const origin = await startHttp10Origin({ body: BODY });
+    try {
+      await assertSurvives(`${origin.url}/image.png`, origin.hostPort);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test('a raw HTTP/1.0 answer without Content-Length, body in delayed pieces', async () => {
+    const origin = await startHttp10Origin({ body: BODY, chunkSize: 256 * 1024, delayMs: 2 });
+    try {
+      await assertSurvives(`${origin.url}/image.png`, origin.hostPort);
+    } finally {
+      await origin.close();
+    }
+  });
+
+  test('python3 -m http.server', { skip: !hasPython3() && 'python3 is not installed' }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'guarded-fetch-www-'));
+    await writeFile(join(dir, 'image.png'), BODY);
+    const origin = await startPythonOrigin(dir);
+    try {
+      await assertSurvives(`${origin.url}/image.png`, origin.hostPort);
+    } finally {
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

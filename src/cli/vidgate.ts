@@ -8,11 +8,23 @@ const USAGE = `Usage:
   vidgate keys create --name NAME   issue a key (shown once)
   vidgate keys list                 list keys (no secrets)
   vidgate keys revoke ID            revoke a key
-Reads DATA_DIR (default ./data) like the server.`;
+  vidgate --help                    this text
+Reads DATA_DIR (default ./data) like the server; the server itself starts with npm start.`;
 
 /** The operator's CLI; it works on the database directly, server running or not. */
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  if (values.help || positionals[0] === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   const [group, command, argument] = positionals;
   if (group !== 'keys' || !command) {
     process.stderr.write(`${USAGE}\n`);

@@ -1,53 +1,35 @@
 /**
  * The one guarded fetcher for every URL a user hands us (input images, videos,
- * later webhooks). It refuses destinations that are not on the public internet.
+ * later webhooks): the transfer, with redirects and size and time limits. Which
+ * destinations a hop may reach is decided in address-policy.ts.
  *
  * Design:
  *  - URLs are parsed with WHATWG URL (which canonicalises odd IPv4 spellings such
  *    as `http://2130706433/` to `127.0.0.1`); only http:/https: without userinfo.
- *  - The check is made on the address actually connected to: requests go through
- *    an undici Agent whose connector (a) refuses non-public IP-literal hosts, which
- *    Node never passes to `lookup`, and (b) uses `guardedLookup`, which resolves
- *    the name and refuses the connection if ANY returned address is non-public.
- *    The socket connects to exactly the addresses that lookup returned, so DNS
- *    rebinding between check and connect is impossible. IP literals are also
- *    checked before any request is made.
- *  - `host:port` entries in `allowedPrivateHosts` go through a second, unguarded
- *    Agent instead (the exemption is per exact host:port, per hop).
- *  - Redirects are followed manually (`redirect: 'manual'`), each hop re-checked.
+ *  - Transfers use node:http/https rather than undici: undici 7 crashes the whole
+ *    process with an uncatchable `assert(!this.paused)` when a server ends the
+ *    body by closing the connection (HTTP/1.0, `python3 -m http.server`,
+ *    nodejs/undici#5360), and its fix needs Node >= 22.19.
+ *  - Guarded hops connect with `lookup: guardedLookup`; IP literals, which Node
+ *    never passes to `lookup`, are refused by `checkTarget` before connecting.
+ *  - Every request gets its own connection (`agent: false`): a pooled socket
+ *    would skip the lookup that guards the next hop.
+ *  - Redirects are followed manually, each hop re-checked.
  *  - One AbortController per call carries the whole-transfer timeout and the
- *    caller's signal; agents are per call and destroyed at the end.
+ *    caller's signal, and tears down whatever request or body is in flight.
  */
-import { isIP } from 'node:net';
-import type { LookupFunction } from 'node:net';
-import dns from 'node:dns';
-import type { LookupAddress, LookupOptions } from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import ipaddr from 'ipaddr.js';
-import { Agent, Headers, buildConnector, fetch } from 'undici';
-import type { Response } from 'undici';
+import { checkTarget, guardedLookup } from './address-policy.ts';
+import { FetchError } from './fetch-error.ts';
 
-export type FetchErrorCode =
-  | 'url_not_allowed'
-  | 'url_invalid'
-  | 'fetch_failed'
-  | 'fetch_timeout'
-  | 'too_large'
-  | 'bad_status'
-  | 'too_many_redirects';
-
-export class FetchError extends Error {
-  constructor(
-    readonly code: FetchErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'FetchError';
-  }
-}
+// Callers know the fetcher's failures by this one name.
+export { FetchError, type FetchErrorCode } from './fetch-error.ts';
 
 export interface GuardOptions {
   /** Entries "host:port" (lowercase host; IPv6 as "[::1]:8080"), exempt from the private-address block. */
@@ -63,107 +45,6 @@ const DEFAULT_MAX_REDIRECTS = 5;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** Headers not forwarded when a redirect leaves the original origin. */
 const CROSS_ORIGIN_STRIPPED = ['authorization', 'cookie', 'proxy-authorization'];
-
-// ---------------------------------------------------------------------------
-// Address checks
-
-/**
- * True only for globally routable unicast addresses (ipaddr.js range 'unicast'
- * after `ipaddr.process`, which unwraps IPv4-mapped IPv6). Everything else —
- * loopback, private, link-local (incl. 169.254.169.254), unique-local, CGNAT,
- * unspecified, multicast, broadcast, reserved, documentation, 6to4, Teredo,
- * NAT64 — and anything unparsable is refused.
- */
-export function isPublicAddress(ip: string): boolean {
-  const bare = ip.startsWith('[') && ip.endsWith(']') ? ip.slice(1, -1) : ip;
-  // Only canonical textual forms (what DNS and the URL parser produce); ipaddr.js
-  // would also accept inet_aton spellings like "127.1" — refuse those outright.
-  if (isIP(bare.split('%')[0] ?? '') === 0) return false;
-  try {
-    return ipaddr.process(bare).range() === 'unicast';
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves a host name to all of its addresses (the `all: true` form of dns.lookup). */
-export type Resolver = (
-  hostname: string,
-  options: LookupOptions,
-  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
-) => void;
-
-const systemResolver: Resolver = (hostname, options, callback) => {
-  dns.lookup(hostname, { ...options, all: true }, (err, addresses) => callback(err, addresses ?? []));
-};
-
-/**
- * A `lookup` for net/tls.connect that refuses the connection if any address the
- * name resolves to is non-public. Exported (with an injectable resolver) for tests.
- */
-export function createGuardedLookup(resolve: Resolver = systemResolver): LookupFunction {
-  return (hostname, options, callback) => {
-    resolve(hostname, options, (err, addresses) => {
-      if (err) {
-        callback(err, '', 0);
-        return;
-      }
-      const first = addresses[0];
-      if (first === undefined) {
-        const notFound: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${hostname}`);
-        notFound.code = 'ENOTFOUND';
-        callback(notFound, '', 0);
-        return;
-      }
-      if (!addresses.every((a) => isPublicAddress(a.address))) {
-        // Deliberately not naming the address: it would leak internal DNS data.
-        callback(
-          new FetchError('url_not_allowed', `The host "${hostname}" resolves to a private or reserved network address, which is not allowed.`),
-          '',
-          0,
-        );
-        return;
-      }
-      if (options.all) callback(null, addresses);
-      else callback(null, first.address, first.family);
-    });
-  };
-}
-
-export const guardedLookup: LookupFunction = createGuardedLookup();
-
-// ---------------------------------------------------------------------------
-// Allow list
-
-/**
- * Parses "a:1, b:2" (commas and/or whitespace) into a set of canonical
- * "host:port" keys. Throws on entries without an explicit port.
- */
-export function parseAllowedHosts(list: string | undefined): Set<string> {
-  const result = new Set<string>();
-  if (list === undefined) return result;
-  for (const raw of list.split(/[\s,]+/)) {
-    const entry = raw.trim();
-    if (entry === '') continue;
-    const m = /^(\[[^\]]+\]|[^:/?#@[\]]+):(\d{1,5})$/.exec(entry);
-    const port = m?.[2] === undefined ? NaN : Number(m[2]);
-    if (!m || !(port >= 1 && port <= 65535)) {
-      throw new Error(
-        `Invalid allowed private host "${entry}": expected "host:port" with an explicit port ` +
-          `(e.g. "minio:9000" or "[::1]:8080"; no scheme or path).`,
-      );
-    }
-    let host: string;
-    try {
-      // Canonicalise the host exactly as URL will (lowercase, IPv4/IPv6 normal form).
-      host = new URL(`http://${m[1]}/`).hostname;
-    } catch {
-      throw new Error(`Invalid allowed private host "${entry}": "${m[1]}" is not a valid host name or IP address.`);
-    }
-    result.add(`${host}:${port}`);
-  }
-  return result;
-}
 
 // ---------------------------------------------------------------------------
 // URL handling
@@ -192,45 +73,15 @@ function parseUrl(input: string, base?: URL): URL {
   return url;
 }
 
-function hostKey(url: URL): string {
-  const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';
-  return `${url.hostname}:${port}`;
-}
-
-/** Decides whether the hop may proceed and whether it is exempt from the guard. */
-function checkTarget(url: URL, allowed: ReadonlySet<string>): { exempt: boolean } {
-  if (allowed.has(hostKey(url))) return { exempt: true };
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (isIP(host) !== 0 && !isPublicAddress(host)) {
-    throw new FetchError('url_not_allowed', `${describeUrl(url)} points to a private or reserved network address, which is not allowed.`);
-  }
-  return { exempt: false };
-}
-
 // ---------------------------------------------------------------------------
-// Per-call session: timeout, cancellation, agents
-
-function createGuardedAgent(connectTimeout: number): Agent {
-  const base = buildConnector({ lookup: guardedLookup, timeout: connectTimeout });
-  return new Agent({
-    connect: (opts, callback) => {
-      // Node's net.connect skips `lookup` for IP literals, so check them here too
-      // (undici passes IPv6 hosts without brackets).
-      if (isIP(opts.hostname) !== 0 && !isPublicAddress(opts.hostname)) {
-        callback(new FetchError('url_not_allowed', 'The URL points to a private or reserved network address, which is not allowed.'), null);
-        return;
-      }
-      base(opts, callback);
-    },
-  });
-}
+// Per-call session: timeout, cancellation, the requests in flight
 
 class Session {
-  readonly controller = new AbortController();
+  private readonly controller = new AbortController();
   timedOut = false;
   current: URL | undefined;
-  private guarded: Agent | undefined;
-  private plain: Agent | undefined;
+  private readonly requests = new Set<ClientRequest>();
+  private readonly responses = new Set<IncomingMessage>();
   private readonly timer: NodeJS.Timeout;
   private readonly onUserAbort: () => void;
   /** Errors from local disk I/O: rethrown as they are, not mapped to fetch errors. */
@@ -245,12 +96,36 @@ class Session {
     }, options.timeoutMs);
     this.onUserAbort = () => this.controller.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', this.onUserAbort, { once: true });
+    // A body that has fully arrived outlives its socket, so aborting the request
+    // alone would let a slow consumer (the disk) run past the deadline.
+    this.controller.signal.addEventListener('abort', () => {
+      for (const response of this.responses) response.destroy(this.controller.signal.reason);
+    });
   }
 
-  agent(exempt: boolean): Agent {
-    const connectTimeout = Math.max(1, this.options.timeoutMs);
-    if (exempt) return (this.plain ??= new Agent({ connect: { timeout: connectTimeout } }));
-    return (this.guarded ??= createGuardedAgent(connectTimeout));
+  /** Sends one GET and resolves with the response head; the body is left to the caller. */
+  send(url: URL, exempt: boolean, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+    this.controller.signal.throwIfAborted();
+    return new Promise((resolve, reject) => {
+      const request = (url.protocol === 'https:' ? https : http).request(url, {
+        headers,
+        agent: false,
+        signal: this.controller.signal,
+        ...(exempt ? {} : { lookup: guardedLookup }),
+      });
+      this.requests.add(request);
+      // Kept for the request's whole life: a socket error after the response
+      // head would otherwise be an unhandled 'error' event. Body errors reach
+      // the reader through the response stream.
+      request.on('error', reject);
+      request.on('response', (response) => {
+        // Same reason: a response destroyed while nobody reads it must not crash.
+        response.on('error', () => {});
+        this.responses.add(response);
+        resolve(response);
+      });
+      request.end();
+    });
   }
 
   private timeoutError(): FetchError {
@@ -269,13 +144,16 @@ class Session {
     return new FetchError('fetch_failed', `Could not fetch ${this.current ? describeUrl(this.current) : 'the URL'}: ${networkReason(err)}.`);
   }
 
-  async close(): Promise<void> {
+  close(): void {
     clearTimeout(this.timer);
     this.options.signal?.removeEventListener('abort', this.onUserAbort);
-    const agents = [this.guarded, this.plain].filter((a): a is Agent => a !== undefined);
-    await Promise.allSettled(agents.map((a) => a.destroy()));
+    for (const response of this.responses) response.destroy();
+    for (const request of this.requests) request.destroy();
   }
 }
+
+/** Our own code for a body that stopped before its end; Node reports it only as ECONNRESET "aborted". */
+const BODY_INCOMPLETE = 'BODY_INCOMPLETE';
 
 const REASONS: Record<string, string> = {
   ENOTFOUND: 'host not found',
@@ -286,11 +164,7 @@ const REASONS: Record<string, string> = {
   ETIMEDOUT: 'connection timed out',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
-  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
-  UND_ERR_SOCKET: 'connection closed unexpectedly',
-  UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for response headers',
-  UND_ERR_BODY_TIMEOUT: 'timed out waiting for the response body',
-  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'response body length did not match Content-Length',
+  [BODY_INCOMPLETE]: 'the connection closed before the whole body arrived',
 };
 
 /** A short, address-free reason (raw messages such as "connect ECONNREFUSED 10.1.2.3:80" leak internals). */
@@ -300,6 +174,7 @@ function networkReason(err: unknown): string {
     if (typeof code === 'string') {
       if (REASONS[code]) return REASONS[code];
       if (/CERT|SSL|TLS/i.test(code)) return 'TLS/certificate error';
+      if (code.startsWith('HPE_')) return 'malformed HTTP response';
       return `network error (${code})`;
     }
   }
@@ -317,7 +192,7 @@ async function withSession<T>(
   } catch (err) {
     throw session.mapError(err);
   } finally {
-    await session.close();
+    session.close();
   }
 }
 
@@ -326,41 +201,43 @@ async function openResponse(
   session: Session,
   input: string,
   options: GuardOptions & { headers?: Record<string, string> },
-): Promise<{ response: Response; finalUrl: URL }> {
+): Promise<{ response: IncomingMessage; finalUrl: URL }> {
   const maxRedirects = options.maxRedirects ?? DEFAULT_MAX_REDIRECTS;
-  const headers = new Headers({ 'accept-encoding': 'identity', 'user-agent': 'vidgate' });
-  for (const [k, v] of Object.entries(options.headers ?? {})) headers.set(k, v);
+  // Lowercase keys, so that a caller's "Authorization" is stripped like "authorization".
+  const headers: Record<string, string> = { 'accept-encoding': 'identity', 'user-agent': 'vidgate' };
+  for (const [k, v] of Object.entries(options.headers ?? {})) headers[k.toLowerCase()] = v;
 
   let url = parseUrl(input);
   for (let redirects = 0; ; redirects++) {
     session.current = url;
-    const { exempt } = checkTarget(url, options.allowedPrivateHosts);
-    const response = await fetch(url.href, {
-      dispatcher: session.agent(exempt),
-      redirect: 'manual',
-      signal: session.controller.signal,
-      headers,
-    });
+    const verdict = checkTarget(url, options.allowedPrivateHosts);
+    if (verdict === 'refused') {
+      throw new FetchError('url_not_allowed', `${describeUrl(url)} points to a private or reserved network address, which is not allowed.`);
+    }
+    const response = await session.send(url, verdict === 'exempt', headers);
+    const status = response.statusCode ?? 0;
+    const location = response.headers.location;
 
-    if (REDIRECT_STATUSES.has(response.status) && response.headers.has('location')) {
-      await response.body?.cancel().catch(() => {});
+    if (REDIRECT_STATUSES.has(status) && location !== undefined) {
+      response.destroy();
       if (redirects >= maxRedirects) {
         throw new FetchError('too_many_redirects', `Too many redirects (more than ${maxRedirects}) while fetching ${describeUrl(url)}.`);
       }
-      const next = parseUrl(response.headers.get('location') ?? '', url);
-      if (next.origin !== url.origin) for (const h of CROSS_ORIGIN_STRIPPED) headers.delete(h);
+      const next = parseUrl(location, url);
+      if (next.origin !== url.origin) for (const h of CROSS_ORIGIN_STRIPPED) delete headers[h];
       url = next;
       continue;
     }
 
-    if (response.status < 200 || response.status > 299) {
-      await response.body?.cancel().catch(() => {});
-      throw new FetchError('bad_status', `${describeUrl(url)} responded with HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}.`);
+    if (status < 200 || status > 299) {
+      response.destroy();
+      const text = response.statusMessage ? ` ${response.statusMessage}` : '';
+      throw new FetchError('bad_status', `${describeUrl(url)} responded with HTTP ${status}${text}.`);
     }
 
-    const length = response.headers.get('content-length');
-    if (length !== null && /^\d+$/.test(length.trim()) && Number(length) > options.maxBytes) {
-      await response.body?.cancel().catch(() => {});
+    const length = response.headers['content-length'];
+    if (length !== undefined && /^\d+$/.test(length.trim()) && Number(length) > options.maxBytes) {
+      response.destroy();
       throw tooLarge(url, options.maxBytes);
     }
     return { response, finalUrl: url };
@@ -372,14 +249,23 @@ function tooLarge(url: URL, maxBytes: number): FetchError {
 }
 
 /** Yields the body as Buffers, failing with too_large once more than maxBytes arrived. */
-async function* limitedBody(response: Response, url: URL, maxBytes: number): AsyncGenerator<Buffer> {
-  if (response.body === null) return;
+async function* limitedBody(response: IncomingMessage, url: URL, maxBytes: number): AsyncGenerator<Buffer> {
   let size = 0;
-  for await (const chunk of response.body) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw tooLarge(url, maxBytes);
-    yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  try {
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      size += chunk.byteLength;
+      if (size > maxBytes) throw tooLarge(url, maxBytes);
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof FetchError || response.complete) throw err;
+    // Without this a truncated body would read as a bare "connection reset".
+    throw Object.assign(new Error('response body incomplete', { cause: err }), { code: BODY_INCOMPLETE });
   }
+}
+
+function contentTypeOf(response: IncomingMessage): string | null {
+  return response.headers['content-type'] ?? null;
 }
 
 // ---------------------------------------------------------------------------
@@ -393,7 +279,7 @@ export async function guardedFetch(
     const { response, finalUrl } = await openResponse(session, url, options);
     const chunks: Buffer[] = [];
     for await (const chunk of limitedBody(response, finalUrl, options.maxBytes)) chunks.push(chunk);
-    return { body: Buffer.concat(chunks), contentType: response.headers.get('content-type'), finalUrl: finalUrl.href };
+    return { body: Buffer.concat(chunks), contentType: contentTypeOf(response), finalUrl: finalUrl.href };
   });
 }
 
@@ -425,7 +311,7 @@ export async function downloadToFile(
         })(),
         out,
       );
-      return { size, contentType: response.headers.get('content-type') };
+      return { size, contentType: contentTypeOf(response) };
     });
     await rename(tempPath, destinationPath);
     done = true;

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { ADMIN_KEY, removeDataDir, ROOT } from './support/gateway.ts';
+
+/** The gateway as an operator meets it: started by npm, stopped by a process manager, on a busy port, asked for help. */
+const run = promisify(execFile);
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+test('SIGTERM to `npm start` stops the gateway itself, as process managers and containers stop services', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-npm-'));
+  const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ADMIN_KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const started = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('npm start did not start the gateway in time')), 30_000);
+      createInterface({ input: npm.stdout! }).on('line', (line) => {
+        if (!line.startsWith('{')) return;
+        const entry = JSON.parse(line) as { msg?: string; url?: string; pid: number };
+        if (entry.msg === 'vidgate started') {
+          clearTimeout(timer);
+          resolve({ url: entry.url!, pid: entry.pid });
+        }
+      });
+    });
+    assert.equal((await fetch(`${started.url}/healthz`)).status, 200);
+    const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+    npm.kill('SIGTERM');
+    await npmExited;
+    const deadline = Date.now() + 10_000;
+    while (alive(started.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(alive(started.pid), false, 'the server process is gone');
+    await assert.rejects(fetch(`${started.url}/healthz`), 'nothing answers on the port any more');
+  } finally {
+    npm.kill('SIGKILL');
+    removeDataDir(dataDir);
+  }
+});
+
+test('a port already in use is one clear line and exit code 2, not a stack trace', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const { port } = holder.address() as AddressInfo;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-port-'));
+  try {
+    const failure = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY },
+    }).then(
+      () => assert.fail('the gateway started on a busy port'),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.equal(failure.code, 2);
+    assert.equal(failure.stderr.trim(), `vidgate: cannot listen on 127.0.0.1:${port}: the port is already in use (set PORT or HOST)`);
+  } finally {
+    holder.close();
+    removeDataDir(dataDir);
+  }
+});
+
+test('vidgate --help prints the usage and exits 0', async () => {
+  const { stdout } = await run(process.execPath, ['bin/vidgate.js', '--help'], { cwd: ROOT });
+  assert.match(stdout, /vidgate keys create --name NAME/);
+  const unknown = await run(process.execPath, ['bin/vidgate.js', '--nonsense'], { cwd: ROOT }).then(
+    () => assert.fail('an unknown option passed'),
+    (error: { code: number; stderr: string }) => error,
+  );
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /Usage:/);
+});
