@@ -33,7 +33,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     maxBytes: config.maxInputBytes,
     timeoutMs: config.fetchTimeoutSeconds * 1000,
   });
-  const local = new LocalProvider(media, path.join(config.dataDir, 'work'), config.renderConcurrency);
+  const local = new LocalProvider({ media, workDirectory: path.join(config.dataDir, 'work'), concurrency: config.renderConcurrency, log });
   const providers = new Map<string, VideoProvider>([[local.name, local]]);
 
   const runner =

@@ -1,22 +1,35 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { FfmpegError, ffmpegPath, probeMedia, runFfmpeg } from '../src/media/ffmpeg.ts';
+import pino from 'pino';
+import type { VideoJob } from '../src/catalog/types.ts';
+import { FfmpegError, ffmpegPath, ffprobePath, probeMedia, runFfmpeg } from '../src/media/ffmpeg.ts';
+import { inputProblem, MAX_INPUT_PIXELS } from '../src/media/limits.ts';
+import { MediaResolver } from '../src/net/media.ts';
+import { FetchError } from '../src/net/guarded-fetch.ts';
+import { ProviderFailure, type ProviderContext, type ProviderStatus } from '../src/providers/interface.ts';
+import { isRetryable } from '../src/providers/local/failures.ts';
+import { LocalProvider } from '../src/providers/local/provider.ts';
+import { renderTimeoutMs } from '../src/providers/local/render-timeout.ts';
 import { renderVideo, type RenderSpec } from '../src/providers/local/scenes.ts';
+import { LocalStorage } from '../src/storage/local.ts';
+import { startOrigin } from './support/origin.ts';
 
 /**
  * The preview renderer on its own: every scene's codec, frame, length and audio; awkward
- * prompts; progress; abort; broken inputs. Inputs are made here with ffmpeg, small and fast.
+ * prompts; progress; abort; broken inputs; then the local provider around it: input limits,
+ * cleanup on every way a render ends, failures logged and, when a retry can mend them, retried.
+ * Inputs are made here with ffmpeg, small and fast.
  */
 const root = mkdtempSync(path.join(os.tmpdir(), 'vidgate-renderer-test-'));
 const inputs = path.join(root, 'inputs');
 const outputs = path.join(root, 'outputs');
-// The renderer's scratch folders land here (os.tmpdir() follows TMPDIR), so we can see they are removed.
+// The scratch root every render is given: it must be empty again after each one.
 const scratch = path.join(root, 'scratch');
-const originalTmpdir = process.env.TMPDIR;
 
 const file = (name: string) => path.join(inputs, name);
 let outputCount = 0;
@@ -28,7 +41,6 @@ function make(name: string, args: string[]): string {
 
 before(() => {
   for (const directory of [inputs, outputs, scratch]) mkdirSync(directory, { recursive: true });
-  process.env.TMPDIR = scratch;
   make('wide.png', ['-f', 'lavfi', '-i', 'testsrc2=s=640x360', '-frames:v', '1']);
   make('tall.jpg', ['-f', 'lavfi', '-i', 'mandelbrot=s=300x500', '-frames:v', '1']);
   make('small.webp', ['-f', 'lavfi', '-i', 'testsrc2=s=200x120', '-frames:v', '1', '-c:v', 'libwebp']);
@@ -44,11 +56,13 @@ before(() => {
   writeFileSync(file('truncated.png'), png.subarray(0, Math.floor(png.length / 6)));
   const mp4 = readFileSync(file('clip.mp4'));
   writeFileSync(file('truncated.mp4'), mp4.subarray(0, Math.floor(mp4.length / 4)));
+  // Just over the pixel limit (7072² = 50.01 MP); a flat colour, so it is quick to make and small on disk.
+  make('over-limit.png', ['-f', 'lavfi', '-i', 'color=c=gray:s=7072x7072', '-frames:v', '1']);
+  // Longer than an edit takes (1 to 8 s); tiny and at 2 fps, so it is quick to make.
+  make('twelve-seconds.mp4', ['-f', 'lavfi', '-i', 'testsrc2=s=64x64:r=2:d=12', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']);
 });
 
 after(() => {
-  if (originalTmpdir === undefined) delete process.env.TMPDIR;
-  else process.env.TMPDIR = originalTmpdir;
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -70,7 +84,7 @@ function spec(overrides: Partial<RenderSpec>): RenderSpec {
 }
 
 async function assertRendered(input: RenderSpec): Promise<void> {
-  await renderVideo(input, {});
+  await renderVideo(input, { scratchDirectory: scratch });
   const info = await probeMedia(input.outputPath);
   assert.equal(info.videoCodec, 'h264');
   assert.equal(info.pixelFormat, 'yuv420p');
@@ -78,21 +92,37 @@ async function assertRendered(input: RenderSpec): Promise<void> {
   assert.equal(info.height, input.height);
   assert.ok(Math.abs(info.duration - input.seconds) <= 0.1, `duration ${info.duration}, wanted ${input.seconds}`);
   assert.equal(info.hasAudio, input.audio);
-  assert.deepEqual(readdirSync(scratch), [], 'the scratch folder is removed');
+  assert.deepEqual(readdirSync(scratch), [], 'the scratch root is left empty');
 }
 
-/** Live ffmpeg processes whose command line names `needle` (read from /proc: ps may truncate long lines). */
+/** Live ffmpeg processes with an argument that contains `needle` (read from /proc: ps may truncate long lines). */
 function ffmpegProcesses(needle: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (args[0] === ffmpegPath && args.includes(needle)) found.push(pid);
+      if (args[0] === ffmpegPath && args.some((arg) => arg.includes(needle))) found.push(pid);
     } catch {
       // The process ended while we looked.
     }
   }
   return found;
+}
+
+/** The memory high-water marks (kB) of live `program` processes with `needle` among their arguments. */
+function peakRssKb(program: string, needle: string): number[] {
+  const peaks: number[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args[0] !== program || !args.includes(needle)) continue;
+      const hwm = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (hwm) peaks.push(Number(hwm[1]));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return peaks;
 }
 
 describe('probeMedia', () => {
@@ -105,6 +135,19 @@ describe('probeMedia', () => {
     const info = await probeMedia(file('clip.mp4'));
     assert.deepEqual([info.width, info.height, info.videoCodec, info.hasAudio], [320, 240, 'h264', true]);
     assert.ok(Math.abs(info.duration - 2) < 0.1);
+  });
+
+  test('a picture too big to accept is measured without decoding it whole', async () => {
+    // Probing is how oversized inputs are caught: it must not cost what rendering them would.
+    const probing = probeMedia(file('over-limit.png'));
+    let peakKb = 0;
+    for (let settled = false; !settled; ) {
+      peakKb = Math.max(peakKb, ...peakRssKb(ffprobePath, file('over-limit.png')));
+      settled = await Promise.race([probing.then(() => true, () => true), delay(5).then(() => false)]);
+    }
+    const info = await probing;
+    assert.deepEqual([info.width, info.height], [7072, 7072]);
+    assert.ok(peakKb < 100_000, `ffprobe peaked at ${peakKb} kB`);
   });
 
   test('undecodable files reject with an Error', async () => {
@@ -143,7 +186,7 @@ describe('the render process', () => {
   test('progress rises and ends at 1', async () => {
     const seen: number[] = [];
     // ffmpeg reports about twice a second: a clip that takes a couple of seconds to make.
-    await renderVideo(spec({ seconds: 10 }), { onProgress: (fraction) => seen.push(fraction) });
+    await renderVideo(spec({ seconds: 10 }), { scratchDirectory: scratch, onProgress: (fraction) => seen.push(fraction) });
     assert.ok(seen.length >= 2, `progress values: ${seen.join(', ')}`);
     assert.ok(seen[0]! > 0);
     // Steps of at least 1%, except the closing 1, which is always sent.
@@ -159,6 +202,7 @@ describe('the render process', () => {
     let firstProgress = -1;
     let runningBeforeAbort = 0;
     const render = renderVideo(input, {
+      scratchDirectory: scratch,
       signal: controller.signal,
       onProgress: (fraction) => {
         // Abort once ffmpeg is surely running and encoding.
@@ -176,12 +220,13 @@ describe('the render process', () => {
     assert.equal(runningBeforeAbort, 1, 'the process check sees the running ffmpeg');
     assert.deepEqual(ffmpegProcesses(input.outputPath), []);
     assert.deepEqual(readdirSync(scratch), []);
+    assert.equal(existsSync(input.outputPath), false, 'no partial output is left');
   });
 
   test('an already aborted signal rejects without starting ffmpeg', async () => {
     const reason = new DOMException('stopped by the test', 'AbortError');
     const input = spec({});
-    await assert.rejects(renderVideo(input, { signal: AbortSignal.abort(reason) }), (error) => error === reason);
+    await assert.rejects(renderVideo(input, { scratchDirectory: scratch, signal: AbortSignal.abort(reason) }), (error) => error === reason);
     assert.deepEqual(readdirSync(outputs).filter((name) => input.outputPath.endsWith(name)), []);
   });
 
@@ -194,11 +239,13 @@ describe('the render process', () => {
       { capability: 'video_extend', video: file('not-a-picture.png'), inputVideoSeconds: 1, seconds: 2 },
     ];
     for (const overrides of broken) {
-      await assert.rejects(renderVideo(spec(overrides), { timeoutMs: 10_000 }), (error: Error) => {
+      const input = spec(overrides);
+      await assert.rejects(renderVideo(input, { scratchDirectory: scratch, timeoutMs: 10_000 }), (error: Error) => {
         assert.ok(error instanceof FfmpegError, `${error.name}: ${error.message}`);
         assert.ok(error.stderrTail.length > 0);
         return true;
       });
+      assert.equal(existsSync(input.outputPath), false, 'no partial output is left');
     }
     assert.deepEqual(readdirSync(scratch), []);
   });
@@ -208,7 +255,252 @@ describe('the render process', () => {
   });
 
   test('a spec missing its inputs is refused before ffmpeg runs', async () => {
-    await assert.rejects(renderVideo(spec({ capability: 'edit_video' }), {}), /needs a video/);
-    await assert.rejects(renderVideo(spec({ width: 853 }), {}), /even/);
+    await assert.rejects(renderVideo(spec({ capability: 'edit_video' }), { scratchDirectory: scratch }), /needs a video/);
+    await assert.rejects(renderVideo(spec({ width: 853 }), { scratchDirectory: scratch }), /even/);
+  });
+
+  test('scratch is made under the given root, never in the OS temp dir', async () => {
+    // What kill -9 leaves in the OS temp dir stays forever; under the given root its owner clears it.
+    const osTemp = path.join(root, 'os-temp');
+    mkdirSync(osTemp);
+    const originalTmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = osTemp;
+    const during: { root: string[]; osTemp: string[] }[] = [];
+    try {
+      await renderVideo(spec({ seconds: 4 }), {
+        scratchDirectory: scratch,
+        onProgress: () => {
+          if (during.length === 0) during.push({ root: readdirSync(scratch), osTemp: readdirSync(osTemp) });
+        },
+      });
+    } finally {
+      if (originalTmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = originalTmpdir;
+    }
+    assert.equal(during[0]?.root.length, 1, 'one scratch folder under the given root while rendering');
+    assert.deepEqual(during[0]?.osTemp, []);
+    assert.deepEqual(readdirSync(scratch), []);
+  });
+
+  test('the time limit grows with the pixels encoded, from a floor', () => {
+    const limit = (width: number, height: number, seconds: number) => renderTimeoutMs({ width, height, seconds });
+    // The shortest clips still get the floor, which covers starting ffmpeg and decoding the inputs.
+    assert.ok(limit(16, 16, 1) >= 60_000);
+    assert.ok(limit(854, 480, 1) < 70_000, `${limit(854, 480, 1)}`);
+    // Twice the pixel-seconds, twice the time above the floor, however they are made up.
+    const floor = limit(16, 16, 0);
+    assert.equal(limit(1280, 720, 12) - floor, 2 * (limit(1280, 720, 6) - floor));
+    assert.equal(limit(1280, 720, 12), limit(2560, 720, 6));
+    // A long 1080p extension (the largest the catalog allows) gets minutes, not an hour.
+    assert.ok(limit(1920, 1080, 25) > 5 * 60_000 && limit(1920, 1080, 25) < 10 * 60_000, `${limit(1920, 1080, 25)}`);
+  });
+});
+
+describe('input limits', () => {
+  const picture = (width: number, height: number, duration = 0) => ({ width, height, duration });
+
+  test('pictures up to the limit pass: a 48 MP phone photo, an 8K video frame', () => {
+    assert.equal(inputProblem('image', picture(8064, 6048), 'images[0]'), null);
+    assert.equal(inputProblem('video', picture(7680, 4320, 5), 'video'), null);
+    assert.ok(MAX_INPUT_PIXELS >= 8064 * 6048);
+  });
+
+  test('a picture over the limit is refused, naming the input and the limit', () => {
+    const problem = inputProblem('image', picture(16000, 16000), 'images[1]');
+    assert.equal(problem?.code, 'input_too_large');
+    assert.match(problem?.message ?? '', /images\[1\]/);
+    assert.match(problem?.message ?? '', /16000×16000/);
+    assert.match(problem?.message ?? '', new RegExp(`${MAX_INPUT_PIXELS / 1e6} megapixels`));
+    assert.equal(inputProblem('video', picture(7072, 7072, 3), 'video')?.code, 'input_too_large');
+  });
+
+  test('an input video must be within the range once rounded to whole seconds', () => {
+    const edit = { min: 1, max: 8 };
+    const extend = { min: 2, max: 15 };
+    assert.equal(inputProblem('video', picture(320, 240, 8.4), 'video', edit), null);
+    assert.equal(inputProblem('video', picture(320, 240, 0.3), 'video', edit), null, 'a short clip counts as 1 s');
+    const long = inputProblem('video', picture(320, 240, 3600), 'video', edit);
+    assert.equal(long?.code, 'input_video_out_of_range');
+    assert.match(long?.message ?? '', /3600\.0 s/);
+    assert.match(long?.message ?? '', /1 to 8 s/);
+    assert.equal(inputProblem('video', picture(320, 240, 8.6), 'video', edit)?.code, 'input_video_out_of_range');
+    assert.equal(inputProblem('video', picture(320, 240, 1.4), 'video', extend)?.code, 'input_video_out_of_range');
+    assert.equal(inputProblem('video', picture(320, 240, 3600), 'video'), null, 'no range, no length rule');
+  });
+});
+
+describe('failures a retry can mend', () => {
+  const errno = (code: string) => Object.assign(new Error(`${code}: something, write '/data/work/x'`), { code });
+
+  test('a full disk, a full quota, too many open files and I/O errors are retried', () => {
+    for (const code of ['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EIO', 'EAGAIN']) assert.equal(isRetryable(errno(code)), true, code);
+    assert.equal(isRetryable(new FfmpegError('ffmpeg failed (exit code 1)', 'av_interleaved_write_frame(): No space left on device', 1, null)), true);
+    // ffmpeg could not even be started (spawn EMFILE, EAGAIN): the cause says why.
+    assert.equal(isRetryable(new Error('could not start ffmpeg: spawn EMFILE', { cause: errno('EMFILE') })), true);
+  });
+
+  test('what a retry cannot mend is not retried', () => {
+    for (const code of ['EACCES', 'ENOENT', 'EISDIR']) assert.equal(isRetryable(errno(code)), false, code);
+    assert.equal(isRetryable(new FfmpegError('ffmpeg failed (exit code 1)', 'Invalid data found when processing input', 1, null)), false);
+    assert.equal(isRetryable(new ProviderFailure('input_too_large', 'too big')), false);
+    assert.equal(isRetryable(new FetchError('fetch_failed', 'Could not fetch http://example.com/a.png: EAGAIN.')), false);
+    assert.equal(isRetryable(new DOMException('stopped', 'AbortError')), false);
+    assert.equal(isRetryable('ENOSPC'), false);
+  });
+});
+
+describe('the local provider', () => {
+  const storage = new LocalStorage(path.join(root, 'files'));
+  let origin: Awaited<ReturnType<typeof startOrigin>>;
+  let media: MediaResolver;
+  let works = 0;
+  let tasks = 0;
+
+  before(async () => {
+    // The origin matches the whole request URL: the query is part of the name.
+    origin = await startOrigin({ '/long.mp4?token=secret-in-query': { type: 'video/mp4', body: readFileSync(file('twelve-seconds.mp4')) } });
+    media = new MediaResolver(storage, { allowedPrivateHosts: new Set([origin.hostPort]), maxBytes: 100 * 1024 * 1024, timeoutMs: 10_000 });
+    for (const name of ['wide.png', 'truncated.png', 'over-limit.png']) await storage.putBuffer(`inputs/${name}`, readFileSync(file(name)));
+  });
+  after(() => origin.close());
+
+  const stored = (name: string) => ({ kind: 'stored' as const, key: `inputs/${name}`, mime: 'image/png' });
+
+  /** A provider over its own work directory, with its log lines kept for the test to read. */
+  function localProvider(workDirectory = path.join(root, `work-${works++}`)) {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    return { provider: new LocalProvider({ media, workDirectory, concurrency: 1, log }), workDirectory, lines };
+  }
+
+  function context(overrides: Partial<VideoJob>, signal = new AbortController().signal): ProviderContext {
+    const job: VideoJob = {
+      model: 'grok-imagine',
+      capability: 'text_to_video',
+      prompt: 'a red kite over the sea',
+      seconds: 1,
+      resolution: { label: '480p', shortSide: 480 },
+      aspectRatio: { kind: 'ratio', label: '16:9', width: 16, height: 9 },
+      images: [],
+      lastImage: null,
+      video: null,
+      videos: [],
+      inputVideoSeconds: null,
+      options: {},
+      warnings: [],
+      ...overrides,
+    };
+    return { taskId: `video_test${tasks++}`, job, signal };
+  }
+
+  /** What the runner does: start, then ask for status until the render ends. */
+  async function runToEnd(provider: LocalProvider, task: ProviderContext): Promise<ProviderStatus> {
+    await provider.start(task);
+    for (;;) {
+      const status = await provider.status({}, task);
+      if (status.state !== 'pending') return status;
+    }
+  }
+
+  /** Files are removed a moment after the render settles: wait for that, within a bound. */
+  async function assertEmptied(directory: string): Promise<void> {
+    const deadline = Date.now() + 5000;
+    while (existsSync(directory) && readdirSync(directory).length > 0 && Date.now() < deadline) await delay(50);
+    assert.deepEqual(existsSync(directory) ? readdirSync(directory) : [], [], `${directory} is left empty`);
+  }
+
+  test('a finished video the runner does not take is removed once it lets go of the task', async () => {
+    const { provider, workDirectory } = localProvider();
+    const controller = new AbortController();
+    const status = await runToEnd(provider, context({}, controller.signal));
+    assert.equal(status.state, 'completed', JSON.stringify(status));
+    const info = await probeMedia((status as { file: string }).file);
+    assert.deepEqual([info.videoCodec, info.width, info.height], ['h264', 854, 480]);
+    assert.ok(Math.abs(info.duration - 1) <= 0.1);
+    // The runner aborts its signal whenever it lets go; here it never moved the file into storage (say, the disk was full).
+    controller.abort();
+    await assertEmptied(workDirectory);
+  });
+
+  test('an aborted render leaves the work directory empty and is not logged as an error', async () => {
+    const { provider, workDirectory, lines } = localProvider();
+    const controller = new AbortController();
+    const task = context({ seconds: 60, resolution: { label: '720p', shortSide: 720 } }, controller.signal);
+    await provider.start(task);
+    for (let status = await provider.status({}, task); status.state === 'pending' && status.progress === 0; status = await provider.status({}, task));
+    assert.ok(readdirSync(workDirectory).length > 0, 'the render works in its directory');
+    // As the runner does when the task is cancelled: its reason is a plain Error, not an AbortError.
+    controller.abort(new Error('task cancelled'));
+    await assertEmptied(workDirectory);
+    assert.deepEqual(ffmpegProcesses(workDirectory), []);
+    assert.deepEqual(lines.filter((line) => (line.level as number) >= 40), [], 'a cancel is no failure to alarm anyone');
+  });
+
+  test('a failed render leaves the work directory empty and is logged with ffmpeg’s own words', async () => {
+    const { provider, workDirectory, lines } = localProvider();
+    const task = context({ capability: 'image_to_video', images: [stored('truncated.png')] });
+    const status = await runToEnd(provider, task);
+    assert.equal(status.state, 'failed');
+    assert.equal((status as { code: string }).code, 'render_failed');
+    await assertEmptied(workDirectory);
+    const logged = lines.find((line) => line.task === task.taskId && (line.level as number) >= 50);
+    assert.ok(logged, JSON.stringify(lines));
+    assert.ok(JSON.stringify(logged).length > 200, 'the log line carries the end of ffmpeg’s stderr');
+  });
+
+  test('an input image over the pixel limit is refused before rendering, by its name', async () => {
+    const { provider, workDirectory } = localProvider();
+    const cases: [Partial<VideoJob>, string][] = [
+      [{ capability: 'reference_to_video', images: [stored('wide.png'), stored('over-limit.png')] }, 'images[1]'],
+      [{ capability: 'first_last_frame', images: [stored('wide.png')], lastImage: stored('over-limit.png') }, 'last_image'],
+    ];
+    for (const [job, param] of cases) {
+      const status = await runToEnd(provider, context(job));
+      assert.equal(status.state, 'failed', JSON.stringify(status));
+      const { code, message } = status as { code: string; message: string };
+      assert.equal(code, 'input_too_large');
+      assert.ok(message.includes(param), message);
+      assert.ok(message.includes(`${MAX_INPUT_PIXELS / 1e6} megapixels`), message);
+    }
+    await assertEmptied(workDirectory);
+  });
+
+  test('an edit of a video given as a URL is refused when the video is longer than edits take', async () => {
+    const { provider, workDirectory, lines } = localProvider();
+    const url = `${origin.url}/long.mp4?token=secret-in-query`;
+    const status = await runToEnd(provider, context({ capability: 'edit_video', seconds: null, aspectRatio: null, video: { kind: 'url', url } }));
+    assert.equal(status.state, 'failed', JSON.stringify(status));
+    const { code, message } = status as { code: string; message: string };
+    assert.equal(code, 'input_video_out_of_range');
+    assert.match(message, /12\.0 s/);
+    assert.match(message, /1 to 8 s/);
+    await assertEmptied(workDirectory);
+    assert.ok(lines.length > 0, 'the refusal is logged');
+    assert.ok(!JSON.stringify(lines).includes('secret-in-query'), 'no input URL query in the log');
+  });
+
+  test('a full disk is handed back to be retried, not failed, and logged', async (t) => {
+    const full = path.join(root, 'full');
+    mkdirSync(full);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full], { stdio: 'ignore' });
+    } catch {
+      t.skip('cannot mount a small tmpfs here (needs root)');
+      return;
+    }
+    try {
+      const { provider, lines } = localProvider(path.join(full, 'work'));
+      const task = context({ seconds: 3, resolution: { label: '720p', shortSide: 720 } });
+      await assert.rejects(runToEnd(provider, task), (error: Error) => {
+        // A plain Error, so that the runner releases the task and retries it with backoff.
+        assert.ok(!(error instanceof ProviderFailure), `${error.name}: ${error.message}`);
+        return true;
+      });
+      await assertEmptied(path.join(full, 'work'));
+      const logged = lines.find((line) => line.task === task.taskId && (line.level as number) >= 40);
+      assert.match(JSON.stringify(logged), /No space left on device/);
+    } finally {
+      execFileSync('umount', [full]);
+    }
   });
 });

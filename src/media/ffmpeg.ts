@@ -24,18 +24,28 @@ export interface MediaInfo {
 /** A failed ffmpeg or ffprobe run, carrying the end of what the tool wrote to stderr. */
 export class FfmpegError extends Error {
   constructor(
-    message: string,
+    /** What happened, without the stderr tail: logs carry the tail once, in its own field. */
+    readonly summary: string,
     readonly stderrTail: string,
     readonly exitCode: number | null,
     readonly exitSignal: NodeJS.Signals | null,
   ) {
-    super(stderrTail ? `${message}: ${stderrTail}` : message);
+    super(stderrTail ? `${summary}: ${stderrTail}` : summary);
     this.name = 'FfmpegError';
   }
 }
 
 const STDERR_TAIL_BYTES = 4096;
 const PROBE_TIMEOUT_MS = 30_000;
+/**
+ * The largest single allocation ffprobe may make. To fill in stream details it decodes a
+ * first frame: a 16000×16000 PNG took 760 MB to probe, and a reference task probes its
+ * seven images at once. Sizes come from the headers regardless, so a picture too big to
+ * decode within this is still measured (and then refused by the pixel limit), just not
+ * test-decoded. 64 MiB still decodes up to a 16 MP RGBA photo or an 8K video frame; ffprobe
+ * then stays within a few tens of MB whatever the input.
+ */
+const PROBE_MAX_ALLOC_BYTES = 64 * 1024 * 1024;
 
 interface ProbeStream {
   codec_type?: string;
@@ -57,7 +67,8 @@ interface ProbeOutput {
 const STILL_FORMATS = /^(image2|\w+_pipe)$/;
 
 export async function probeMedia(path: string): Promise<MediaInfo> {
-  const { stdout } = await run(ffprobePath, ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', path], {
+  const args = ['-v', 'error', '-max_alloc', String(PROBE_MAX_ALLOC_BYTES), '-print_format', 'json', '-show_streams', '-show_format', path];
+  const { stdout } = await run(ffprobePath, args, {
     timeoutMs: PROBE_TIMEOUT_MS,
   });
   let info: ProbeOutput;
@@ -174,7 +185,8 @@ function run(
     child.on('error', (error) => {
       // Spawning itself failed (missing binary, no permission): there is no process to wait for.
       cleanUp();
-      reject(new Error(`could not start ${tool}: ${error.message}`));
+      // The cause keeps its code: EMFILE or EAGAIN here pass, and a retry can tell.
+      reject(new Error(`could not start ${tool}: ${error.message}`, { cause: error }));
     });
     child.on('close', (code, exitSignal) => {
       cleanUp();

@@ -2,19 +2,37 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
+import type { Logger } from 'pino';
 import { frameSize } from '../../catalog/frame.ts';
+import { findModel } from '../../catalog/models.ts';
 import type { MediaRef, VideoJob } from '../../catalog/types.ts';
 import { probeMedia, type MediaInfo } from '../../media/ffmpeg.ts';
+import { inputProblem } from '../../media/limits.ts';
 import type { MediaResolver } from '../../net/media.ts';
-import { FetchError } from '../../net/guarded-fetch.ts';
 import { ProviderFailure, type Operation, type ProviderContext, type ProviderStatus, type VideoProvider } from '../interface.ts';
+import { describeFailure, failedStatus, isAbort, isRetryable, STOPPED } from './failures.ts';
 import { renderVideo, type RenderSpec } from './scenes.ts';
+
+/** How a render ended: a status for the runner, or a failure that a later attempt may mend. */
+type Outcome = ProviderStatus | { state: 'retry'; reason: string };
 
 interface Render {
   progress: number;
   /** Settles when a render slot is free and work begins. */
   began: Promise<void>;
-  done: Promise<ProviderStatus>;
+  done: Promise<Outcome>;
+}
+
+export interface LocalProviderOptions {
+  media: MediaResolver;
+  /**
+   * This process's own folder: inputs, scratch and finished videos until the runner moves
+   * them into storage. Every render removes what it made here when it fails or is let go.
+   */
+  workDirectory: string;
+  /** Renders at once in this process. */
+  concurrency: number;
+  log: Logger;
 }
 
 /** The longest short side we keep when an extension follows its input's own frame. */
@@ -31,13 +49,15 @@ export class LocalProvider implements VideoProvider {
   readonly name = 'local';
   private readonly renders = new Map<string, Render>();
   private readonly limit: ReturnType<typeof pLimit>;
+  private readonly media: MediaResolver;
+  private readonly workDirectory: string;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly media: MediaResolver,
-    private readonly workDirectory: string,
-    concurrency: number,
-  ) {
-    this.limit = pLimit(concurrency);
+  constructor(options: LocalProviderOptions) {
+    this.media = options.media;
+    this.workDirectory = options.workDirectory;
+    this.log = options.log;
+    this.limit = pLimit(options.concurrency);
   }
 
   /** Returns once the render holds a slot, so a task waiting for one still reads `queued`. */
@@ -53,10 +73,13 @@ export class LocalProvider implements VideoProvider {
     const settled = await Promise.race([render.done, delay(500, undefined, { signal: context.signal }).catch(() => undefined)]);
     if (!settled) return { state: 'pending', progress: render.progress };
     this.renders.delete(context.taskId);
+    // Not a ProviderFailure: the runner hands the task back and retries it with backoff.
+    if (settled.state === 'retry') throw new Error(`The render failed for a reason a retry may mend: ${settled.reason}`);
     return settled;
   }
 
   private begin(context: ProviderContext): Render {
+    const { taskId, signal } = context;
     let markBegun = () => {};
     const render: Render = {
       progress: 0,
@@ -71,12 +94,46 @@ export class LocalProvider implements VideoProvider {
       markBegun();
       return this.render(context, onProgress);
     };
-    render.done = this.limit(work).catch((error: unknown) => {
-      this.renders.delete(context.taskId);
-      return failure(error);
-    });
-    this.renders.set(context.taskId, render);
+    // A failure is kept for status() to report (not thrown: nobody may be awaiting it yet).
+    render.done = this.limit(work).catch((error: unknown) => this.failed(context, error));
+    this.renders.set(taskId, render);
+    // The runner aborts the signal whenever it lets go of the task: done, cancelled, handed
+    // back or taken over. Nobody will ask for this render again.
+    if (signal.aborted) void this.letGo(taskId, render);
+    else signal.addEventListener('abort', () => void this.letGo(taskId, render), { once: true });
     return render;
+  }
+
+  /**
+   * Forgets a render nobody will ask for and removes its video if the runner did not take
+   * it (a failed move into storage; a cancel just as it finished). A render still running
+   * is stopped by the same abort and cleans up after itself.
+   */
+  private async letGo(taskId: string, render: Render): Promise<void> {
+    if (this.renders.get(taskId) === render) this.renders.delete(taskId);
+    const outcome = await render.done;
+    if (outcome.state !== 'completed') return;
+    await rm(outcome.file, { force: true }).catch((error: unknown) => {
+      this.log.warn({ task: taskId, cause: describeFailure(error) }, 'removing an unclaimed render failed');
+    });
+  }
+
+  private failed(context: ProviderContext, error: unknown): Outcome {
+    const { taskId, signal } = context;
+    const cause = describeFailure(error);
+    // The runner's abort reason may be any Error ('task cancelled', 'lease lost'), not only an AbortError.
+    if (signal.aborted || isAbort(error)) {
+      this.log.info({ task: taskId, cause }, 'render stopped');
+      return STOPPED;
+    }
+    if (isRetryable(error)) {
+      this.log.warn({ task: taskId, cause }, 'render failed for a passing reason; the task will be retried');
+      return { state: 'retry', reason: String(cause.message ?? cause.type) };
+    }
+    const status = failedStatus(error);
+    if (status.code === 'render_failed') this.log.error({ task: taskId, code: status.code, cause }, 'render failed');
+    else this.log.info({ task: taskId, code: status.code, cause }, 'render refused its input');
+    return status;
   }
 
   private async render(context: ProviderContext, onProgress: (fraction: number) => void): Promise<ProviderStatus> {
@@ -89,11 +146,13 @@ export class LocalProvider implements VideoProvider {
       const images = await Promise.all(job.images.map((ref, index) => fetch(ref, `image-${index}`)));
       const lastImage = job.lastImage ? await fetch(job.lastImage, 'last-image') : null;
       const video = job.video ? await fetch(job.video, 'video') : null;
-      // Every input is probed first: a file ffmpeg cannot decode fails here, clearly, not mid-render.
-      const imageInfos = await Promise.all([...images, ...(lastImage ? [lastImage] : [])].map((file) => probe(file, 'image')));
-      const videoInfo = video ? await probe(video, 'video') : null;
+      // Every input is probed and checked first: a file ffmpeg cannot decode, or one too big
+      // to render, fails here, clearly and cheaply, not mid-render.
+      const imageInfos = await Promise.all(images.map((file, index) => probe(file, 'image', `images[${index}]`)));
+      const lastImageInfo = lastImage ? await probe(lastImage, 'image', 'last_image') : null;
+      const videoInfo = video ? await probe(video, 'video', 'video') : null;
+      checkInputs(job, imageInfos, lastImageInfo, videoInfo);
       const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (imageInfos[0] ?? null) : null;
-      const output = path.join(this.workDirectory, `${taskId}.mp4`);
       const spec: RenderSpec = {
         capability: job.capability,
         prompt: job.prompt,
@@ -103,19 +162,30 @@ export class LocalProvider implements VideoProvider {
         video,
         inputVideoSeconds: videoInfo?.duration ?? null,
         audio: job.options.audio === true,
-        outputPath: output,
+        // Beside the scratch, not in it: the video outlives this call until the runner moves it.
+        outputPath: `${scratch}.mp4`,
       };
-      try {
-        await renderVideo(spec, { onProgress, signal });
-      } catch (error) {
-        await rm(output, { force: true });
-        throw error;
-      }
-      return { state: 'completed', file: output, seconds: spec.seconds };
+      await renderVideo(spec, { onProgress, signal, scratchDirectory: scratch });
+      return { state: 'completed', file: spec.outputPath, seconds: spec.seconds };
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * The same limits the task service applies to uploads at create time, applied again to what
+ * was actually fetched: a URL input is only seen now.
+ */
+function checkInputs(job: VideoJob, images: MediaInfo[], lastImage: MediaInfo | null, video: MediaInfo | null): void {
+  const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
+  const problems = [
+    ...images.map((info, index) => inputProblem('image', info, `images[${index}]`)),
+    lastImage && inputProblem('image', lastImage, 'last_image'),
+    video && inputProblem('video', video, 'video', range),
+  ];
+  const problem = problems.find((found) => found);
+  if (problem) throw new ProviderFailure(problem.code, problem.message);
 }
 
 /** Frame size and total length of the output, from the request and the probed inputs. */
@@ -139,19 +209,14 @@ function outputShape(job: VideoJob, video: MediaInfo | null, image: MediaInfo | 
   return { ...frame, seconds: job.seconds ?? 6 };
 }
 
-async function probe(file: string, kind: 'image' | 'video'): Promise<MediaInfo> {
+async function probe(file: string, kind: 'image' | 'video', param: string): Promise<MediaInfo> {
   try {
     const info = await probeMedia(file);
     if (kind === 'video' && !(info.duration > 0)) throw new Error('no duration');
     return info;
-  } catch {
-    throw new ProviderFailure('invalid_input_media', `The input ${kind} could not be decoded`);
+  } catch (error) {
+    // ffprobe that could not start (no file handles left) says nothing about the file.
+    if (isRetryable(error)) throw error;
+    throw new ProviderFailure('invalid_input_media', `${param}: the input ${kind} could not be decoded`);
   }
-}
-
-function failure(error: unknown): ProviderStatus {
-  if (error instanceof ProviderFailure) return { state: 'failed', code: error.code, message: error.message };
-  if (error instanceof FetchError) return { state: 'failed', code: `input_${error.code}`, message: `An input could not be fetched: ${error.message}` };
-  if ((error as Error).name === 'AbortError') return { state: 'failed', code: 'cancelled', message: 'The render was stopped' };
-  return { state: 'failed', code: 'render_failed', message: 'The preview renderer could not make this video' };
 }

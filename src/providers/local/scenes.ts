@@ -1,9 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import type { Capability } from '../../catalog/types.ts';
 import { probeMedia, runFfmpeg } from '../../media/ffmpeg.ts';
+import { expr, filterValue } from './filter-graph.ts';
+import { renderTimeoutMs } from './render-timeout.ts';
+import { LINE_GAP, LINE_HEIGHT, layoutText } from './text-layout.ts';
 
 /**
  * The preview renderer: honest footage, not AI. Every capability gets a scene that shows
@@ -30,9 +32,15 @@ export interface RenderSpec {
 }
 
 export interface RenderOptions {
+  /**
+   * The caller's folder for the render's scratch (a folder made and removed inside it).
+   * Never the OS temp dir: what a render killed by kill -9 leaves must lie where its owner
+   * finds and clears it at the next start.
+   */
+  scratchDirectory: string;
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
-  /** Safety net against an ffmpeg that never ends; default: 2 minutes plus 30 s per output second. */
+  /** Safety net against an ffmpeg that never ends; default: grows with the pixels encoded (render-timeout.ts). */
   timeoutMs?: number;
 }
 
@@ -55,10 +63,12 @@ interface SceneKit {
 
 type SceneBuilder = (spec: RenderSpec, kit: SceneKit) => Promise<Scene>;
 
+/** Writes `spec.outputPath`; a render that fails or is stopped leaves neither it nor any scratch behind. */
 export async function renderVideo(spec: RenderSpec, options: RenderOptions): Promise<void> {
   checkSpec(spec);
   options.signal?.throwIfAborted();
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-render-'));
+  await mkdir(options.scratchDirectory, { recursive: true });
+  const scratch = await mkdtemp(path.join(options.scratchDirectory, 'render-'));
   try {
     let files = 0;
     const kit: SceneKit = {
@@ -73,8 +83,12 @@ export async function renderVideo(spec: RenderSpec, options: RenderOptions): Pro
       durationSeconds: spec.seconds,
       onProgress: options.onProgress,
       signal: options.signal,
-      timeoutMs: options.timeoutMs ?? 120_000 + spec.seconds * 30_000,
+      timeoutMs: options.timeoutMs ?? renderTimeoutMs(spec),
     });
+  } catch (error) {
+    // ffmpeg creates the output before the first frame: a failed or killed run leaves a partial file.
+    await rm(spec.outputPath, { force: true });
+    throw error;
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -308,105 +322,6 @@ function grid(count: number, w: number, h: number): { columns: number; width: nu
     if (Math.min(candidate.width, candidate.height) > Math.min(best.width, best.height)) best = candidate;
   }
   return best;
-}
-
-// --- Text layout. drawtext cannot wrap, so lines are broken here from estimated glyph widths. ---
-
-/** drawtext's line height is the font's (about 1.17 em) plus line_spacing. */
-const LINE_GAP = 0.2;
-const LINE_HEIGHT = 1.17 + LINE_GAP;
-
-/**
- * Breaks `text` into lines that fit `width`×`height` px, trying font sizes from `largest`
- * down to `smallest`; at the smallest size, what still does not fit ends in an ellipsis.
- */
-function layoutText(text: string, box: { width: number; height: number; largest: number; smallest: number }): { text: string; fontSize: number } {
-  const clean = cleanText(text);
-  const smallest = Math.max(8, Math.round(box.smallest));
-  let fontSize = Math.max(smallest, Math.round(box.largest));
-  for (;;) {
-    const maxEm = box.width / fontSize;
-    const lines = wrap(clean, maxEm);
-    const maxLines = Math.max(1, Math.floor(box.height / (fontSize * LINE_HEIGHT)));
-    if (lines.length <= maxLines) return { text: lines.join('\n'), fontSize };
-    if (fontSize === smallest) return { text: [...lines.slice(0, maxLines - 1), ellipsize(lines[maxLines - 1] ?? '', maxEm)].join('\n'), fontSize };
-    fontSize = Math.max(smallest, Math.floor(fontSize * 0.9));
-  }
-}
-
-/**
- * One line of plain text: whitespace collapsed, control characters dropped, and characters
- * outside the Basic Multilingual Plane (emoji) removed, since DejaVu has no glyphs for them
- * and drawtext would draw empty boxes.
- */
-function cleanText(text: string): string {
-  return text
-    .replace(/[\u{10000}-\u{10FFFF}\u200D\uFE0E\uFE0F]/gu, '')
-    .replace(/[\p{Cc}\p{Zl}\p{Zp}\s]+/gu, ' ')
-    .trim();
-}
-
-function wrap(text: string, maxEm: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ').filter(Boolean)) {
-    const joined = line ? `${line} ${word}` : word;
-    if (emWidth(joined) <= maxEm) {
-      line = joined;
-      continue;
-    }
-    if (line) lines.push(line);
-    // A word wider than the line (a URL, a long compound) is cut wherever it must be.
-    line = '';
-    for (const char of word) {
-      if (line && emWidth(line + char) > maxEm) {
-        lines.push(line);
-        line = '';
-      }
-      line += char;
-    }
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
-function ellipsize(line: string, maxEm: number): string {
-  const chars = [...line];
-  while (chars.length > 0 && emWidth(`${chars.join('')}…`) > maxEm) chars.pop();
-  return `${chars.join('').trimEnd()}…`;
-}
-
-/** Approximate advance widths of DejaVu Sans, in em; generous, so lines fall short rather than overflow. */
-function emWidth(text: string): number {
-  let width = 0;
-  for (const char of text) {
-    if (char === ' ') width += 0.32;
-    else if (/[il.,:;'|!]/.test(char)) width += 0.3;
-    else if (/[fjrt()[\]{}"`\-/\\]/.test(char)) width += 0.42;
-    else if (/[mwMW@%]/.test(char)) width += 0.95;
-    else if (/[A-Z0-9#&]/.test(char)) width += 0.72;
-    else if (/[a-z?*+=<>^~_$]/.test(char)) width += 0.6;
-    else if (/[\u1100-\u115F\u2E80-\uA4CF\uAC00-\uD7A3\uF900-\uFAFF\uFE30-\uFE4F\uFF00-\uFF60\uFFE0-\uFFE6]/.test(char)) width += 1;
-    else width += 0.75;
-  }
-  return width;
-}
-
-// --- Filter-graph quoting. ---
-
-/**
- * A literal option value (a path, a fixed text). The graph parser and then the option parser
- * each strip one layer of quoting, so the value is quoted for the second and escaped for the first.
- */
-function filterValue(value: string): string {
-  const quoted = `'${value.replace(/'/g, `'\\''`)}'`;
-  return quoted.replace(/[\\'[\],;]/g, '\\$&');
-}
-
-/** An expression: quoted for the graph parser so its commas do not split the chain. */
-function expr(expression: string): string {
-  if (/[':]/.test(expression)) throw new Error(`unexpected quote or colon in filter expression ${expression}`);
-  return `'${expression}'`;
 }
 
 function even(value: number): number {
