@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { gatewayPerFile } from './support/gateway.ts';
-import { pngDataUri } from './support/media.ts';
+import { mp4File, pngDataUri } from './support/media.ts';
 
 /**
  * GET /openapi.json against the routes themselves: every documented path is routed, and
@@ -53,12 +54,53 @@ describe('openapi.json', () => {
     ['an unknown operation', { model: 'grok-imagine', prompt: 'p', duration: 6, extra_body: { operation: 'dance' } }, false],
     ['an image that is a number', { model: 'grok-imagine-video', prompt: 'p', image: 7 }, false],
     ['an aspect ratio outside every list', { model: 'viduq3p-720p', prompt: 'p', aspect_ratio: '21:9' }, false],
+    ['grok-imagine with resolution', { model: 'grok-imagine', prompt: 'p', duration: 6, resolution: '480p' }, true],
+    ['an unknown field', { model: 'grok-imagine', prompt: 'p', duration: 6, fps: 24 }, false],
+    ["another family's field", { model: 'grok-imagine-video', prompt: 'p', image_url: image }, false],
+    ['an unknown extra_body key', { model: 'viduq3p-720p', prompt: 'p', extra_body: { seed: 1, off_peak: true } }, false],
+    ['the ignored user and metadata', { model: 'viduq3p-720p', prompt: 'p', user: 'u-1', metadata: { a: '1' } }, true],
+    ['an empty extra_body', { model: 'grok-imagine-video', prompt: 'p', extra_body: {} }, true],
   ];
   for (const [name, body, accepted] of cases) {
     test(`document and route agree: ${name} is ${accepted ? 'accepted' : 'refused'}`, async () => {
       const { validate } = await documentValidator();
       assert.equal(validate(body), accepted, JSON.stringify(validate.errors?.slice(0, 2)));
       const { status, body: answer } = await shared.client.json('POST', '/v1/videos', body);
+      assert.equal(status, accepted ? 200 : 400, JSON.stringify(answer));
+    });
+  }
+
+  test('each request schema lists the ignored fields and refuses any other', async () => {
+    const { document } = await documentValidator();
+    const schemas = (document.components as { schemas: Record<string, { additionalProperties?: unknown; properties?: Record<string, unknown> }> }).schemas;
+    const requests = Object.entries(schemas).filter(([name]) => name.startsWith('Create_') || ['EditVideoRequest', 'ExtendVideoRequest', 'RemixRequest'].includes(name));
+    assert.ok(requests.length >= 6);
+    for (const [name, schema] of requests) {
+      const branches = (schema as { anyOf?: typeof schema[] }).anyOf ?? [schema];
+      for (const branch of branches) {
+        const resolved = '$ref' in branch ? schemas[String(branch.$ref).split('/').pop()!]! : branch;
+        assert.equal(resolved.additionalProperties, false, name);
+        for (const ignored of ['user', 'metadata']) assert.ok(resolved.properties?.[ignored], `${name} lists ${ignored}`);
+      }
+    }
+  });
+
+  // The edit and extension routes: the openai client sends no model; the route supplies one.
+  const video = `data:video/mp4;base64,${readFileSync(mp4File(2, 160, 120)).toString('base64')}`;
+  const routed: [string, string, Record<string, unknown>, boolean][] = [
+    ['/v1/videos/edits', 'EditVideoRequest', { prompt: 'p', video }, true],
+    ['/v1/videos/edits', 'EditVideoRequest', { prompt: 'p', video, fps: 24 }, false],
+    ['/v1/videos/extensions', 'ExtendVideoRequest', { prompt: 'p', video, seconds: '2' }, true],
+    ['/v1/videos/extensions', 'ExtendVideoRequest', { prompt: 'p', video, seconds: '2', loop: true }, false],
+  ];
+  for (const [route, schema, body, accepted] of routed) {
+    test(`document and route agree on ${route}: ${Object.keys(body).join(', ')} is ${accepted ? 'accepted' : 'refused'}`, async () => {
+      const { document } = await documentValidator();
+      const ajv = new Ajv2020({ strict: false, validateFormats: false });
+      ajv.addSchema(document, 'openapi.json');
+      const validate = ajv.getSchema(`openapi.json#/components/schemas/${schema}`)!;
+      assert.equal(validate(body), accepted, JSON.stringify(validate.errors?.slice(0, 2)));
+      const { status, body: answer } = await shared.client.json('POST', route, body);
       assert.equal(status, accepted ? 200 : 400, JSON.stringify(answer));
     });
   }

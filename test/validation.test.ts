@@ -84,6 +84,9 @@ cases('grok-imagine: durations per capability', [
 
 cases('grok-imagine: size, aspect ratio, input_video_seconds', [
   ['size 480p', gi({ duration: 5, size: '480p' })],
+  ['resolution 480p (xAI and the other grok models call it so)', gi({ duration: 5, resolution: '480p' })],
+  ['size beside resolution', gi({ duration: 5, size: '480p', resolution: '480p' }), 'resolution'],
+  ['an OpenAI size against its aspect_ratio', gi({ duration: 5, size: '1280x720', aspect_ratio: '9:16' }), 'aspect_ratio'],
   ['size 1080p', gi({ duration: 5, size: '1080p' }), 'size'],
   ['size on video_extend', gi({ video, duration: 5, size: '720p', extra_body: extend }), 'size'],
   ['size on edit_video', gi({ video, size: '720p', extra_body: edit })],
@@ -124,7 +127,8 @@ cases('grok-imagine-video', [
   ['size beside resolution', giv({ size: '1280x720', resolution: '720P' }), 'size'],
   ['image as a data URI', giv({ image })],
   ['images as data URIs', giv({ images: [image, image] })],
-  ['image together with images', giv({ image, images: [image] }), 'image'],
+  // Neither field is wrong alone: the pair is, and the second is named, as for duration and seconds.
+  ['image together with images', giv({ image, images: [image] }), 'images'],
   ['a text data URI as image', giv({ image: 'data:text/plain;base64,aGVsbG8=' }), 'image'],
 ]);
 
@@ -165,6 +169,17 @@ cases('Vidu Q3', [
   ['a prompt of 5001 characters', vidu('viduq3p-720p', { prompt: 'x'.repeat(5001) }), 'prompt'],
 ]);
 
+cases('fields a model does not take are refused, never dropped', [
+  ['fps on grok-imagine', gi({ duration: 5, fps: 24 }), 'fps'],
+  ['an invented field on a Vidu model', vidu('viduq3p-720p', { motion_strength: 3 }), 'motion_strength'],
+  ["another family's image_url on grok-imagine-video", giv({ image_url: image }), 'image_url'],
+  ['an unknown extra_body key', vidu('viduq3p-720p', { extra_body: { seed: 7, off_peak: true } }), 'extra_body.off_peak'],
+  ['extra_body on a family that has none', giv({ extra_body: { operation: 'text_to_video' } }), 'extra_body.operation'],
+  ['user and metadata change nothing', gi({ duration: 5, user: 'end-user-42', metadata: { order: '7' } })],
+  ['an empty extra_body', giv({ extra_body: {} })],
+  ['seconds on a Vidu model', vidu('viduq3p-540p', { seconds: '4' })],
+]);
+
 cases('every model', [
   ['an unknown model', { model: 'sora-9', prompt: 'p' }, 'model'],
   ['no model', { prompt: 'p' }, 'model'],
@@ -177,6 +192,30 @@ describe('answers', () => {
     assert.equal(status, 400);
     assert.equal(body.error.code, 'model_not_found');
     assert.match(body.error.message, /sora-9/);
+  });
+  test('a field the model does not take is unsupported_parameter and names the model', async () => {
+    const { status, body } = await shared.client.json('POST', '/v1/videos', gi({ duration: 3, resolution: '480p', fps: 24 }));
+    assert.equal(status, 400);
+    assert.equal(body.error.code, 'unsupported_parameter');
+    assert.match(body.error.message, /fps.*grok-imagine/);
+  });
+  test('grok-imagine takes resolution, and answers the tier it was given', async () => {
+    const { status, body } = await shared.client.json('POST', '/v1/videos', gi({ duration: 3, resolution: '480p' }));
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.size, '480p');
+  });
+  test('an OpenAI size is answered in its own form', async () => {
+    for (const [size, answered] of [['720x1280', '720x1280'], ['854 X 480', '854x480']]) {
+      const { status, body } = await shared.client.json('POST', '/v1/videos', gi({ duration: 3, size }));
+      assert.equal(status, 200, JSON.stringify(body));
+      assert.equal(body.size, answered);
+    }
+  });
+  test('image and images together say so', async () => {
+    const { status, body } = await shared.client.json('POST', '/v1/videos', giv({ image, images: [image] }));
+    assert.equal(status, 400);
+    assert.equal(body.error.code, 'conflicting_parameters');
+    assert.match(body.error.message, /Pass image or images, not both/);
   });
   test('an accepted option the model ignores comes back as a warning', async () => {
     const { status, body } = await shared.client.json('POST', '/v1/videos', vidu('viduq3p-720p', { image, aspect_ratio: '1:1' }));

@@ -3,7 +3,8 @@ import type { Family } from './models.ts';
 /**
  * Which body keys each request dialect uses for each canonical input. The same input
  * under two keys (`duration` and `seconds`, `image` and `image_url`) may be sent once.
- * Keys under `extra_body` are written as `extra_body.<name>`.
+ * Keys under `extra_body` are written as `extra_body.<name>`. A key no slot of the
+ * model's dialect lists is refused (fields.ts), never dropped.
  */
 export type Slot =
   | 'prompt'
@@ -32,7 +33,8 @@ export const DIALECTS: Record<Family, Dialect> = {
     keys: {
       prompt: ['prompt'],
       duration: ['duration', 'seconds'],
-      resolution: ['size'],
+      // The seeds write size; xAI and the other grok models' pages write resolution.
+      resolution: ['size', 'resolution'],
       aspectRatio: ['aspect_ratio'],
       // input_reference is the OpenAI Videos name (what the openai client sends).
       image: ['image', 'image_url', 'input_reference'],
@@ -67,7 +69,8 @@ export const DIALECTS: Record<Family, Dialect> = {
   'vidu-q3': {
     keys: {
       prompt: ['prompt'],
-      duration: ['duration'],
+      // seconds is the openai client's name for it.
+      duration: ['duration', 'seconds'],
       resolution: ['resolution', 'size'],
       aspectRatio: ['aspect_ratio'],
       image: ['image', 'input_reference'],

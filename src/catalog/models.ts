@@ -2,8 +2,8 @@ import type { Capability } from './types.ts';
 
 /**
  * The model catalog as data. Each model names the request dialect it speaks (`family`)
- * and, per capability, the inputs and ranges it accepts; validate.ts is the only code
- * that reads these rules, so a new model is a new entry here, not a new branch.
+ * and, per capability, the inputs and ranges it accepts; validate() is the only gate
+ * that applies these rules, so a new model is a new entry here, not a new branch.
  */
 
 export type Family = 'grok-imagine' | 'grok-imagine-video' | 'grok-video' | 'vidu-q3';

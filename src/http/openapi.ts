@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { DIALECTS, type Slot } from '../catalog/dialects.ts';
+import { IGNORED_FIELDS } from '../catalog/fields.ts';
 import { MODELS, type Family, type ModelSpec, type Range } from '../catalog/models.ts';
-import { SLOT_TYPES } from '../catalog/validate.ts';
+import { SLOT_TYPES } from '../catalog/slot-types.ts';
+import type { Capability } from '../catalog/types.ts';
 
 /**
  * The OpenAPI 3.1 document (GET /openapi.json), generated from what validates requests:
  * each field's type from SLOT_TYPES, its names from the family's dialect, its ranges and
- * choices from the model catalog. A create body is one of the families' schemas.
+ * choices from the model catalog. A create body is one of the families' schemas; like the
+ * routes, each refuses a field it does not list (the ignored ones are listed as such).
  */
 type JsonSchema = Record<string, unknown>;
 
@@ -54,8 +57,17 @@ function constraints(slot: Slot, models: ModelSpec[]): JsonSchema {
   }
 }
 
-function createSchema(family: Family): JsonSchema {
-  const models = MODELS.filter((model) => model.family === family);
+/** Fields that change nothing, listed so that a closed schema accepts them as the routes do. */
+const ignored = Object.fromEntries(IGNORED_FIELDS.map((field) => [field, { description: 'Accepted and ignored: it changes nothing about the video' }]));
+
+const CLOSED = `A field not listed here is refused (400, code unsupported_parameter); ${IGNORED_FIELDS.join(' and ')} are accepted and ignored.`;
+
+/**
+ * One family's request body. The edit and extension routes take a family's body without
+ * `model` (the route picks one), limited to the models that offer their capability.
+ */
+function requestSchema(family: Family, only?: Capability): JsonSchema {
+  const models = MODELS.filter((model) => model.family === family && (!only || model.capabilities[only]));
   const properties: Record<string, JsonSchema> = { model: { type: 'string', enum: models.map((model) => model.id) } };
   const extra: Record<string, JsonSchema> = {};
   for (const [slot, keys] of Object.entries(DIALECTS[family].keys) as [Slot, readonly string[]][]) {
@@ -68,16 +80,31 @@ function createSchema(family: Family): JsonSchema {
       else properties[key] ??= DIALECTS[family].oneOrMany?.includes(key) ? typeOf('images') : schema;
     }
   }
-  if (Object.keys(extra).length > 0) properties.extra_body = { type: 'object', properties: extra };
-  return { type: 'object', title: `${family} request`, required: ['model', 'prompt'], properties };
+  properties.extra_body = { type: 'object', properties: extra, additionalProperties: false };
+  return {
+    type: 'object',
+    title: only ? `${family} ${only} request` : `${family} request`,
+    description: CLOSED,
+    required: only ? ['prompt'] : ['model', 'prompt'],
+    properties: { ...properties, ...ignored },
+    additionalProperties: false,
+  };
 }
 
 const FAMILIES = [...new Set(MODELS.map((model) => model.family))];
+
+/** The body of the edit or extension route: any family that offers the capability (anyOf: with no model, several may fit). */
+function routedSchema(capability: Capability): JsonSchema {
+  const families = FAMILIES.filter((family) => MODELS.some((model) => model.family === family && model.capabilities[capability]));
+  return { anyOf: families.map((family) => requestSchema(family, capability)) };
+}
+
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
 const errors = { '4XX': { description: 'An error', ...json(ref('Error')) } };
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const createBody = { required: true, content: { 'application/json': { schema: ref('CreateVideoRequest') }, 'multipart/form-data': { schema: ref('CreateVideoRequest') } } };
+const bodyOf = (name: string) => ({ required: true, content: { 'application/json': { schema: ref(name) }, 'multipart/form-data': { schema: ref(name) } } });
+const createBody = bodyOf('CreateVideoRequest');
 const idempotency = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
 const videoAnswer = { '200': { description: 'The video object', ...json(ref('Video')) }, ...errors };
 
@@ -93,8 +120,16 @@ export function buildOpenApi(): JsonSchema {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       schemas: {
         CreateVideoRequest: { oneOf: FAMILIES.map((family) => ref(`Create_${family}`)) },
-        ...Object.fromEntries(FAMILIES.map((family) => [`Create_${family}`, createSchema(family)])),
-        RemixRequest: { type: 'object', required: ['prompt'], properties: { prompt: typeOf('prompt') } },
+        ...Object.fromEntries(FAMILIES.map((family) => [`Create_${family}`, requestSchema(family)])),
+        EditVideoRequest: routedSchema('edit_video'),
+        ExtendVideoRequest: routedSchema('video_extend'),
+        RemixRequest: {
+          type: 'object',
+          description: `A remix keeps the source video's model, inputs and settings. ${CLOSED}`,
+          required: ['prompt'],
+          properties: { prompt: typeOf('prompt'), ...ignored },
+          additionalProperties: false,
+        },
         Video: {
           type: 'object',
           required: ['id', 'object', 'model', 'status', 'progress', 'created_at', 'completed_at', 'expires_at', 'prompt', 'seconds', 'size', 'error', 'remixed_from_video_id'],
@@ -151,8 +186,8 @@ export function buildOpenApi(): JsonSchema {
       },
       '/v1/videos/generations': create('Create a video task (compatibility route)'),
       '/v1/video/generations': create('Create a video task (legacy route; answers object "video.generation.job")'),
-      '/v1/videos/edits': create('Edit a video (edit_video)'),
-      '/v1/videos/extensions': create('Extend a video (video_extend)'),
+      '/v1/videos/edits': create('Edit a video (edit_video)', bodyOf('EditVideoRequest')),
+      '/v1/videos/extensions': create('Extend a video (video_extend)', bodyOf('ExtendVideoRequest')),
       '/v1/videos/{id}/remix': { post: { ...create('Remix a video with a new prompt', { required: true, ...json(ref('RemixRequest')) }).post, parameters: [idParameter, idempotency] } },
       '/v1/videos/{id}': {
         get: { summary: 'Retrieve a video', parameters: [idParameter], responses: videoAnswer },

@@ -1,0 +1,46 @@
+import { InvalidInput } from '../errors.ts';
+import { mediaLike } from './slot-types.ts';
+import { UploadedFile, type MediaRef } from './types.ts';
+
+const DATA_URI = /^data:([\w.+-]+\/[\w.+-]+)((?:;[\w.+-]+=[^;,]*)*);base64,([A-Za-z0-9+/=\s]+)$/;
+
+/**
+ * One input image or video as the client sent it (URL, data URI, `{url}`, `{image_url}`,
+ * `{id}`, uploaded file) → a MediaRef, checked only as far as it can be without fetching
+ * or decoding anything: the scheme, the data URI's form and its media type.
+ */
+export function toMediaRef(value: unknown, param: string, kind: 'image' | 'video'): MediaRef {
+  const parsed = mediaLike.safeParse(value);
+  const expectation = `an http(s) URL, a data URI (data:${kind}/…;base64,…), {"url": …} or an uploaded file`;
+  if (!parsed.success) throw new InvalidInput(`${param} must be ${expectation}`, param);
+  const media = parsed.data;
+  if (media instanceof UploadedFile) {
+    if (!media.mime.startsWith(`${kind}/`) && media.mime !== 'application/octet-stream') {
+      throw new InvalidInput(`${param} must be an ${kind} file, not ${media.mime}`, param, 'invalid_media_type');
+    }
+    return { kind: 'upload', path: media.path, mime: media.mime, filename: media.filename };
+  }
+  if (typeof media === 'object' && 'id' in media) {
+    if (kind !== 'video') throw new InvalidInput(`${param} takes {"id": …} only for a video input`, param);
+    if (!/^video_[0-9a-f]{1,64}$/.test(media.id)) throw new InvalidInput(`${param}.id is not a video id`, `${param}.id`);
+    return { kind: 'video', id: media.id };
+  }
+  const text = (typeof media === 'string' ? media : 'url' in media ? media.url : media.image_url).trim();
+  if (text.startsWith('data:')) {
+    const match = DATA_URI.exec(text);
+    if (!match) throw new InvalidInput(`${param} is not a valid base64 data URI`, param);
+    const mime = match[1]!.toLowerCase();
+    if (!mime.startsWith(`${kind}/`)) throw new InvalidInput(`${param} must be an ${kind} data URI, not ${mime}`, param, 'invalid_media_type');
+    return { kind: 'data', mime, base64: match[3]! };
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new InvalidInput(`${param} must be ${expectation}`, param);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidInput(`${param} must use http or https`, param);
+  }
+  return { kind: 'url', url: url.toString() };
+}
