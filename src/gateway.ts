@@ -12,6 +12,7 @@ import { MediaResolver } from './net/media.ts';
 import type { VideoProvider } from './providers/interface.ts';
 import { LocalProvider } from './providers/local/provider.ts';
 import { LocalStorage } from './storage/local.ts';
+import { Scratch } from './scratch.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import { systemClock } from './tasks/clock.ts';
 import { Runner } from './tasks/runner.ts';
@@ -28,12 +29,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   await mkdir(config.dataDir, { recursive: true });
   const store = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
   const storage = new LocalStorage(path.join(config.dataDir, 'files'));
-  const media = new MediaResolver(storage, {
-    allowedPrivateHosts: config.allowedPrivateHosts,
-    maxBytes: config.maxInputBytes,
-    timeoutMs: config.fetchTimeoutSeconds * 1000,
-  });
-  const local = new LocalProvider({ media, workDirectory: path.join(config.dataDir, 'work'), concurrency: config.renderConcurrency, log });
+  const scratch = await Scratch.open(config.dataDir);
+  const media = new MediaResolver(
+    storage,
+    { allowedPrivateHosts: config.allowedPrivateHosts, maxBytes: config.maxInputBytes, timeoutMs: config.fetchTimeoutSeconds * 1000 },
+    scratch.folder('probes'),
+  );
+  const local = new LocalProvider({ media, workDirectory: scratch.folder('renders'), concurrency: config.renderConcurrency, log });
   const providers = new Map<string, VideoProvider>([[local.name, local]]);
 
   const runner =
@@ -65,7 +67,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const secret = await store.sharedSetting('url_signing_secret', () => randomBytes(32).toString('base64url'));
-    app = await buildApp({ config, log, keys: new KeyService(store), tasks, storage, signer: new UrlSigner(secret), adminKey });
+    app = await buildApp({ config, log, keys: new KeyService(store), tasks, storage, signer: new UrlSigner(secret), adminKey, scratch });
     url = await app.listen({ port: config.port, host: config.host });
   }
   runner?.start();

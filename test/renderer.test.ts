@@ -359,7 +359,7 @@ describe('the local provider', () => {
   before(async () => {
     // The origin matches the whole request URL: the query is part of the name.
     origin = await startOrigin({ '/long.mp4?token=secret-in-query': { type: 'video/mp4', body: readFileSync(file('twelve-seconds.mp4')) } });
-    media = new MediaResolver(storage, { allowedPrivateHosts: new Set([origin.hostPort]), maxBytes: 100 * 1024 * 1024, timeoutMs: 10_000 });
+    media = new MediaResolver(storage, { allowedPrivateHosts: new Set([origin.hostPort]), maxBytes: 100 * 1024 * 1024, timeoutMs: 10_000 }, path.join(root, 'probes'));
     for (const name of ['wide.png', 'truncated.png', 'over-limit.png']) await storage.putBuffer(`inputs/${name}`, readFileSync(file(name)));
   });
   after(() => origin.close());

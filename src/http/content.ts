@@ -24,7 +24,7 @@ type ContentRequest = FastifyRequest<{
 export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, storage, signer, keys } = deps;
   const apiKey = requireApiKey(keys);
-  const stills = new StillMaker(storage);
+  const stills = new StillMaker(storage, deps.scratch.folder('stills'));
 
   const findTask = async (request: ContentRequest): Promise<TaskRow> => {
     const { expires, signature } = request.query;

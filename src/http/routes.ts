@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import type { Logger } from 'pino';
 import type { KeyService } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
+import type { Scratch } from '../scratch.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskService } from '../tasks/service.ts';
 import type { CorsPolicy } from './cors.ts';
@@ -18,6 +19,7 @@ export interface AppDependencies {
   storage: Storage;
   signer: UrlSigner;
   adminKey: string;
+  scratch: Scratch;
 }
 
 /** The dependencies plus the presenter made from them. */

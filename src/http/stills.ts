@@ -1,5 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { probeMedia } from '../media/ffmpeg.ts';
 import { makeSpritesheet, makeThumbnail } from '../media/stills.ts';
@@ -18,7 +17,11 @@ const STILLS = {
 export class StillMaker {
   private readonly making = new Map<string, Promise<string>>();
 
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    /** This process's scratch folder for stills being made (see src/scratch.ts). */
+    private readonly scratchDirectory: string,
+  ) {}
 
   async ensure(task: TaskRow, variant: keyof typeof STILLS): Promise<string> {
     const key = `videos/${task.id}/${STILLS[variant].file}`;
@@ -32,7 +35,8 @@ export class StillMaker {
   }
 
   private async make(task: TaskRow, variant: keyof typeof STILLS, key: string): Promise<string> {
-    const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-still-'));
+    await mkdir(this.scratchDirectory, { recursive: true });
+    const scratch = await mkdtemp(path.join(this.scratchDirectory, 'still-'));
     try {
       const video = await this.storage.localPath(task.video_key!, scratch);
       const output = path.join(scratch, STILLS[variant].file);

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TaskRow } from '../store/schema.ts';
 import { z } from 'zod';
@@ -38,7 +37,7 @@ function readIdempotencyKey(header: string | string[] | undefined): string | und
 export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, presenter, config, keys } = deps;
   const onRequest = requireApiKey(keys);
-  const uploads = path.join(config.dataDir, 'tmp');
+  const uploads = deps.scratch.folder('uploads');
 
   const limited = { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } };
 

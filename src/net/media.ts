@@ -1,5 +1,4 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { InvalidInput } from '../errors.ts';
@@ -27,6 +26,8 @@ export class MediaResolver {
   constructor(
     private readonly storage: Storage,
     private readonly guard: GuardOptions,
+    /** This process's scratch folder for probing (see src/scratch.ts). */
+    private readonly scratchDirectory: string,
   ) {}
 
   /**
@@ -86,7 +87,8 @@ export class MediaResolver {
   /** The length of a stored video input, or null when it is only a URL (not fetched before the run). */
   async videoSeconds(ref: MediaRef): Promise<number | null> {
     if (ref.kind !== 'stored') return null;
-    const scratch = await mkdtemp(path.join(os.tmpdir(), 'vidgate-probe-'));
+    await mkdir(this.scratchDirectory, { recursive: true });
+    const scratch = await mkdtemp(path.join(this.scratchDirectory, 'probe-'));
     try {
       return (await probeMedia(await this.storage.localPath(ref.key, scratch))).duration;
     } catch {
