@@ -124,3 +124,34 @@ describe('live progress', () => {
     assert.equal(done.headers.get('openai-poll-after-ms'), null);
   });
 });
+
+describe('delete', () => {
+  test('a deleted video is gone from every read route, even right after they were read', async () => {
+    const { client } = shared;
+    const { body } = await client.json('POST', '/v1/videos', short('delete me'));
+    await client.waitFor(body.id);
+    // Read first, so that whatever a read keeps is kept when the delete comes.
+    const reads = ['/v1/videos', '/v1/videos/generations', '/v1/video/generations'].map((route) => `${route}/${body.id}`);
+    for (const route of reads) assert.equal((await client.json('GET', route)).status, 200, route);
+
+    const deleted = await client.json('DELETE', `/v1/videos/${body.id}`);
+    assert.deepEqual(deleted.body, { id: body.id, object: 'video.deleted', deleted: true });
+    for (const route of [...reads, `/v1/videos/${body.id}/content`]) {
+      const { status, body: answer } = await client.json('GET', route);
+      assert.equal(status, 404, route);
+      assert.equal(answer.error.type, 'not_found_error', route);
+    }
+    assert.equal((await client.json('POST', `/v1/videos/${body.id}/cancel`)).status, 404);
+  });
+
+  test("a deleted video's Idempotency-Key makes a new task instead of a 409", async () => {
+    const { client } = shared;
+    const headers = { 'idempotency-key': 'delete-then-retry' };
+    const { body: first } = await client.json('POST', '/v1/videos', short('idempotent, deleted'), headers);
+    await client.json('DELETE', `/v1/videos/${first.id}`);
+    const retried = await client.json('POST', '/v1/videos', short('idempotent, deleted'), headers);
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    assert.notEqual(retried.body.id, first.id);
+    await client.waitFor(retried.body.id);
+  });
+});

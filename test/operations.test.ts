@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { pngDataUri } from './support/media.ts';
 
 /** What an operator meets: configuration errors, the generated admin key, rate limits, split roles. */
 const running: RunningGateway[] = [];
@@ -81,18 +82,20 @@ describe('rate limits', () => {
 });
 
 describe('expiry', () => {
-  test('past expires_at the content is refused and its files are removed', async () => {
+  test('past expires_at the content is refused and its files, inputs too, are removed', async () => {
     // 0.002 h = 7.2 s: long enough to download once on a busy machine, short enough to wait out.
     const gateway = await start({ VIDEO_TTL_HOURS: '0.002', EXPIRY_SWEEP_SECONDS: '1' });
     const client = await newClient(gateway);
-    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'short-lived', duration: 1, size: '480p' });
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'short-lived', image: pngDataUri(64, 48), duration: 1, size: '480p' });
     const task = await client.waitFor(body.id);
     assert.ok([7, 8].includes(task.expires_at - task.completed_at), 'expires 7.2 s after completion (whole seconds)');
     assert.equal((await client.request('GET', `/v1/videos/${body.id}/content`)).status, 200);
     const folder = path.join(gateway.dataDir, 'files', 'videos', body.id);
+    const inputs = path.join(gateway.dataDir, 'files', 'inputs', body.id);
     assert.ok(existsSync(folder));
+    assert.ok(existsSync(inputs));
     const deadline = Date.now() + 30_000;
-    while (existsSync(folder)) {
+    while (existsSync(folder) || existsSync(inputs)) {
       assert.ok(Date.now() < deadline, 'the sweep removes the files');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -101,6 +104,10 @@ describe('expiry', () => {
     assert.equal(answer.error.code, 'video_expired');
     assert.equal((await fetch(task.metadata.url)).status, 403);
     assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).body.status, 'completed');
+    // Its inputs went with it: there is nothing left to remix.
+    const remix = await client.json('POST', `/v1/videos/${body.id}/remix`, { prompt: 'again' });
+    assert.equal(remix.status, 404);
+    assert.equal(remix.body.error.code, 'video_expired');
   });
 });
 

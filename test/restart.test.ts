@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, test } from 'node:test';
-import { probe } from './support/media.ts';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Database } from '../src/store/schema.ts';
+import { pngDataUri, probe } from './support/media.ts';
 import { Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 
 /**
@@ -63,4 +70,131 @@ test('SIGTERM hands running tasks back, so a restart resumes them at once', asyn
   // With a 10-minute lease, only a released task can be picked up within the wait below.
   const task = await new Client(gateway.url, client.key).waitFor(body.id, 60_000);
   assert.equal(task.status, 'completed');
+});
+
+/** Gateways of the tests below, each on its own DATA_DIR. */
+const started: RunningGateway[] = [];
+after(async () => {
+  for (const one of started) await one.stop('SIGKILL');
+  for (const dir of new Set(started.map((one) => one.dataDir))) removeDataDir(dir);
+});
+async function startOwn(env: Record<string, string>, dataDir?: string): Promise<RunningGateway> {
+  const one = await startGateway(env, dataDir);
+  started.push(one);
+  return one;
+}
+
+/** The ffmpeg processes a gateway process runs for one task. */
+function rendersOf(one: RunningGateway, taskId: string): number[] {
+  return execFileSync('ps', ['-eo', 'pid=,ppid=,args='])
+    .toString()
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
+    .filter((match) => match !== null && Number(match[2]) === one.process.pid && match[3]!.includes('ffmpeg') && match[3]!.includes(taskId))
+    .map((match) => Number(match![1]));
+}
+
+test('a task that keeps killing its worker ends failed (worker_crashed); SIGTERM stops do not count, nor does waiting behind it', async () => {
+  const crashEnv = { LEASE_SECONDS: '2', RENDER_CONCURRENCY: '1' };
+  let current = await startOwn(crashEnv);
+  const client = await newClient(current);
+  // Stands for a task whose input brings the process down: each run of it ends with the worker gone.
+  const { body: poison } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'poison', duration: 15, size: '480p' });
+  // Claimed alongside it at every start, but waiting for the render slot when the worker dies.
+  const { body: bystander } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'bystander', duration: 2, size: '480p' });
+
+  // Three crashes count; the SIGTERM between them hands the task back and does not.
+  for (const signal of ['SIGKILL', 'SIGKILL', 'SIGTERM', 'SIGKILL'] as const) {
+    const deadline = Date.now() + 30_000;
+    let renders: number[];
+    while ((renders = rendersOf(current, poison.id)).length === 0) {
+      assert.ok(Date.now() < deadline, `the poison task should be rendering again before the ${signal}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await current.stop(signal);
+    // A killed worker leaves its ffmpeg behind; it is ours to end.
+    for (const pid of renders) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone (the SIGTERM stop ends its renders).
+      }
+    }
+    current = await startOwn(crashEnv, current.dataDir);
+  }
+  const again = new Client(current.url, client.key);
+  const failed = await again.waitFor(poison.id, 60_000);
+  assert.equal(failed.status, 'failed');
+  assert.equal(failed.error.code, 'worker_crashed');
+  assert.match(failed.error.message, /3 times/);
+  assert.ok(current.logs.some((line) => line.includes('worker_crashed')), 'the log tells the operator');
+  assert.equal((await again.waitFor(bystander.id, 60_000)).status, 'completed', 'the task waiting behind it is not blamed');
+});
+
+/** Works on a stopped gateway's database directly, to leave it as a crash (or an older version) would. */
+async function withDatabase(dataDir: string, work: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path.join(dataDir, 'vidgate.db')) }) });
+  try {
+    await work(db);
+  } finally {
+    await db.destroy();
+  }
+}
+
+test('an Idempotency-Key claimed by a create that crashed before its task was saved does not block the retry', async () => {
+  const first = await startOwn({ ROLE: 'api' });
+  const client = await newClient(first);
+  const request = { model: 'grok-imagine', prompt: 'crashed create', duration: 2, size: '480p' };
+  const headers = { 'idempotency-key': 'crashed-create' };
+  const { body: lost } = await client.json('POST', '/v1/videos', request, headers);
+  await first.stop();
+  // Older versions claimed the key, then saved the task: a crash between the two left this.
+  await withDatabase(first.dataDir, async (db) => {
+    await db.deleteFrom('tasks').where('id', '=', lost.id).execute();
+    assert.ok(await db.selectFrom('idempotency_keys').select('task_id').where('task_id', '=', lost.id).executeTakeFirst(), 'the claim stays');
+  });
+
+  const second = await startOwn({ ROLE: 'api' }, first.dataDir);
+  const again = new Client(second.url, client.key);
+  const retried = await again.json('POST', '/v1/videos', request, headers);
+  assert.equal(retried.status, 200, JSON.stringify(retried.body));
+  assert.notEqual(retried.body.id, lost.id);
+  assert.equal((await again.json('POST', '/v1/videos', request, headers)).body.id, retried.body.id, 'the key now answers the new task');
+});
+
+/** A task id as the service makes them, created `ageMs` ago. */
+function taskIdFrom(ageMs: number): string {
+  return `video_${(Date.now() - ageMs).toString(16).padStart(13, '0')}${randomBytes(10).toString('hex').slice(0, 19)}`;
+}
+
+test('inputs left by a create that crashed before its task was saved are swept; inputs of tasks, and of creates in flight, stay', async () => {
+  const api = await startOwn({ ROLE: 'api' });
+  const client = await newClient(api);
+  const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'kept', image: pngDataUri(64, 48), duration: 1, size: '480p' });
+  await client.json('POST', `/v1/videos/${body.id}/cancel`);
+  await api.stop();
+
+  const inputs = path.join(api.dataDir, 'files', 'inputs');
+  const oldTask = taskIdFrom(60 * 60_000);
+  // An old task that still exists keeps its inputs (a cancelled one may still be remixed).
+  await withDatabase(api.dataDir, async (db) => {
+    await db.updateTable('tasks').set({ id: oldTask }).where('id', '=', body.id).execute();
+  });
+  renameSync(path.join(inputs, body.id), path.join(inputs, oldTask));
+  const orphan = taskIdFrom(20 * 60_000);
+  const inFlight = taskIdFrom(60_000);
+  for (const id of [orphan, inFlight, 'not-a-task-id']) {
+    mkdirSync(path.join(inputs, id), { recursive: true });
+    writeFileSync(path.join(inputs, id, '0.png'), 'x');
+  }
+
+  await startOwn({ ROLE: 'worker' }, api.dataDir);
+  const deadline = Date.now() + 15_000;
+  while (existsSync(path.join(inputs, orphan))) {
+    assert.ok(Date.now() < deadline, 'the orphan inputs are removed when a runner starts');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(existsSync(path.join(inputs, oldTask, '0.png')), "an existing task's inputs stay");
+  assert.ok(existsSync(path.join(inputs, inFlight)), 'inputs younger than ten minutes may belong to a create in flight');
+  assert.ok(existsSync(path.join(inputs, 'not-a-task-id')), 'what is not named like a task is not ours to remove');
 });

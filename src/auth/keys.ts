@@ -42,6 +42,15 @@ export class KeyService {
   }
 
   /**
+   * Whether the key may still act: a signed link proves access for its owner key, and must
+   * stop working the moment that key is revoked. Answered by the store's cache, which a
+   * revoke (here or in another process) drops.
+   */
+  async isActive(keyId: string): Promise<boolean> {
+    return (await this.store.activeKeyById(keyId)) !== undefined;
+  }
+
+  /**
    * The key id behind a bearer token, or null. Only the hashing is remembered: whether
    * the key is still active is the store's answer on every request, so a revoked key
    * fails on its next one.

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Storage } from './storage.ts';
 
@@ -65,6 +65,15 @@ export class LocalStorage implements Storage {
 
   async localPath(key: string, _scratchDirectory: string) {
     return this.file(key);
+  }
+
+  async children(prefix: string) {
+    try {
+      return await readdir(this.file(prefix));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
   }
 
   async deletePrefix(prefix: string) {

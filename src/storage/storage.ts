@@ -17,6 +17,11 @@ export interface Storage {
   filePath(key: string): string | null;
   /** A local path to read the object from; a remote store downloads it into `scratchDirectory`. */
   localPath(key: string, scratchDirectory: string): Promise<string>;
+  /**
+   * The names one level below `prefix/` (as `a` and `b` for `prefix/a/x` and `prefix/b`),
+   * none when nothing is there; for sweeping what no task owns any more.
+   */
+  children(prefix: string): Promise<string[]>;
   /** Removes every object whose key starts with `prefix/`. */
   deletePrefix(prefix: string): Promise<void>;
 }

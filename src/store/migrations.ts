@@ -72,4 +72,11 @@ export const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_claims': {
+    // Claims a task lost with its worker, apart from failed attempts: a task whose input
+    // brings the worker down is given up instead of killing every worker that claims it.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('claims', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 };

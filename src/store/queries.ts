@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import type { ExpressionBuilder, Kysely } from 'kysely';
 import type { Database, TaskRow } from './schema.ts';
 import { prepare } from './prepared.ts';
 
@@ -10,7 +10,7 @@ export const TASK_COLUMNS = [
   'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
   'remixed_from_video_id', 'warnings', 'provider', 'operation', 'error_code', 'error_message',
   'created_at', 'updated_at', 'started_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
-  'lease_owner', 'lease_expires_at', 'video_key', 'video_size',
+  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size',
 ] as const satisfies readonly (keyof TaskRow)[];
 
 const ACTIVE = ['queued', 'in_progress'] as const;
@@ -30,6 +30,12 @@ export function buildQueries(db: Kysely<Database>) {
         : ownTasks(p);
       return query.orderBy('created_at', order).orderBy('id', order).limit(p.limit);
     });
+  /**
+   * 1 while the task is in_progress, else 0. A claim counts towards `claims` only while the
+   * task runs: a task claimed but still waiting for a render slot when its worker dies was
+   * not what brought it down.
+   */
+  const running = (eb: ExpressionBuilder<Database, 'tasks'>) => eb.case().when('status', '=', 'in_progress').then(1).else(0).end();
   /** A running task under this owner's lease: a cancelled task refuses every runner write. */
   const held = (p: { id: string; owner: string }) =>
     db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner).where('status', 'in', ACTIVE);
@@ -41,6 +47,9 @@ export function buildQueries(db: Kysely<Database>) {
     ),
     activeKeyByHash: prepare((p: { hash: string }) =>
       db.selectFrom('api_keys').selectAll().where('key_hash', '=', p.hash).where('revoked_at', 'is', null),
+    ),
+    activeKeyById: prepare((p: { id: string }) =>
+      db.selectFrom('api_keys').selectAll().where('id', '=', p.id).where('revoked_at', 'is', null),
     ),
     listKeys: prepare((_: object) => db.selectFrom('api_keys').selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc')),
     revokeKey: prepare((p: { id: string; now: number }) =>
@@ -69,7 +78,7 @@ export function buildQueries(db: Kysely<Database>) {
     claimDue: prepare((p: { owner: string; now: number; leaseUntil: number; limit: number }) =>
       db
         .updateTable('tasks')
-        .set({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, attempts: sql`attempts + 1` })
+        .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', running(eb)) }))
         .where(
           'id',
           'in',
@@ -88,8 +97,15 @@ export function buildQueries(db: Kysely<Database>) {
     renewLease: prepare((p: { id: string; owner: string; leaseUntil: number }) =>
       held(p).set({ lease_expires_at: p.leaseUntil }),
     ),
+    /** The task runs from now on, so this claim counts (claimDue counted none while it was queued). */
     markStarted: prepare((p: { id: string; owner: string; operation: string; now: number }) =>
-      held(p).set({ status: 'in_progress', operation: p.operation, updated_at: p.now, started_at: p.now }),
+      held(p).set((eb) => ({
+        status: 'in_progress',
+        operation: p.operation,
+        updated_at: p.now,
+        started_at: p.now,
+        claims: eb('claims', '+', eb.case().when('status', '=', 'queued').then(1).else(0).end()),
+      })),
     ),
     setProgress: prepare((p: { id: string; owner: string; progress: number; now: number }) =>
       held(p).set({ progress: p.progress, updated_at: p.now }),
@@ -121,12 +137,26 @@ export function buildQueries(db: Kysely<Database>) {
         lease_expires_at: null,
       }),
     ),
-    /** Lets go of a task so that any runner may take it again from runAfter on. */
+    /** Lets go of a task so that any runner may take it again from runAfter on; the claim is handed back, so it does not count as lost. */
     release: prepare((p: { id: string; owner: string; runAfter: number }) =>
-      held(p).set({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter }),
+      held(p).set((eb) => ({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter, claims: eb('claims', '-', running(eb)) })),
+    ),
+    /** As release, after a step failed: one more failed attempt. */
+    retry: prepare((p: { id: string; owner: string; runAfter: number }) =>
+      held(p).set((eb) => ({
+        lease_owner: null,
+        lease_expires_at: null,
+        run_after: p.runAfter,
+        claims: eb('claims', '-', running(eb)),
+        attempts: eb('attempts', '+', 1),
+      })),
     ),
 
-    /** Claims an Idempotency-Key for a task, or takes over one older than `staleBefore`. */
+    /**
+     * Claims an Idempotency-Key for a task, or takes over a claim that binds nothing any
+     * more: one older than `staleBefore`, or one whose task is gone (its video was deleted,
+     * or an older version crashed between claiming and saving the task).
+     */
     claimIdempotencyKey: prepare(
       (p: { keyId: string; key: string; hash: string; taskId: string; now: number; staleBefore: number }) =>
         db
@@ -136,14 +166,16 @@ export function buildQueries(db: Kysely<Database>) {
             oc
               .columns(['key_id', 'idempotency_key'])
               .doUpdateSet({ request_hash: p.hash, task_id: p.taskId, created_at: p.now })
-              .where('idempotency_keys.created_at', '<', p.staleBefore),
+              .where((eb) =>
+                eb.or([
+                  eb('idempotency_keys.created_at', '<', p.staleBefore),
+                  eb.not(eb.exists(eb.selectFrom('tasks').select('tasks.id').whereRef('tasks.id', '=', 'idempotency_keys.task_id'))),
+                ]),
+              ),
           ),
     ),
     idempotencyKey: prepare((p: { keyId: string; key: string }) =>
       db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', p.keyId).where('idempotency_key', '=', p.key),
-    ),
-    releaseIdempotencyKey: prepare((p: { keyId: string; key: string; taskId: string }) =>
-      db.deleteFrom('idempotency_keys').where('key_id', '=', p.keyId).where('idempotency_key', '=', p.key).where('task_id', '=', p.taskId),
     ),
 
     expiredVideos: prepare((p: { now: number; limit: number }) =>

@@ -36,7 +36,14 @@ export interface TaskTable {
   expires_at: number | null;
   /** When the runner may next look at the task. */
   run_after: number;
+  /** Failed steps so far; each failure waits longer before the next try, until the runner gives up. */
   attempts: number;
+  /**
+   * Claims during which the task was running (in_progress) that were not handed back: one
+   * is the current runner's while it holds the task; the rest ended with their worker gone
+   * (killed, crashed, or stalled past its lease).
+   */
+  claims: number;
   lease_owner: string | null;
   lease_expires_at: number | null;
   video_key: string | null;

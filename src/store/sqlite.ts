@@ -4,9 +4,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import type { PreparedQuery } from './prepared.ts';
-import { buildQueries } from './queries.ts';
+import { buildQueries, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, IdempotencyRow, TaskRow } from './schema.ts';
-import type { Store } from './store.ts';
+import type { IdempotentTask, Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -25,50 +25,67 @@ export async function openSqliteStore(file: string): Promise<Store> {
 /** Rows the cache keeps at most; past that it starts over. */
 const CACHE_LIMIT = 10_000;
 
+/** A prepared statement and whether running it may change rows. */
+interface Compiled {
+  statement: BetterSqlite3.Statement;
+  writes: boolean;
+}
+
 /**
  * Polls dominate a gateway's traffic and read the same two rows (the key, the task) again
- * and again, so the store keeps a cache of them that is never stale: it is dropped on
- * every write through this connection, and whenever PRAGMA data_version says another
- * process committed (checked at most once a millisecond). Task inserts that arrive
- * together are committed together, one WAL commit for many creates.
+ * and again, so the store keeps a cache of them that is never stale: it is dropped after
+ * every statement that writes through this connection, and whenever PRAGMA data_version
+ * says another process committed (checked at most once a millisecond). Whether a
+ * statement writes is SQLite's own answer (Statement.readonly), taken once per statement
+ * in #execute, the one place statements run; so no method can forget to drop the cache,
+ * whatever it returns (DELETE … RETURNING and UPDATE … RETURNING write too). Task inserts
+ * that arrive together are committed together, one WAL commit for many creates.
+ *
+ * The helpers are #private so that the object's methods are exactly the Store's
+ * (test/store.test.ts holds every writing method to the rule above).
  */
 class SqliteStore implements Store {
-  private readonly q;
-  private readonly statements = new Map<string, BetterSqlite3.Statement>();
-  private readonly keys = new Map<string, ApiKeyRow>();
-  private readonly tasks = new Map<string, TaskRow>();
-  private readonly dataVersion: BetterSqlite3.Statement;
-  private seenVersion = -1;
-  private checkedAt = 0;
-  private pendingInserts: { task: TaskRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  readonly #q: Queries;
+  readonly #statements = new Map<string, Compiled>();
+  readonly #keys = new Map<string, ApiKeyRow>();
+  readonly #keysById = new Map<string, ApiKeyRow>();
+  readonly #tasks = new Map<string, TaskRow>();
+  readonly #sqlite: BetterSqlite3.Database;
+  readonly #db: Kysely<Database>;
+  readonly #dataVersion: BetterSqlite3.Statement;
+  #seenVersion = -1;
+  #checkedAt = 0;
+  readonly #insertOnce: BetterSqlite3.Transaction<(task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => IdempotentTask | null>;
+  #pendingInserts: { task: TaskRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
 
-  constructor(
-    private readonly sqlite: BetterSqlite3.Database,
-    private readonly db: Kysely<Database>,
-  ) {
-    this.q = buildQueries(db);
-    this.dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
+    this.#sqlite = sqlite;
+    this.#db = db;
+    this.#q = buildQueries(db);
+    this.#dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+    this.#insertOnce = sqlite.transaction((task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => this.#claimAndInsert(task, once));
   }
 
-  private forget(): void {
-    this.keys.clear();
-    this.tasks.clear();
+  #forget(): void {
+    this.#keys.clear();
+    this.#keysById.clear();
+    this.#tasks.clear();
   }
 
   /** Drops the cache if another connection has committed since we last looked. */
-  private fresh(): void {
+  #fresh(): void {
     const now = Date.now();
-    if (now === this.checkedAt) return;
-    this.checkedAt = now;
-    const version = this.dataVersion.get() as number;
-    if (version !== this.seenVersion) {
-      this.seenVersion = version;
-      this.forget();
+    if (now === this.#checkedAt) return;
+    this.#checkedAt = now;
+    const version = this.#dataVersion.get() as number;
+    if (version !== this.#seenVersion) {
+      this.#seenVersion = version;
+      this.#forget();
     }
   }
 
-  private cached<T>(cache: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
-    this.fresh();
+  #cached<T>(cache: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
+    this.#fresh();
     const hit = cache.get(key);
     if (hit) return hit;
     const row = load();
@@ -79,53 +96,62 @@ class SqliteStore implements Store {
     return row;
   }
 
-  private statement(query: PreparedQuery<never>): BetterSqlite3.Statement {
-    let statement = this.statements.get(query.sql);
-    if (!statement) {
-      statement = this.sqlite.prepare(query.sql);
-      this.statements.set(query.sql, statement);
+  #execute<P, R>(query: PreparedQuery<P>, params: P, run: (statement: BetterSqlite3.Statement, values: unknown[]) => R): R {
+    let compiled = this.#statements.get(query.sql);
+    if (!compiled) {
+      const statement = this.#sqlite.prepare(query.sql);
+      compiled = { statement, writes: !statement.readonly };
+      this.#statements.set(query.sql, compiled);
     }
-    return statement;
+    try {
+      return run(compiled.statement, query.bind(params));
+    } finally {
+      // Also when it throws: a statement that failed part-way through a transaction may still have changed rows.
+      if (compiled.writes) this.#forget();
+    }
   }
 
-  private all<P, R>(query: PreparedQuery<P>, params: P): R[] {
-    return this.statement(query as PreparedQuery<never>).all(...query.bind(params)) as R[];
+  #all<P, R>(query: PreparedQuery<P>, params: P): R[] {
+    return this.#execute(query, params, (statement, values) => statement.all(...values) as R[]);
   }
 
-  private get<P, R>(query: PreparedQuery<P>, params: P): R | undefined {
-    return this.statement(query as PreparedQuery<never>).get(...query.bind(params)) as R | undefined;
+  #get<P, R>(query: PreparedQuery<P>, params: P): R | undefined {
+    return this.#execute(query, params, (statement, values) => statement.get(...values) as R | undefined);
   }
 
-  private run<P>(query: PreparedQuery<P>, params: P): number {
-    this.forget();
-    return this.statement(query as PreparedQuery<never>).run(...query.bind(params)).changes;
+  /** Runs a statement that answers no rows; answers how many rows it changed. */
+  #run<P>(query: PreparedQuery<P>, params: P): number {
+    return this.#execute(query, params, (statement, values) => statement.run(...values).changes);
   }
 
   async insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number }) {
-    this.run(this.q.insertKey, key);
+    this.#run(this.#q.insertKey, key);
   }
   async activeKeyByHash(hash: string) {
-    return this.cached(this.keys, hash, () => this.get<{ hash: string }, ApiKeyRow>(this.q.activeKeyByHash, { hash }));
+    return this.#cached(this.#keys, hash, () => this.#get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }));
+  }
+  async activeKeyById(id: string) {
+    return this.#cached(this.#keysById, id, () => this.#get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }));
   }
   async listKeys() {
-    return this.all<object, ApiKeyRow>(this.q.listKeys, {});
+    return this.#all<object, ApiKeyRow>(this.#q.listKeys, {});
   }
   async revokeKey(id: string, now: number) {
-    return this.run(this.q.revokeKey, { id, now }) > 0;
+    return this.#run(this.#q.revokeKey, { id, now }) > 0;
   }
 
   insertTask(task: TaskRow) {
     return new Promise<void>((resolve, reject) => {
-      if (this.pendingInserts.length === 0) setImmediate(() => this.flushInserts());
-      this.pendingInserts.push({ task, resolve, reject });
+      if (this.#pendingInserts.length === 0) setImmediate(() => this.#flushInserts());
+      this.#pendingInserts.push({ task, resolve, reject });
     });
   }
 
-  private flushInserts(): void {
-    const batch = this.pendingInserts;
-    this.pendingInserts = [];
-    const insertAll = this.sqlite.transaction(() => {
-      for (const { task } of batch) this.run(this.q.insertTask, task);
+  #flushInserts(): void {
+    const batch = this.#pendingInserts;
+    this.#pendingInserts = [];
+    const insertAll = this.#sqlite.transaction(() => {
+      for (const { task } of batch) this.#run(this.#q.insertTask, task);
     });
     try {
       insertAll();
@@ -133,7 +159,7 @@ class SqliteStore implements Store {
       // One bad row must not fail its neighbours: retry them one by one.
       for (const { task, resolve, reject } of batch) {
         try {
-          this.run(this.q.insertTask, task);
+          this.#run(this.#q.insertTask, task);
           resolve();
         } catch (error) {
           reject(error);
@@ -144,72 +170,92 @@ class SqliteStore implements Store {
     for (const { resolve } of batch) resolve();
   }
   async taskById(id: string) {
-    return this.get<{ id: string }, TaskRow>(this.q.taskById, { id });
+    return this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id });
   }
   async taskForKey(id: string, keyId: string) {
-    const task = this.cached(this.tasks, id, () => this.get<{ id: string }, TaskRow>(this.q.taskById, { id }));
+    const task = this.#cached(this.#tasks, id, () => this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id }));
     return task?.key_id === keyId ? task : undefined;
   }
   async listTasks({ keyId, order, after, limit }: Parameters<Store['listTasks']>[0]) {
     const query = after
-      ? order === 'desc' ? this.q.newestFirstAfter : this.q.oldestFirstAfter
-      : order === 'desc' ? this.q.newestFirst : this.q.oldestFirst;
+      ? order === 'desc' ? this.#q.newestFirstAfter : this.#q.oldestFirstAfter
+      : order === 'desc' ? this.#q.newestFirst : this.#q.oldestFirst;
     // Without a cursor the query ignores createdAt and id.
-    return this.all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '' });
+    return this.#all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '' });
   }
   async cancelTaskForKey(id: string, keyId: string, now: number) {
-    return this.run(this.q.cancelForKey, { id, keyId, now }) > 0;
+    return this.#run(this.#q.cancelForKey, { id, keyId, now }) > 0;
   }
   async deleteTaskForKey(id: string, keyId: string) {
-    return this.get<{ id: string; keyId: string }, { id: string; video_key: string | null }>(this.q.deleteForKey, { id, keyId });
+    return this.#get<{ id: string; keyId: string }, { id: string; video_key: string | null }>(this.#q.deleteForKey, { id, keyId });
   }
 
   async claimDue(owner: string, now: number, leaseUntil: number, limit: number) {
-    return this.all<Parameters<typeof this.q.claimDue.bind>[0], TaskRow>(this.q.claimDue, { owner, now, leaseUntil, limit });
+    return this.#all<Parameters<Queries['claimDue']['bind']>[0], TaskRow>(this.#q.claimDue, { owner, now, leaseUntil, limit });
   }
   async renewLease(id: string, owner: string, leaseUntil: number) {
-    return this.run(this.q.renewLease, { id, owner, leaseUntil }) > 0;
+    return this.#run(this.#q.renewLease, { id, owner, leaseUntil }) > 0;
   }
   async markStarted(id: string, owner: string, operation: string, now: number) {
-    return this.run(this.q.markStarted, { id, owner, operation, now }) > 0;
+    return this.#run(this.#q.markStarted, { id, owner, operation, now }) > 0;
   }
   async setProgress(id: string, owner: string, progress: number, now: number) {
-    return this.run(this.q.setProgress, { id, owner, progress, now }) > 0;
+    return this.#run(this.#q.setProgress, { id, owner, progress, now }) > 0;
   }
   async complete(id: string, owner: string, result: Parameters<Store['complete']>[2]) {
-    return this.run(this.q.complete, { id, owner, ...result }) > 0;
+    return this.#run(this.#q.complete, { id, owner, ...result }) > 0;
   }
   async fail(id: string, owner: string, now: number, code: string, message: string) {
-    return this.run(this.q.fail, { id, owner, now, code, message }) > 0;
+    return this.#run(this.#q.fail, { id, owner, now, code, message }) > 0;
   }
   async release(id: string, owner: string, runAfter: number) {
-    return this.run(this.q.release, { id, owner, runAfter }) > 0;
+    return this.#run(this.#q.release, { id, owner, runAfter }) > 0;
+  }
+  async retry(id: string, owner: string, runAfter: number) {
+    return this.#run(this.#q.retry, { id, owner, runAfter }) > 0;
   }
 
   async expiredVideos(now: number, limit: number) {
-    return this.all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.q.expiredVideos, { now, limit });
+    return this.#all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit });
   }
   async forgetVideo(id: string, now: number) {
-    this.run(this.q.forgetVideo, { id, now });
+    this.#run(this.#q.forgetVideo, { id, now });
   }
 
-  async claimIdempotencyKey(claim: Parameters<Store['claimIdempotencyKey']>[0]) {
-    if (this.run(this.q.claimIdempotencyKey, claim) > 0) return null;
-    return this.get<{ keyId: string; key: string }, IdempotencyRow>(this.q.idempotencyKey, claim) ?? null;
+  async insertTaskOnce(task: TaskRow, once: { key: string; hash: string; staleBefore: number }) {
+    return this.#insertOnce.immediate(task, once);
   }
-  async releaseIdempotencyKey(keyId: string, key: string, taskId: string) {
-    this.run(this.q.releaseIdempotencyKey, { keyId, key, taskId });
+  /** Claims the key and saves the task, or answers the claim that holds the key; the caller runs it in a transaction. */
+  #claimAndInsert(task: TaskRow, { key, hash, staleBefore }: { key: string; hash: string; staleBefore: number }): IdempotentTask | null {
+    const claim = { keyId: task.key_id, key, hash, taskId: task.id, now: task.created_at, staleBefore };
+    if (this.#run(this.#q.claimIdempotencyKey, claim) > 0) {
+      this.#run(this.#q.insertTask, task);
+      return null;
+    }
+    const held = this.#heldClaim(task.key_id, key, staleBefore);
+    // The claim was refused because it is live with its task; in this transaction that still holds.
+    if (!held) throw new Error(`Idempotency-Key claim for ${task.key_id} is neither free nor held`);
+    return held;
+  }
+  async idempotentTask(keyId: string, key: string, staleBefore: number) {
+    return this.#heldClaim(keyId, key, staleBefore);
+  }
+  #heldClaim(keyId: string, key: string, staleBefore: number): IdempotentTask | undefined {
+    const claim = this.#get<{ keyId: string; key: string }, IdempotencyRow>(this.#q.idempotencyKey, { keyId, key });
+    if (!claim || claim.created_at < staleBefore) return undefined;
+    const task = this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id: claim.task_id });
+    return task ? { claim, task } : undefined;
   }
 
   async sharedSetting(name: string, create: () => string) {
-    const existing = this.get<{ name: string }, { value: string }>(this.q.setting, { name });
+    const existing = this.#get<{ name: string }, { value: string }>(this.#q.setting, { name });
     if (existing) return existing.value;
-    this.run(this.q.insertSettingIfAbsent, { name, value: create() });
+    this.#run(this.#q.insertSettingIfAbsent, { name, value: create() });
     // Another process may have won the race: read back whatever was stored first.
-    return this.get<{ name: string }, { value: string }>(this.q.setting, { name })!.value;
+    return this.#get<{ name: string }, { value: string }>(this.#q.setting, { name })!.value;
   }
 
   async close() {
-    await this.db.destroy();
+    await this.#db.destroy();
   }
 }

@@ -1,5 +1,11 @@
 import type { ApiKeyRow, IdempotencyRow, TaskRow } from './schema.ts';
 
+/** An Idempotency-Key's claim and the task it made. */
+export interface IdempotentTask {
+  claim: IdempotencyRow;
+  task: TaskRow;
+}
+
 /**
  * What the rest of the gateway may ask of the database. Methods name what they do for
  * the gateway, not the SQL; every write that a runner makes names the lease it holds,
@@ -8,6 +14,8 @@ import type { ApiKeyRow, IdempotencyRow, TaskRow } from './schema.ts';
 export interface Store {
   insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number }): Promise<void>;
   activeKeyByHash(hash: string): Promise<ApiKeyRow | undefined>;
+  /** The key with this id unless it is revoked (a signed link names its owner key by id). */
+  activeKeyById(id: string): Promise<ApiKeyRow | undefined>;
   listKeys(): Promise<ApiKeyRow[]>;
   revokeKey(id: string, now: number): Promise<boolean>;
 
@@ -19,6 +27,7 @@ export interface Store {
   cancelTaskForKey(id: string, keyId: string, now: number): Promise<boolean>;
   deleteTaskForKey(id: string, keyId: string): Promise<{ id: string; video_key: string | null } | undefined>;
 
+  /** Leases due tasks to `owner`; a running task's `claims` counts this claim until it is handed back. */
   claimDue(owner: string, now: number, leaseUntil: number, limit: number): Promise<TaskRow[]>;
   renewLease(id: string, owner: string, leaseUntil: number): Promise<boolean>;
   markStarted(id: string, owner: string, operation: string, now: number): Promise<boolean>;
@@ -29,7 +38,10 @@ export interface Store {
     result: { now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string },
   ): Promise<boolean>;
   fail(id: string, owner: string, now: number, code: string, message: string): Promise<boolean>;
+  /** Hands a task back (the runner stops): any runner may take it from runAfter on. */
   release(id: string, owner: string, runAfter: number): Promise<boolean>;
+  /** Hands a task back after a step failed, counting the failed attempt. */
+  retry(id: string, owner: string, runAfter: number): Promise<boolean>;
 
   /** Completed tasks whose video has expired and whose file is still kept. */
   expiredVideos(now: number, limit: number): Promise<{ id: string; video_key: string | null }[]>;
@@ -37,12 +49,14 @@ export interface Store {
   forgetVideo(id: string, now: number): Promise<void>;
 
   /**
-   * Claims an Idempotency-Key for a new task. Answers null when claimed, or the live
-   * claim (younger than `staleBefore`) that holds it.
+   * Saves a task made under an Idempotency-Key together with the key's claim, in one
+   * transaction, so that no crash leaves a claim without its task. Answers null when saved;
+   * when a live claim (younger than `staleBefore`, its task still there) holds the key, saves
+   * nothing and answers that claim with its task.
    */
-  claimIdempotencyKey(claim: { keyId: string; key: string; hash: string; taskId: string; now: number; staleBefore: number }): Promise<IdempotencyRow | null>;
-  /** Gives a claim back (its task was never made). */
-  releaseIdempotencyKey(keyId: string, key: string, taskId: string): Promise<void>;
+  insertTaskOnce(task: TaskRow, once: { key: string; hash: string; staleBefore: number }): Promise<IdempotentTask | null>;
+  /** The live claim on an Idempotency-Key with its task, if any (see insertTaskOnce). */
+  idempotentTask(keyId: string, key: string, staleBefore: number): Promise<IdempotentTask | undefined>;
 
   /** A value shared by every process on this database, made by `create` the first time. */
   sharedSetting(name: string, create: () => string): Promise<string>;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { VideoJob } from '../catalog/types.ts';
@@ -7,6 +8,13 @@ import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
+import { taskIdTime } from './service.ts';
+
+/**
+ * How old an input folder with no task must be before it is removed: a create stores its
+ * inputs before it saves the task, in this process or another, and takes well under this.
+ */
+const ORPHAN_INPUTS_AGE_MS = 10 * 60_000;
 
 export interface RunnerOptions {
   store: Store;
@@ -20,11 +28,17 @@ export interface RunnerOptions {
   videoTtlMs: number;
   /** How often an idle runner looks for due tasks that another process queued. */
   idleMs?: number;
-  /** How often the runner removes the files of expired videos. */
+  /** How often the runner removes the files of expired videos, and inputs that no task owns. */
   expirySweepMs?: number;
   /** The least time between two status calls for one task, whatever the provider answers. */
   pollIntervalMs?: number;
+  /** Failed steps after which a task is given up. */
   maxAttempts?: number;
+  /**
+   * Times a task may be lost with its worker (killed, crashed, stalled past its lease)
+   * while it ran; claimed again after that, it fails as worker_crashed instead of running.
+   */
+  maxLostClaims?: number;
 }
 
 /**
@@ -42,6 +56,9 @@ export class Runner {
   private loop: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+  /** Input folders of tasks created up to this time have been looked at once: no new orphan can appear among them. */
+  private orphansCheckedTo = -Infinity;
 
   constructor(private readonly options: RunnerOptions) {}
 
@@ -49,12 +66,24 @@ export class Runner {
     this.loop = this.run();
     this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(100, this.options.leaseMs / 3));
     this.heartbeat.unref();
-    this.sweeper = setInterval(() => void this.removeExpired(), this.options.expirySweepMs ?? 60_000);
+    // At once too: a crash before this start may have left inputs behind.
+    void this.sweep();
+    this.sweeper = setInterval(() => void this.sweep(), this.options.expirySweepMs ?? 60_000);
     this.sweeper.unref();
   }
 
+  /** One sweep at a time: a slow one is not overtaken by the next tick. */
+  private sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      await this.removeExpired();
+      await this.removeOrphanInputs();
+    })().finally(() => (this.sweeping = null));
+    return this.sweeping;
+  }
+
   /**
-   * Removes the files of videos past expires_at (the content route already refuses them).
+   * Removes the files of videos past expires_at (the content route already refuses them),
+   * and their inputs (`inputs/<task>/`, where MediaResolver keeps them: src/net/media.ts).
    * Idempotent, so runners in several processes may sweep alike.
    */
   private async removeExpired(): Promise<void> {
@@ -62,10 +91,34 @@ export class Runner {
     try {
       for (const { id } of await store.expiredVideos(clock.now(), 100)) {
         await storage.deletePrefix(`videos/${id}`);
+        await storage.deletePrefix(`inputs/${id}`);
         await store.forgetVideo(id, clock.now());
       }
     } catch (error) {
       log.warn({ err: error }, 'removing expired videos failed');
+    }
+  }
+
+  /**
+   * Removes input folders whose task does not exist: a create stores its inputs, then saves
+   * the task, and a crash in between leaves the inputs to no one. A folder is looked at only
+   * once its task id (which leads with the creation time) is old enough that no create can
+   * still be saving it, here or in another process.
+   */
+  private async removeOrphanInputs(): Promise<void> {
+    const { store, storage, clock, log } = this.options;
+    const cutoff = clock.now() - ORPHAN_INPUTS_AGE_MS;
+    try {
+      for (const name of await storage.children('inputs')) {
+        const created = taskIdTime(name);
+        if (created === null || created > cutoff || created <= this.orphansCheckedTo) continue;
+        if (await store.taskById(name)) continue;
+        await storage.deletePrefix(`inputs/${name}`);
+        log.info({ task: name }, 'removed inputs that no task owns');
+      }
+      this.orphansCheckedTo = cutoff;
+    } catch (error) {
+      log.warn({ err: error }, 'removing orphaned inputs failed');
     }
   }
 
@@ -88,6 +141,8 @@ export class Runner {
     for (const controller of this.active.values()) controller.abort();
     await this.loop;
     while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    // The store closes after us.
+    await this.sweeping;
   }
 
   private async run(): Promise<void> {
@@ -97,7 +152,10 @@ export class Runner {
       if (free > 0) {
         try {
           const now = clock.now();
-          for (const task of await store.claimDue(this.owner, now, now + leaseMs, free)) void this.drive(task);
+          for (const task of await store.claimDue(this.owner, now, now + leaseMs, free)) {
+            // Our own lease ran out before the heartbeat renewed it: the claim renewed it, and the work goes on as it was.
+            if (!this.active.has(task.id)) void this.drive(task);
+          }
         } catch (error) {
           log.error({ err: error }, 'claiming tasks failed');
         }
@@ -134,6 +192,7 @@ export class Runner {
     this.active.set(task.id, controller);
     const signal = controller.signal;
     try {
+      if (await this.giveUpLost(task)) return;
       const provider = this.options.providers.get(task.provider);
       if (!provider) throw new ProviderFailure('provider_unavailable', `No provider named ${task.provider} is configured`);
       const context = { taskId: task.id, job: JSON.parse(task.job) as VideoJob, signal };
@@ -147,7 +206,11 @@ export class Runner {
       for (;;) {
         const asked = Date.now();
         const status = await provider.status(operation, context);
-        if (signal.aborted) break;
+        if (signal.aborted) {
+          // Cancelled, deleted or stopping just as it finished: the file goes nowhere (a later runner makes it again).
+          if (status.state === 'completed') await rm(status.file, { force: true });
+          break;
+        }
         if (status.state === 'pending') {
           if (status.progress > progress) {
             progress = status.progress;
@@ -183,27 +246,55 @@ export class Runner {
   private async keep(task: TaskRow, file: string, outputSeconds: number): Promise<void> {
     const { store, storage, clock, videoTtlMs } = this.options;
     const key = `videos/${task.id}/video.mp4`;
-    const { size } = await storage.putFile(key, file);
+    let size: number;
+    try {
+      ({ size } = await storage.putFile(key, file));
+    } finally {
+      // Moved, or failed to be: either way no one else will take the local file.
+      await rm(file, { force: true });
+    }
     const now = clock.now();
     // An edit asks for no length: it reports the one it made.
     const seconds = task.seconds ?? String(Math.round(outputSeconds));
-    const kept = await store.complete(task.id, this.owner, { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds });
-    // Deleted (or taken over) while we rendered: the file has no task to belong to.
-    if (!kept && !(await store.taskById(task.id))) await storage.deletePrefix(`videos/${task.id}`);
+    if (await store.complete(task.id, this.owner, { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds })) return;
+    // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner
+    // that took the task over (still running, or completed) writes this same key: leave it.
+    const current = await store.taskById(task.id);
+    if (!current || current.status === 'cancelled' || current.status === 'failed') await storage.deletePrefix(`videos/${task.id}`);
+  }
+
+  /**
+   * A task that was running each time its worker went away may be what takes the worker
+   * down (an input that crashes the process): claimed once more after the bound, it fails
+   * instead of bringing down this worker too.
+   */
+  private async giveUpLost(task: TaskRow): Promise<boolean> {
+    const { store, clock, log, maxLostClaims = 3 } = this.options;
+    // While running, `claims` counts ours too.
+    const lost = task.status === 'in_progress' ? task.claims - 1 : 0;
+    if (lost < maxLostClaims) {
+      if (lost > 0) log.warn({ task: task.id, lost }, 'task was running when its worker went away; running it again');
+      return false;
+    }
+    log.error({ task: task.id, lost, code: 'worker_crashed' }, 'task lost its worker too often; failed instead of run again');
+    const message = `The worker running this task stopped without finishing it ${lost} times (crashed, killed or stalled); it is not run again`;
+    await store.fail(task.id, this.owner, clock.now(), 'worker_crashed', message);
+    return true;
   }
 
   private async handleError(task: TaskRow, error: unknown): Promise<void> {
     const { store, clock, log, maxAttempts = 5 } = this.options;
     const now = clock.now();
+    const failures = task.attempts + 1;
     try {
       if (error instanceof ProviderFailure) {
         await store.fail(task.id, this.owner, now, error.code, error.message);
-      } else if (task.attempts >= maxAttempts) {
+      } else if (failures >= maxAttempts) {
         log.error({ err: error, task: task.id }, 'task failed after retries');
         await store.fail(task.id, this.owner, now, 'internal_error', 'The task failed repeatedly and was given up');
       } else {
-        log.warn({ err: error, task: task.id, attempt: task.attempts }, 'task step failed; will retry');
-        await store.release(task.id, this.owner, now + 1000 * 2 ** task.attempts);
+        log.warn({ err: error, task: task.id, attempt: failures }, 'task step failed; will retry');
+        await store.retry(task.id, this.owner, now + 1000 * 2 ** failures);
       }
     } catch (storeError) {
       // The lease runs out and another runner retries.

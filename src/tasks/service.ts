@@ -5,8 +5,8 @@ import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { IdempotencyRow, TaskRow } from '../store/schema.ts';
-import type { Store } from '../store/store.ts';
+import type { TaskRow } from '../store/schema.ts';
+import type { IdempotentTask, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
 
 export interface TaskServiceOptions {
@@ -53,6 +53,12 @@ function newTaskId(now: number): string {
   return `video_${now.toString(16).padStart(13, '0')}${randomUUID().replaceAll('-', '').slice(13)}`;
 }
 
+/** When the task with this id was created (see newTaskId), or null when it is no task id. */
+export function taskIdTime(id: string): number | null {
+  const match = /^video_([0-9a-f]{13})[0-9a-f]{19}$/.exec(id);
+  return match ? parseInt(match[1]!, 16) : null;
+}
+
 /** The model an edit or extension uses when the client names none (the openai client sends none). */
 const DEFAULT_VIDEO_MODEL = 'grok-imagine';
 
@@ -66,34 +72,64 @@ export class TaskService {
    */
   async create(keyId: string, route: Route, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
     const job = validate(route, await this.withModel(keyId, route, body));
-    return this.once(keyId, route, body, idempotencyKey, (id, now) => this.insert(keyId, id, now, job, null));
+    return this.once(keyId, route, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, null));
   }
 
   /** A new task on the source's model, inputs and settings, with a new prompt. */
   async remix(keyId: string, sourceId: string, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
     const source = await this.get(keyId, sourceId);
+    // The expiry sweep removes a video's inputs with its file: nothing is left to remix.
+    if (source.status === 'completed' && source.video_key === null) {
+      throw new NotFound(`Video ${sourceId} has expired; its files are gone`, 'video_expired');
+    }
     const job = validateRemix(JSON.parse(source.job) as VideoJob, body);
-    return this.once(keyId, `remix:${sourceId}`, body, idempotencyKey, (id, now) => this.insert(keyId, id, now, job, source.id));
+    return this.once(keyId, `remix:${sourceId}`, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, source.id));
   }
 
   /**
-   * Runs `make` once per Idempotency-Key: the same key and body within a day answer the
-   * task first made, and never make another.
+   * Commits the task that `prepare` makes, once per Idempotency-Key: the same key and body
+   * within a day answer the task first made, and never make another. The inputs are stored
+   * first; then the key's claim and the task commit in one transaction, so that a crash
+   * can never leave the key claimed for a task that does not exist.
    */
-  private async once(keyId: string, route: string, body: unknown, idempotencyKey: string | undefined, make: (id: string, now: number) => Promise<TaskRow>): Promise<TaskRow> {
+  private async once(keyId: string, route: string, body: unknown, idempotencyKey: string | undefined, prepare: (id: string, now: number) => Promise<TaskRow>): Promise<TaskRow> {
     const { store, clock } = this.options;
     const now = clock.now();
     const id = newTaskId(now);
-    if (idempotencyKey === undefined) return make(id, now);
+    if (idempotencyKey === undefined) {
+      const task = await prepare(id, now);
+      await this.commit(task, async () => {
+        await store.insertTask(task);
+        return null;
+      });
+      return task;
+    }
     const hash = requestHash(route, body);
-    const held = await store.claimIdempotencyKey({ keyId, key: idempotencyKey, hash, taskId: id, now, staleBefore: now - IDEMPOTENCY_WINDOW_MS });
-    if (held) return this.replay(keyId, held, hash);
+    const once = { key: idempotencyKey, hash, staleBefore: now - IDEMPOTENCY_WINDOW_MS };
+    // A retry of a request already made is answered before any input is copied or probed.
+    const made = await store.idempotentTask(keyId, once.key, once.staleBefore);
+    if (made) return this.replay(made, hash);
+    const task = await prepare(id, now);
+    const held = await this.commit(task, () => store.insertTaskOnce(task, once));
+    return held ? this.replay(held, hash) : task;
+  }
+
+  /**
+   * Saves a prepared task. When it is not saved — the save failed, or a request with the
+   * same Idempotency-Key committed while this one prepared — its stored inputs go.
+   */
+  private async commit(task: TaskRow, save: () => Promise<IdempotentTask | null>): Promise<IdempotentTask | null> {
+    const { media, onQueued } = this.options;
+    let held: IdempotentTask | null;
     try {
-      return await make(id, now);
+      held = await save();
     } catch (error) {
-      await store.releaseIdempotencyKey(keyId, idempotencyKey, id);
+      await media.deleteInputs(task.id).catch(() => undefined);
       throw error;
     }
+    if (held) await media.deleteInputs(task.id).catch(() => undefined);
+    else onQueued?.();
+    return held;
   }
 
   /** An edit or extension without a model runs on its source video's model, or the default one. */
@@ -128,17 +164,16 @@ export class TaskService {
     return job.inputVideoSeconds === null ? { ...job, inputVideoSeconds: rounded } : job;
   }
 
-  private async replay(keyId: string, held: IdempotencyRow, hash: string): Promise<TaskRow> {
-    if (held.request_hash !== hash) {
+  private replay({ claim, task }: IdempotentTask, hash: string): TaskRow {
+    if (claim.request_hash !== hash) {
       throw new Conflict('This Idempotency-Key was used with a different request; use a new key for a new request', 'idempotency_key_reused', false);
     }
-    const task = await this.find(keyId, held.task_id);
-    if (task) return task;
-    throw new Conflict('The request first sent with this Idempotency-Key is still being created, or its video was deleted', 'idempotency_key_in_use');
+    return task;
   }
 
-  private async insert(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null): Promise<TaskRow> {
-    const { store, media, providerFor, onQueued } = this.options;
+  /** Stores the job's inputs under the new task and makes its row, not yet saved; on failure no input stays behind. */
+  private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null): Promise<TaskRow> {
+    const { media, providerFor } = this.options;
     let job: VideoJob;
     try {
       job = await this.checkInputVideo(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
@@ -146,7 +181,7 @@ export class TaskService {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;
     }
-    const task: TaskRow = {
+    return {
       id,
       key_id: keyId,
       model: job.model,
@@ -169,19 +204,12 @@ export class TaskService {
       expires_at: null,
       run_after: now,
       attempts: 0,
+      claims: 0,
       lease_owner: null,
       lease_expires_at: null,
       video_key: null,
       video_size: null,
     };
-    try {
-      await store.insertTask(task);
-    } catch (error) {
-      await media.deleteInputs(id).catch(() => undefined);
-      throw error;
-    }
-    onQueued?.();
-    return task;
   }
 
   async get(keyId: string, id: string): Promise<TaskRow> {

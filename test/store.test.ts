@@ -1,0 +1,377 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import pino from 'pino';
+import type { ProviderStatus, VideoProvider } from '../src/providers/interface.ts';
+import { KeyService } from '../src/auth/keys.ts';
+import { LocalStorage } from '../src/storage/local.ts';
+import type { Storage } from '../src/storage/storage.ts';
+import { systemClock } from '../src/tasks/clock.ts';
+import { Runner } from '../src/tasks/runner.ts';
+import type { TaskRow } from '../src/store/schema.ts';
+import { openSqliteStore } from '../src/store/sqlite.ts';
+import type { Store } from '../src/store/store.ts';
+import { removeDataDir } from './support/gateway.ts';
+
+/**
+ * The store keeps a read cache of keys and tasks. It must never answer a row that a write
+ * through the same store has changed: every writing method is run here against a real
+ * SQLite file, with the cache primed before the write, and the change must show through
+ * the cached reads after it.
+ */
+const dirs: string[] = [];
+const opened: Store[] = [];
+after(async () => {
+  for (const store of opened) await store.close();
+  dirs.forEach((dir) => removeDataDir(dir));
+});
+
+function scratchDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-store-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function freshStore(dir = scratchDir()): Promise<Store> {
+  const store = await openSqliteStore(path.join(dir, 'vidgate.db'));
+  opened.push(store);
+  return store;
+}
+
+const NOW = 1_700_000_000_000;
+const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW };
+
+function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
+  return {
+    id,
+    key_id: KEY.id,
+    model: 'grok-imagine',
+    status: 'queued',
+    progress: 0,
+    job: '{}',
+    prompt: 'p',
+    seconds: '3',
+    size: '480p',
+    remixed_from_video_id: null,
+    warnings: null,
+    provider: 'local',
+    operation: null,
+    error_code: null,
+    error_message: null,
+    created_at: NOW,
+    updated_at: NOW,
+    started_at: null,
+    completed_at: null,
+    expires_at: null,
+    run_after: NOW,
+    attempts: 0,
+    claims: 0,
+    lease_owner: null,
+    lease_expires_at: null,
+    video_key: null,
+    video_size: null,
+    ...fields,
+  };
+}
+
+/** An Idempotency-Key as TaskService passes it. */
+const ONCE = { key: 'retry-1', hash: 'hash-of-request', staleBefore: NOW - 1000 };
+
+/** A store with one key and one task, both read once so that the cache holds them. */
+async function primed(fields: Partial<TaskRow> = {}) {
+  const store = await freshStore();
+  await store.insertKey(KEY);
+  await store.insertTask(taskRow('video_a', fields));
+  const read = () => store.taskForKey('video_a', KEY.id);
+  assert.ok(await store.activeKeyByHash(KEY.hash));
+  assert.ok(await read());
+  return { store, read };
+}
+
+/** A store whose task is claimed (and so cached) by runner `owner`. */
+async function held(owner = 'runner-1', fields: Partial<TaskRow> = {}) {
+  const setup = await primed(fields);
+  assert.equal((await setup.store.claimDue(owner, NOW, NOW + 30_000, 10)).length, 1);
+  assert.equal((await setup.read())?.lease_owner, owner);
+  return setup;
+}
+
+/** The methods that change no row; every other method of Store must have a case below. */
+const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'expiredVideos', 'idempotentTask', 'close'] as const satisfies readonly (keyof Store)[];
+type Writing = Exclude<keyof Store, (typeof READ_ONLY)[number]>;
+
+/** One case per writing method: it runs the method on a primed store and checks the cached reads see it. */
+const WRITES: { [M in Writing]: () => Promise<void> } = {
+  async insertKey() {
+    const store = await freshStore();
+    assert.equal(await store.activeKeyByHash(KEY.hash), undefined);
+    assert.equal(await store.activeKeyById(KEY.id), undefined);
+    await store.insertKey(KEY);
+    assert.equal((await store.activeKeyByHash(KEY.hash))?.id, KEY.id);
+    assert.equal((await store.activeKeyById(KEY.id))?.key_hash, KEY.hash);
+  },
+  async revokeKey() {
+    const { store } = await primed();
+    assert.ok(await store.activeKeyById(KEY.id));
+    assert.equal(await store.revokeKey(KEY.id, NOW + 1), true);
+    assert.equal(await store.activeKeyByHash(KEY.hash), undefined);
+    assert.equal(await store.activeKeyById(KEY.id), undefined);
+  },
+  async insertTask() {
+    const { store } = await primed();
+    assert.equal(await store.taskForKey('video_b', KEY.id), undefined);
+    await store.insertTask(taskRow('video_b'));
+    assert.equal((await store.taskForKey('video_b', KEY.id))?.id, 'video_b');
+  },
+  async cancelTaskForKey() {
+    const { store, read } = await primed();
+    assert.equal(await store.cancelTaskForKey('video_a', KEY.id, NOW + 1), true);
+    assert.equal((await read())?.status, 'cancelled');
+  },
+  async deleteTaskForKey() {
+    const { store, read } = await primed();
+    assert.equal((await store.deleteTaskForKey('video_a', KEY.id))?.id, 'video_a');
+    assert.equal(await read(), undefined);
+  },
+  async claimDue() {
+    const { store, read } = await primed();
+    assert.equal((await store.claimDue('runner-1', NOW, NOW + 30_000, 10)).length, 1);
+    assert.equal((await read())?.lease_owner, 'runner-1');
+  },
+  async renewLease() {
+    const { store, read } = await held();
+    assert.equal(await store.renewLease('video_a', 'runner-1', NOW + 60_000), true);
+    assert.equal((await read())?.lease_expires_at, NOW + 60_000);
+  },
+  async markStarted() {
+    const { store, read } = await held();
+    assert.equal(await store.markStarted('video_a', 'runner-1', '{"op":1}', NOW + 1), true);
+    assert.equal((await read())?.status, 'in_progress');
+  },
+  async setProgress() {
+    const { store, read } = await held();
+    assert.equal(await store.setProgress('video_a', 'runner-1', 42, NOW + 1), true);
+    assert.equal((await read())?.progress, 42);
+  },
+  async complete() {
+    const { store, read } = await held();
+    const result = { now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3' };
+    assert.equal(await store.complete('video_a', 'runner-1', result), true);
+    assert.equal((await read())?.status, 'completed');
+  },
+  async fail() {
+    const { store, read } = await held();
+    assert.equal(await store.fail('video_a', 'runner-1', NOW + 1, 'boom', 'it broke'), true);
+    assert.equal((await read())?.error_code, 'boom');
+  },
+  async release() {
+    const { store, read } = await held();
+    assert.equal(await store.release('video_a', 'runner-1', NOW + 5), true);
+    const task = await read();
+    assert.equal(task?.lease_owner, null);
+    assert.equal(task?.run_after, NOW + 5);
+  },
+  async retry() {
+    const { store, read } = await held();
+    assert.equal(await store.retry('video_a', 'runner-1', NOW + 5), true);
+    const task = await read();
+    assert.equal(task?.lease_owner, null);
+    assert.equal(task?.attempts, 1);
+  },
+  async forgetVideo() {
+    const { store, read } = await primed({ status: 'completed', video_key: 'videos/video_a/video.mp4', expires_at: NOW });
+    await store.forgetVideo('video_a', NOW + 1);
+    assert.equal((await read())?.video_key, null);
+  },
+  async insertTaskOnce() {
+    const { store } = await primed();
+    assert.equal(await store.taskForKey('video_b', KEY.id), undefined);
+    assert.equal(await store.insertTaskOnce(taskRow('video_b'), ONCE), null);
+    assert.equal((await store.taskForKey('video_b', KEY.id))?.id, 'video_b');
+  },
+  async sharedSetting() {
+    const store = await freshStore();
+    assert.equal(await store.sharedSetting('s', () => 'first'), 'first');
+    assert.equal(await store.sharedSetting('s', () => 'second'), 'first');
+  },
+};
+
+/** Every function a store object answers to, own or inherited (the class's helpers are #private). */
+function methodsOf(object: object): string[] {
+  const names = new Set<string>();
+  for (let level: object | null = object; level && level !== Object.prototype; level = Object.getPrototypeOf(level) as object | null) {
+    for (const name of Object.getOwnPropertyNames(level)) {
+      if (name !== 'constructor' && typeof (object as Record<string, unknown>)[name] === 'function') names.add(name);
+    }
+  }
+  return [...names].sort();
+}
+
+describe('the read cache never answers a row that a write changed', () => {
+  test('every method of the store is a listed read or has a write case below', async () => {
+    const store = await freshStore();
+    const known = new Set<string>([...READ_ONLY, ...Object.keys(WRITES)]);
+    assert.deepEqual(methodsOf(store).filter((name) => !known.has(name)), [], 'a new store method needs a case in WRITES (or READ_ONLY if it changes no row)');
+  });
+
+  for (const [name, check] of Object.entries(WRITES)) test(name, check);
+});
+
+describe('claims count only runs that ended with the worker gone', () => {
+  test('a queued claim does not count; starting counts it; handing back (release or retry) returns it', async () => {
+    const { store, read } = await held();
+    assert.equal((await read())?.claims, 0, 'claimed while queued: waiting for a slot is not running');
+    await store.markStarted('video_a', 'runner-1', '{}', NOW + 1);
+    assert.equal((await read())?.claims, 1);
+    await store.release('video_a', 'runner-1', NOW);
+    assert.equal((await read())?.claims, 0, 'a clean stop hands the claim back');
+
+    assert.equal((await store.claimDue('runner-2', NOW + 2, NOW + 3, 10))[0]?.claims, 1, 'claiming a running task counts at once');
+    await store.retry('video_a', 'runner-2', NOW + 2);
+    const retried = await read();
+    assert.equal(retried?.claims, 0);
+    assert.equal(retried?.attempts, 1, 'a failed step counts as an attempt, not as a lost claim');
+
+    // A worker that dies holding the lease never hands it back: the next claim sees both.
+    await store.claimDue('runner-3', NOW + 3, NOW + 4, 10);
+    assert.equal((await store.claimDue('runner-4', NOW + 5, NOW + 6, 10))[0]?.claims, 2);
+    assert.equal((await read())?.attempts, 1);
+  });
+});
+
+describe('an Idempotency-Key commits with its task', () => {
+  test('the first task under a key is saved with its claim; a second is refused and answered the first', async () => {
+    const store = await freshStore();
+    await store.insertKey(KEY);
+    assert.equal(await store.insertTaskOnce(taskRow('video_a'), ONCE), null);
+    const held = await store.insertTaskOnce(taskRow('video_b'), { ...ONCE, hash: 'another' });
+    assert.equal(held?.task.id, 'video_a');
+    assert.equal(held?.claim.request_hash, 'hash-of-request');
+    assert.equal(await store.taskById('video_b'), undefined, 'the second task is not saved');
+    assert.equal((await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore))?.task.id, 'video_a');
+  });
+
+  test("a claim whose task is gone, or that is past the window, is taken over", async () => {
+    const store = await freshStore();
+    await store.insertKey(KEY);
+    await store.insertTaskOnce(taskRow('video_a'), ONCE);
+    await store.deleteTaskForKey('video_a', KEY.id);
+    assert.equal(await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore), undefined);
+    assert.equal(await store.insertTaskOnce(taskRow('video_b'), ONCE), null);
+    assert.equal((await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore))?.task.id, 'video_b');
+
+    const later = { ...ONCE, staleBefore: NOW + 1 };
+    assert.equal(await store.idempotentTask(KEY.id, ONCE.key, later.staleBefore), undefined);
+    assert.equal(await store.insertTaskOnce(taskRow('video_c', { created_at: NOW + 2 }), later), null);
+    assert.equal((await store.idempotentTask(KEY.id, ONCE.key, later.staleBefore))?.task.id, 'video_c');
+  });
+
+  test('a task that cannot be saved leaves no claim behind', async () => {
+    const store = await freshStore();
+    await store.insertKey(KEY);
+    await store.insertTask(taskRow('video_a'));
+    // The same id again: the insert fails, and the transaction takes the claim back with it.
+    await assert.rejects(store.insertTaskOnce(taskRow('video_a'), ONCE));
+    assert.equal(await store.insertTaskOnce(taskRow('video_b'), ONCE), null);
+  });
+});
+
+/**
+ * The moment between a provider answering `completed` with a local file and the runner
+ * storing it is too short to hit over HTTP, so a provider that answers when the test says
+ * so drives a real runner on a real store and disk here.
+ */
+describe('a finished render whose task is gone, or whose runner stops, leaves no file', () => {
+  async function scene(storageFor: (local: LocalStorage, store: Store) => Storage = (local) => local) {
+    const dir = scratchDir();
+    const store = await freshStore(dir);
+    const storage = storageFor(new LocalStorage(path.join(dir, 'files')), store);
+    const file = path.join(dir, 'render.mp4');
+    let asked!: () => void;
+    const statusAsked = new Promise<void>((resolve) => (asked = resolve));
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    const provider: VideoProvider = {
+      name: 'gated',
+      start: async () => ({}),
+      // Answers only when the test lets it, whatever happened to the task meanwhile.
+      async status(): Promise<ProviderStatus> {
+        asked();
+        await answered;
+        writeFileSync(file, 'a finished video');
+        return { state: 'completed', file, seconds: 1 };
+      },
+    };
+    const runner = new Runner({
+      store,
+      storage,
+      providers: new Map([[provider.name, provider]]),
+      clock: systemClock,
+      log: pino({ level: 'silent' }),
+      concurrency: 1,
+      leaseMs: 30_000,
+      videoTtlMs: 60_000,
+      idleMs: 20,
+    });
+    await store.insertKey(KEY);
+    await store.insertTask(taskRow('video_a', { provider: provider.name, created_at: Date.now(), run_after: Date.now() }));
+    runner.start();
+    await statusAsked;
+    return { dir, store, runner, file, answer };
+  }
+
+  test('cancelled while the provider answers: the file is removed, nothing is stored', async () => {
+    const { dir, store, runner, file, answer } = await scene();
+    await store.cancelTaskForKey('video_a', KEY.id, Date.now());
+    runner.abandon('video_a');
+    answer();
+    await runner.stop();
+    assert.equal(existsSync(file), false, "the provider's file is removed");
+    assert.equal(existsSync(path.join(dir, 'files', 'videos', 'video_a')), false);
+  });
+
+  test('stopped while the provider answers: the file is removed and the task handed back', async () => {
+    const { store, runner, file, answer } = await scene();
+    const stopped = runner.stop();
+    answer();
+    await stopped;
+    assert.equal(existsSync(file), false, "the provider's file is removed");
+    const task = await store.taskById('video_a');
+    assert.equal(task?.status, 'in_progress');
+    assert.equal(task?.lease_owner, null, 'handed back for the next runner');
+  });
+
+  test('cancelled while the file is being stored: the stored copy is removed', async () => {
+    // Storage that lets the cancel land just as the file is moved in.
+    const cancelling = (local: LocalStorage, store: Store): Storage =>
+      Object.assign(Object.create(local) as LocalStorage, {
+        async putFile(key: string, source: string) {
+          await store.cancelTaskForKey('video_a', KEY.id, Date.now());
+          return local.putFile(key, source);
+        },
+      });
+    const { dir, store, runner, file, answer } = await scene(cancelling);
+    answer();
+    const deadline = Date.now() + 10_000;
+    while ((await store.taskById('video_a'))?.status !== 'cancelled' || existsSync(file)) {
+      assert.ok(Date.now() < deadline, 'the runner stores the file');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await runner.stop();
+    assert.equal(existsSync(path.join(dir, 'files', 'videos', 'video_a')), false, 'no video kept for a cancelled task');
+  });
+});
+
+describe('keys', () => {
+  test('a key is active until revoked, at once (signed links ask this of their owner key)', async () => {
+    const store = await freshStore();
+    const keys = new KeyService(store);
+    const { id } = await keys.create('owner');
+    assert.equal(await keys.isActive(id), true);
+    assert.equal(await keys.isActive('key_unknown'), false);
+    assert.equal(await keys.revoke(id), true);
+    assert.equal(await keys.isActive(id), false);
+  });
+});
