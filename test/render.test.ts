@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { mp4File, pngDataUri, pngFile, probe } from './support/media.ts';
 import { startOrigin } from './support/origin.ts';
-import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { ADMIN_KEY, type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 
 /**
  * End to end on the embedded default: tasks render on the local preview renderer, and the
@@ -187,5 +187,21 @@ describe('the URL guard', () => {
     const task = await client.waitFor(body.id);
     assert.equal(task.status, 'failed');
     assert.equal(task.error.code, 'input_bad_status');
+  });
+});
+
+describe('signed links and revoked keys', () => {
+  test('a signed link stops working once its owner key is revoked', async () => {
+    const dave = await newClient(gateway, 'dave');
+    const created = await dave.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'a link to revoke', duration: 1, size: '480p' });
+    const task = await dave.waitFor(created.body.id);
+    assert.equal(task.status, 'completed');
+    assert.equal((await fetch(task.metadata.url)).status, 200);
+    const keys = (await (await fetch(`${gateway.url}/admin/keys`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as { data: { id: string; name: string }[] };
+    const id = keys.data.find((key) => key.name === 'dave')!.id;
+    assert.equal((await fetch(`${gateway.url}/admin/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } })).status, 200);
+    const after = await fetch(task.metadata.url);
+    assert.equal(after.status, 403);
+    assert.equal(((await after.json()) as { error: { code: string } }).error.code, 'link_revoked');
   });
 });

@@ -36,7 +36,10 @@ export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, 
     if (verdict !== 'valid') {
       throw new ApiError(403, verdict === 'expired' ? 'This download link has expired' : 'This download link is not valid', 'authentication_error', `link_${verdict}`);
     }
-    return tasks.byId(request.params.id);
+    const task = await tasks.byId(request.params.id);
+    // A link proves access on its owner's behalf, so it lapses with the owner's key.
+    if (!(await keys.isActive(task.key_id))) throw new ApiError(403, "This download link's API key has been revoked", 'authentication_error', 'link_revoked');
+    return task;
   };
 
   const handler = async (request: ContentRequest, reply: FastifyReply) => {
