@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { ffmpegPath } from '../src/media/ffmpeg.ts';
 import { mp4File, pngDataUri, pngFile, probe } from './support/media.ts';
 import { startOrigin } from './support/origin.ts';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
@@ -163,8 +165,23 @@ describe('every capability renders what it claims', () => {
   });
   test('extension appends the requested seconds', async () => {
     const video = `data:video/mp4;base64,${readFileSync(mp4File(2, 320, 240)).toString('base64')}`;
-    const { info } = await render({ model: 'grok-imagine', prompt: 'go on', video, duration: 2, extra_body: { operation: 'video_extend' } });
+    const { info, task } = await render({ model: 'grok-imagine', prompt: 'go on', video, duration: 2, extra_body: { operation: 'video_extend' } });
     assertVideo(info, 4, 320, 240);
+    // The task reports the file it serves: the input plus the new part, in the input's frame.
+    assert.equal(task.seconds, '4');
+    assert.equal(task.size, '320x240');
+  });
+  test('an edit reports the length of the file it made, not the input_video_seconds it was told', async () => {
+    const video = `data:video/mp4;base64,${readFileSync(mp4File(4, 320, 240)).toString('base64')}`;
+    const { info, task } = await render({ model: 'grok-imagine', prompt: 'dusk', video, size: '480p', extra_body: { operation: 'edit_video', input_video_seconds: 8 } });
+    assertVideo(info, 4, 640, 480);
+    assert.equal(task.seconds, '4');
+    assert.equal(task.size, '480p');
+  });
+  test('a size given as WIDTHxHEIGHT is answered in that form, and made in that frame', async () => {
+    const { info, task } = await render({ model: 'grok-imagine', prompt: 'tall', duration: 1, size: '480x854' });
+    assertVideo(info, 1, 480, 854);
+    assert.equal(task.size, '480x854');
   });
 });
 
@@ -205,3 +222,32 @@ describe('signed links and revoked keys', () => {
     assert.equal(((await after.json()) as { error: { code: string } }).error.code, 'link_revoked');
   });
 });
+
+describe('inputs measured when the task is made', () => {
+  const upload = async (bytes: Buffer, type: string) => {
+    const form = new FormData();
+    form.append('model', 'grok-imagine');
+    form.append('prompt', 'from an upload');
+    form.append('duration', '1');
+    form.append('input_reference', new Blob([new Uint8Array(bytes)], { type }), 'in.png');
+    return client.json('POST', '/v1/videos', form);
+  };
+
+  test('an uploaded image over 50 megapixels is a 400 naming it, before any render', async () => {
+    const huge = path.join(gateway.dataDir, 'huge.png');
+    execFileSync(ffmpegPath, ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=teal:s=8000x6400', '-frames:v', '1', huge]);
+    const { status, body } = await upload(readFileSync(huge), 'image/png');
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error.code, 'input_too_large');
+    assert.equal(body.error.param, 'images[0]');
+    assert.match(body.error.message, /8000×6400/);
+  });
+
+  test('an upload that is not a picture is a 400 naming it', async () => {
+    const { status, body } = await upload(Buffer.from('this is not a png at all'), 'image/png');
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error.code, 'invalid_media');
+    assert.equal(body.error.param, 'images[0]');
+  });
+});
+

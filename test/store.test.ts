@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import type { TaskRow } from '../src/store/schema.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/store.ts';
 import { removeDataDir } from './support/gateway.ts';
+import { mp4File } from './support/media.ts';
 
 /**
  * The store keeps a read cache of keys and tasks. It must never answer a row that a write
@@ -157,9 +158,10 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
   },
   async complete() {
     const { store, read } = await held();
-    const result = { now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3' };
+    const result = { now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240' };
     assert.equal(await store.complete('video_a', 'runner-1', result), true);
     assert.equal((await read())?.status, 'completed');
+    assert.equal((await read())?.size, '320x240');
   },
   async fail() {
     const { store, read } = await held();
@@ -300,8 +302,8 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
       async status(): Promise<ProviderStatus> {
         asked();
         await answered;
-        writeFileSync(file, 'a finished video');
-        return { state: 'completed', file, seconds: 1 };
+        copyFileSync(mp4File(1), file);
+        return { state: 'completed', file };
       },
     };
     const runner = new Runner({

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { InvalidInput } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
-import { probeMedia } from '../media/ffmpeg.ts';
+import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
 import { downloadToFile, type GuardOptions } from './guarded-fetch.ts';
 
 const EXTENSIONS: Record<string, string> = {
@@ -84,15 +84,15 @@ export class MediaResolver {
     }
   }
 
-  /** The length of a stored video input, or null when it is only a URL (not fetched before the run). */
-  async videoSeconds(ref: MediaRef): Promise<number | null> {
+  /** What a stored input is (frame, length), or null when it is only a URL (measured when the task runs). */
+  async probeStored(ref: MediaRef, param: string): Promise<MediaInfo | null> {
     if (ref.kind !== 'stored') return null;
     await mkdir(this.scratchDirectory, { recursive: true });
     const scratch = await mkdtemp(path.join(this.scratchDirectory, 'probe-'));
     try {
-      return (await probeMedia(await this.storage.localPath(ref.key, scratch))).duration;
+      return await probeMedia(await this.storage.localPath(ref.key, scratch));
     } catch {
-      throw new InvalidInput('The video input could not be read as a video', 'video', 'invalid_media');
+      throw new InvalidInput(`${param} could not be read as ${ref.mime.startsWith('video/') ? 'a video' : 'an image'}`, param, 'invalid_media');
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

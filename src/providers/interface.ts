@@ -17,8 +17,8 @@ export interface ProviderContext {
 
 export type ProviderStatus =
   | { state: 'pending'; progress: number }
-  /** A finished video in a local file, which the runner moves into storage; `seconds` is its length. */
-  | { state: 'completed'; file: string; seconds: number }
+  /** A finished video in a local file, which the runner measures and moves into storage. */
+  | { state: 'completed'; file: string }
   | { state: 'failed'; code: string; message: string };
 
 export interface VideoProvider {

@@ -111,7 +111,7 @@ export function buildQueries(db: Kysely<Database>) {
       held(p).set({ progress: p.progress, updated_at: p.now }),
     ),
     complete: prepare(
-      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string }) =>
+      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string }) =>
         held(p).set({
           status: 'completed',
           progress: 100,
@@ -121,6 +121,7 @@ export function buildQueries(db: Kysely<Database>) {
           video_key: p.videoKey,
           video_size: p.videoSize,
           seconds: p.seconds,
+          size: p.size,
           lease_owner: null,
           lease_expires_at: null,
         }),

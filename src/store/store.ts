@@ -35,7 +35,7 @@ export interface Store {
   complete(
     id: string,
     owner: string,
-    result: { now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string },
+    result: { now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string },
   ): Promise<boolean>;
   fail(id: string, owner: string, now: number, code: string, message: string): Promise<boolean>;
   /** Hands a task back (the runner stops): any runner may take it from runAfter on. */

@@ -7,6 +7,7 @@ import { ProviderFailure, type Operation, type VideoProvider } from '../provider
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
 import type { Clock } from './clock.ts';
 import { taskIdTime } from './service.ts';
 
@@ -225,7 +226,7 @@ export class Runner {
           await store.fail(task.id, this.owner, clock.now(), status.code, status.message);
           return;
         }
-        await this.keep(task, status.file, status.seconds);
+        await this.keep(task, status.file);
         return;
       }
       if (this.stopping.signal.aborted) await store.release(task.id, this.owner, clock.now());
@@ -243,20 +244,28 @@ export class Runner {
   }
 
   /** Moves the finished file into storage, then marks the task completed. */
-  private async keep(task: TaskRow, file: string, outputSeconds: number): Promise<void> {
+  /**
+   * Measures the finished file, moves it into storage, then marks the task completed. The
+   * task reports what it serves: `seconds` is the file's own length (an edit asks for
+   * none, an extension's is the input plus the new part), and `size` the frame when the
+   * client named none.
+   */
+  private async keep(task: TaskRow, file: string): Promise<void> {
     const { store, storage, clock, videoTtlMs } = this.options;
     const key = `videos/${task.id}/video.mp4`;
     let size: number;
+    let output: { seconds: string; size: string };
     try {
+      output = await measure(file);
       ({ size } = await storage.putFile(key, file));
     } finally {
       // Moved, or failed to be: either way no one else will take the local file.
       await rm(file, { force: true });
     }
     const now = clock.now();
-    // An edit asks for no length: it reports the one it made.
-    const seconds = task.seconds ?? String(Math.round(outputSeconds));
-    if (await store.complete(task.id, this.owner, { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds })) return;
+    const seconds = output.seconds;
+    const frame = task.size ?? output.size;
+    if (await store.complete(task.id, this.owner, { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds, size: frame })) return;
     // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner
     // that took the task over (still running, or completed) writes this same key: leave it.
     const current = await store.taskById(task.id);
@@ -301,4 +310,16 @@ export class Runner {
       log.error({ err: storeError, task: task.id }, 'recording a task failure failed');
     }
   }
+}
+
+/** What a finished file is, as the task reports it: whole seconds (at least 1) and WIDTHxHEIGHT. */
+async function measure(file: string): Promise<{ seconds: string; size: string }> {
+  let info: MediaInfo;
+  try {
+    info = await probeMedia(file);
+  } catch {
+    throw new ProviderFailure('invalid_output', 'The finished video could not be read back');
+  }
+  if (!(info.duration > 0)) throw new ProviderFailure('invalid_output', 'The finished video has no length');
+  return { seconds: String(Math.max(1, Math.round(info.duration))), size: `${info.width}x${info.height}` };
 }

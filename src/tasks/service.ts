@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { findModel } from '../catalog/models.ts';
-import { UploadedFile, type VideoJob } from '../catalog/types.ts';
+import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { inputProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
@@ -152,16 +153,25 @@ export class TaskService {
   }
 
   /** An edit's or extension's stored input is measured: its length must suit the capability. */
-  private async checkInputVideo(job: VideoJob): Promise<VideoJob> {
+  /**
+   * Every stored input (upload, data URI, one of the caller's videos) is measured now, so
+   * that a picture too large or a video of the wrong length is a 400 naming it, by the very
+   * rule the renderer applies to URL inputs when it fetches them (media/limits.ts).
+   */
+  private async checkInputs(job: VideoJob): Promise<VideoJob> {
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
-    if (!job.video || !range) return job;
-    const seconds = await this.options.media.videoSeconds(job.video);
-    if (seconds === null) return job;
-    const rounded = Math.max(1, Math.round(seconds));
-    if (rounded < range.min || rounded > range.max) {
-      throw new InvalidInput(`The input video is ${seconds.toFixed(1)} s; ${job.capability} takes ${range.min} to ${range.max} s`, 'video');
-    }
-    return job.inputVideoSeconds === null ? { ...job, inputVideoSeconds: rounded } : job;
+    const { media } = this.options;
+    const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
+      const info = await media.probeStored(ref, param);
+      const problem = info && inputProblem(kind, info, param, kind === 'video' ? range : undefined);
+      if (problem) throw new InvalidInput(problem.message, param, problem.code);
+      return info;
+    };
+    await Promise.all(job.images.map((ref, index) => check(ref, 'image', `images[${index}]`)));
+    if (job.lastImage) await check(job.lastImage, 'image', 'last_image');
+    const video = job.video ? await check(job.video, 'video', 'video') : null;
+    if (!video || !range || job.inputVideoSeconds !== null) return job;
+    return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }
 
   private replay({ claim, task }: IdempotentTask, hash: string): TaskRow {
@@ -176,7 +186,7 @@ export class TaskService {
     const { media, providerFor } = this.options;
     let job: VideoJob;
     try {
-      job = await this.checkInputVideo(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
+      job = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
     } catch (error) {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;

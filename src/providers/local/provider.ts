@@ -166,7 +166,7 @@ export class LocalProvider implements VideoProvider {
         outputPath: `${scratch}.mp4`,
       };
       await renderVideo(spec, { onProgress, signal, scratchDirectory: scratch });
-      return { state: 'completed', file: spec.outputPath, seconds: spec.seconds };
+      return { state: 'completed', file: spec.outputPath };
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
