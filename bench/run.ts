@@ -1,10 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { ffmpegPath } from '../src/media/ffmpeg.ts';
 import { newClient, removeDataDir, ROOT, startGateway } from '../test/support/gateway.ts';
@@ -14,20 +15,32 @@ import { newClient, removeDataDir, ROOT, startGateway } from '../test/support/ga
  *   poll    GET /v1/videos/{id}           vs bare node:http answering the same bytes   (target ≥ 0.7×)
  *   create  POST /v1/videos (ROLE=api)    vs bare node:http answering the same bytes   (target ≥ 0.4×)
  *   content GET …/content of a 20 MB MP4  vs nginx, one worker, sendfile                (target ≥ 1.0×)
- * Each pair runs twice in turn and is averaged. BENCH_SECONDS sets a run's length (default 8).
+ *                                         vs bare node:http piping fs.createReadStream  (target ≥ 0.9×)
+ * The contenders of a part run in turn, BENCH_ROUNDS times (default 2; the order reverses
+ * every other round), and are averaged; the spread is the lowest and highest of the
+ * per-round ratios. BENCH_SECONDS sets a run's length (default 8). BENCH_PARTS picks the
+ * parts, comma-separated (default poll,create,content): BENCH_PARTS=content tsx bench/run.ts.
  */
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+const PARTS = ['poll', 'create', 'content'] as const;
+const parts = new Set((process.env.BENCH_PARTS ?? PARTS.join(',')).split(',').map((part) => part.trim()));
+for (const part of parts) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: unknown part ${part} (known: ${PARTS.join(', ')})`);
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'vidgate-bench-'));
 const children: ChildProcess[] = [];
 
 async function startBaseline(env: Record<string, string>): Promise<string> {
+  return (await startBaselineProcess(env)).url;
+}
+
+async function startBaselineProcess(env: Record<string, string>): Promise<{ url: string; pid: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts')], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
   const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
-  return `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`;
+  return { url: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, pid: child.pid! };
 }
 
 async function requestsPerSecond(options: autocannon.Options): Promise<number> {
@@ -37,25 +50,31 @@ async function requestsPerSecond(options: autocannon.Options): Promise<number> {
 }
 
 /**
- * Runs baseline and gateway in turn, twice (after a warm-up of each), and averages, so
- * that a passing disturbance on this shared machine weighs on both sides alike.
+ * Runs the contenders in turn, `rounds` times (after their warm-ups), reversing the order
+ * every other round, so that a passing disturbance on this shared machine weighs on all
+ * sides alike. Returns each contender's figure per round.
  */
-async function compare(baseline: () => Promise<number>, gateway: () => Promise<number>): Promise<[number, number]> {
-  const sums = [0, 0];
-  for (let round = 0; round < 2; round++) {
-    sums[0]! += await baseline();
-    sums[1]! += await gateway();
+async function compare<Name extends string>(contenders: Record<Name, () => Promise<number>>): Promise<Record<Name, number[]>> {
+  const names = Object.keys(contenders) as Name[];
+  const results = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<Name, number[]>;
+  for (let round = 0; round < rounds; round++) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) results[name].push(await contenders[name]());
   }
-  return [sums[1]! / 2, sums[0]! / 2];
+  return results;
 }
+
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 
 async function warmUp(options: autocannon.Options): Promise<void> {
   await autocannon({ ...options, duration: 1, connections: 50 });
 }
 
-/** wrk's Transfer/sec in bytes per second; any failed or non-2xx request voids the run. */
-async function wrkThroughput(url: string): Promise<number> {
-  const output = execFileSync('wrk', ['-t2', '-c16', `-d${seconds}s`, url]).toString();
+/**
+ * wrk's Transfer/sec in bytes per second; any failed or non-2xx request voids the run.
+ * Asynchronous, so that the RSS sampler keeps sampling while wrk runs.
+ */
+async function wrkThroughput(url: string, connections = 16): Promise<number> {
+  const { stdout: output } = await promisify(execFile)('wrk', ['-t2', `-c${connections}`, `-d${seconds}s`, url]);
   if (/Non-2xx|Socket errors/.test(output)) throw new Error(`wrk saw failures against ${url}:\n${output}`);
   const match = /Transfer\/sec:\s+([\d.]+)([KMG]?)B/.exec(output);
   if (!match) throw new Error(`wrk said:\n${output}`);
@@ -63,14 +82,36 @@ async function wrkThroughput(url: string): Promise<number> {
   return Number(match[1]) * unit;
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far; clock ticks of 1/100 s. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
 }
 
-function row(name: string, gateway: number, baseline: number, unit: string, target: number): void {
-  const ratio = gateway / baseline;
-  console.log(`${name.padEnd(8)} gateway ${gateway.toFixed(0).padStart(8)} ${unit}   baseline ${baseline.toFixed(0).padStart(8)} ${unit}   ratio ${ratio.toFixed(2)}× (target ≥ ${target}×) ${ratio >= target ? 'ok' : 'BELOW TARGET'}`);
+/**
+ * One line per baseline: the averages, their ratio, and the spread of the per-round
+ * ratios (each round's gateway figure against the same round's baseline).
+ */
+function row(name: string, gateway: number[], baselineName: string, baseline: number[], unit: string, target: number): void {
+  const ratio = mean(gateway) / mean(baseline);
+  const perRound = gateway.map((value, round) => value / baseline[round]!);
+  const spread = `${Math.min(...perRound).toFixed(2)}–${Math.max(...perRound).toFixed(2)}`;
+  console.log(
+    `${name.padEnd(8)} gateway ${mean(gateway).toFixed(0).padStart(7)} ${unit}   ${baselineName.padStart(9)} ${mean(baseline).toFixed(0).padStart(7)} ${unit}   ` +
+      `ratio ${ratio.toFixed(2)}× (runs ${spread})   target ≥ ${target.toFixed(1)}× ${ratio >= target ? 'ok' : 'BELOW TARGET'}`,
+  );
+}
+
+/** Each round's figures, so that the spread behind the ratios can be read. */
+function runs(name: string, results: Record<string, number[]>, unit: string): void {
+  for (const [contender, values] of Object.entries(results)) {
+    console.log(`${name.padEnd(8)}   ${contender.padEnd(9)} ${values.map((value) => value.toFixed(0).padStart(7)).join(' ')} ${unit}`);
+  }
 }
 
 async function benchApi() {
@@ -88,16 +129,24 @@ async function benchApi() {
 
     const pollBaseline = { url: `${await startBaseline({ BODY_FILE: path.join(scratch, 'poll.json') })}/v1/videos/${id}`, headers };
     const pollGateway = { url: `${gateway.url}/v1/videos/${id}`, headers };
-    await warmUp(pollBaseline);
-    await warmUp(pollGateway);
-    row('poll', ...(await compare(() => requestsPerSecond(pollBaseline), () => requestsPerSecond(pollGateway))), 'req/s', 0.7);
+    if (parts.has('poll')) {
+      await warmUp(pollBaseline);
+      await warmUp(pollGateway);
+      const poll = await compare({ 'bare node': () => requestsPerSecond(pollBaseline), gateway: () => requestsPerSecond(pollGateway) });
+      row('poll', poll.gateway, 'bare node', poll['bare node'], 'req/s', 0.7);
+      runs('poll', poll, 'req/s');
+    }
 
     const post = { method: 'POST' as const, headers, body: createBody };
     const createBaseline = { url: `${await startBaseline({ BODY_FILE: path.join(scratch, 'create.json') })}/v1/videos`, ...post };
     const createGateway = { url: `${gateway.url}/v1/videos`, ...post };
-    await warmUp(createBaseline);
-    await warmUp(createGateway);
-    row('create', ...(await compare(() => requestsPerSecond(createBaseline), () => requestsPerSecond(createGateway))), 'req/s', 0.4);
+    if (parts.has('create')) {
+      await warmUp(createBaseline);
+      await warmUp(createGateway);
+      const create = await compare({ 'bare node': () => requestsPerSecond(createBaseline), gateway: () => requestsPerSecond(createGateway) });
+      row('create', create.gateway, 'bare node', create['bare node'], 'req/s', 0.4);
+      runs('create', create, 'req/s');
+    }
   } finally {
     await gateway.stop();
     removeDataDir(gateway.dataDir);
@@ -141,16 +190,52 @@ http { access_log off; sendfile on; tcp_nopush on; types { video/mp4 mp4; }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
 
+    // The second baseline: node's own ceiling here, a bare node:http server piping
+    // fs.createReadStream (1 MiB chunks) of the same file with the same two headers.
+    const bare = await startBaselineProcess({ STREAM_FILE: stored });
+    const bareUrl = `${bare.url}/video.mp4`;
+
     const pid = gateway.process.pid!;
-    await wrkThroughput(task.metadata.url); // warm-up
-    const before = rssMb(pid);
-    let peak = before;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 250);
-    const [gatewayRate, nginxRate] = await compare(() => wrkThroughput(nginxUrl), () => wrkThroughput(task.metadata.url));
+    await wrkThroughput(nginxUrl); // warm-ups
+    await wrkThroughput(bareUrl);
+    await wrkThroughput(task.metadata.url);
+    const before = { gateway: rssMb(pid), bare: rssMb(bare.pid) };
+    const peak = { ...before };
+    const sampler = setInterval(() => {
+      peak.gateway = Math.max(peak.gateway, rssMb(pid));
+      peak.bare = Math.max(peak.bare, rssMb(bare.pid));
+    }, 250);
+    // Besides MiB/s, the server's CPU seconds per GiB sent: throughput swings with whatever
+    // else this shared machine runs, the cost of a byte much less.
+    const nginxWorker = Number(readFileSync(`/proc/${nginx.pid}/task/${nginx.pid}/children`, 'utf8').trim().split(' ')[0]);
+    const cpuPerGiB: Record<'nginx' | 'bare node' | 'gateway', number[]> = { nginx: [], 'bare node': [], gateway: [] };
+    const measure = async (name: keyof typeof cpuPerGiB, serverPid: number, url: string) => {
+      const cpu = cpuSeconds(serverPid);
+      const rate = await wrkThroughput(url);
+      cpuPerGiB[name].push((cpuSeconds(serverPid) - cpu) / ((rate * seconds) / 1024 ** 3));
+      return rate / 1024 ** 2;
+    };
+    const content = await compare({
+      nginx: () => measure('nginx', nginxWorker, nginxUrl),
+      'bare node': () => measure('bare node', bare.pid, bareUrl),
+      gateway: () => measure('gateway', pid, task.metadata.url),
+    });
     clearInterval(sampler);
-    const afterRun = rssMb(pid);
-    row('content', gatewayRate / 1024 ** 2, nginxRate / 1024 ** 2, 'MiB/s', 1.0);
-    console.log(`content  gateway RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB peak, ${afterRun.toFixed(0)} MB after`);
+    const after = { gateway: rssMb(pid), bare: rssMb(bare.pid) };
+    row('content', content.gateway, 'nginx', content.nginx, 'MiB/s', 1.0);
+    row('content', content.gateway, 'bare node', content['bare node'], 'MiB/s', 0.9);
+    runs('content', content, 'MiB/s');
+    console.log(`content  server CPU s per GiB sent: ${Object.entries(cpuPerGiB).map(([name, values]) => `${name} ${mean(values).toFixed(2)} (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`).join(', ')}`);
+    for (const side of ['gateway', 'bare'] as const) {
+      const name = side === 'bare' ? 'bare node' : side;
+      console.log(`content  ${name} RSS ${before[side].toFixed(0)} MB before, ${peak[side].toFixed(0)} MB peak, ${after[side].toFixed(0)} MB after (16 connections)`);
+    }
+    // Memory must not grow with connections × file size: one more gateway run at 4× the connections.
+    let peakWide = rssMb(pid);
+    const wideSampler = setInterval(() => (peakWide = Math.max(peakWide, rssMb(pid))), 250);
+    const wide = (await wrkThroughput(task.metadata.url, 64)) / 1024 ** 2;
+    clearInterval(wideSampler);
+    console.log(`content  gateway RSS ${peakWide.toFixed(0)} MB peak at 64 connections (${wide.toFixed(0)} MiB/s; 64 × 20 MB would be 1.3 GB)`);
   } finally {
     await gateway.stop();
     removeDataDir(gateway.dataDir);
@@ -168,8 +253,9 @@ function freePort(): Promise<number> {
 
 try {
   console.log(`vidgate bench: ${seconds} s per run, ${os.cpus().length} cores, node ${process.version}`);
-  await benchApi();
-  await benchContent();
+  console.log(`${rounds} rounds, parts: ${[...parts].join(', ')}`);
+  if (parts.has('poll') || parts.has('create')) await benchApi();
+  if (parts.has('content')) await benchContent();
 } finally {
   for (const child of children) child.kill();
   rmSync(scratch, { recursive: true, force: true });
