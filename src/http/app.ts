@@ -63,7 +63,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   app.decorateRequest('keyId', '');
   app.decorateRequest('taskCreated', false);
   app.addHook('onRequest', async (request, reply) => {
-    reply.headers(common.headers(request.headers, request.id));
+    const headers: Record<string, string> = {};
+    common.addHeaders(headers, request.headers, request.id);
+    reply.headers(headers);
   });
   app.addHook('onResponse', async (request, reply) => {
     common.logRequest({

@@ -24,9 +24,15 @@ export class Common {
     return `req_${this.prefix}${(++this.sequence).toString(36)}`;
   }
 
-  /** Headers every response carries. */
-  headers(headers: IncomingHttpHeaders, requestId: string): Record<string, string> {
-    return { 'x-request-id': requestId, 'x-content-type-options': 'nosniff', ...this.cors.headers(headers.origin) };
+  /**
+   * Sets the headers every response carries on `target`. It fills the caller's object rather
+   * than returning a new one to be spread: on the poll path a spread object cost a fifth of
+   * the request's CPU (bench).
+   */
+  addHeaders(target: Record<string, string | number>, headers: IncomingHttpHeaders, requestId: string): void {
+    target['x-request-id'] = requestId;
+    target['x-content-type-options'] = 'nosniff';
+    if (headers.origin !== undefined) Object.assign(target, this.cors.headers(headers.origin));
   }
 
   /** One line per request at debug: never the key itself, only its id. */

@@ -39,11 +39,8 @@ export function withFastReads(keys: KeyService, tasks: TaskService, presenter: P
     if (!task) return false;
     const body = presenter.json(task, OBJECT.get(route)!, request.headers.host);
     const requestId = common.requestId(request.headers);
-    const headers: Record<string, string | number> = {
-      ...common.headers(request.headers, requestId),
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-    };
+    const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+    common.addHeaders(headers, request.headers, requestId);
     const wait = pollAfterMs(task);
     if (wait !== null) headers['openai-poll-after-ms'] = wait;
     response.writeHead(200, headers);
