@@ -68,7 +68,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const secret = await store.sharedSetting('url_signing_secret', () => randomBytes(32).toString('base64url'));
     app = await buildApp({ config, log, keys: new KeyService(store), tasks, storage, signer: new UrlSigner(secret), adminKey, scratch });
-    url = await app.listen({ port: config.port, host: config.host });
+    try {
+      url = await app.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      // A start that failed (a port in use) leaves nothing behind.
+      await app.close().catch(() => undefined);
+      await Promise.all([store.close(), scratch.remove()]);
+      throw error;
+    }
   }
   runner?.start();
   log.info({ url, role: config.role, dataDir: config.dataDir }, 'vidgate started');
@@ -84,7 +91,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         clearTimeout(cut);
       }
       await runner?.stop();
-      await store.close();
+      await Promise.all([store.close(), scratch.remove()]);
     },
   };
 }

@@ -9,9 +9,10 @@ try {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const gateway = await startGateway(config, log).catch((error: unknown) => {
-    // The whole error (stack included) goes to the log; the terminal gets the one line below.
-    log.error({ err: error }, 'start failed');
-    throw new StartError(startFailure(error, config.host, config.port));
+    const known = startFailure(error, config.host, config.port);
+    // What the operator can mend is told in one line; anything else also goes to the log, stack and all.
+    if (!known) log.error({ err: error }, 'start failed');
+    throw new StartError(known ?? `could not start: ${(error as Error).message ?? String(error)}`);
   });
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -38,10 +39,10 @@ try {
 }
 
 
-function startFailure(error: unknown, host: string, port: number): string {
+function startFailure(error: unknown, host: string, port: number): string | null {
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') return `cannot listen on ${host}:${port}: the port is already in use (set PORT or HOST)`;
   if (code === 'EADDRNOTAVAIL') return `cannot listen on ${host}:${port}: no such address on this machine (set HOST)`;
   if (code === 'EACCES' && (error as NodeJS.ErrnoException).syscall === 'listen') return `cannot listen on ${host}:${port}: permission denied (set PORT above 1023)`;
-  return `could not start: ${(error as Error).message ?? String(error)}`;
+  return null;
 }

@@ -16,6 +16,11 @@ export class Scratch {
     return path.join(this.directory, name);
   }
 
+  /** Removes this process's folder: on a clean stop, or a start that failed. */
+  async remove(): Promise<void> {
+    await rm(this.directory, { recursive: true, force: true });
+  }
+
   /** Clears what dead processes left, then makes this process's own folder. */
   static async open(dataDir: string, pid = process.pid): Promise<Scratch> {
     const root = path.join(dataDir, 'scratch');

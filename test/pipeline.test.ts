@@ -122,6 +122,43 @@ describe('the edges of the envelope', () => {
     assertEnvelope(body, 'video_not_found');
   });
 
+  test('ids far too long for any route, and request lines too large for HTTP, still answer in the envelope', async () => {
+    const long = await client.request('GET', `/v1/videos/video_${'a'.repeat(2000)}`);
+    assert.equal(long.status, 404);
+    assertEnvelope(await long.json(), 'not_found');
+    assert.match(long.headers.get('x-request-id')!, /^req_/);
+    assert.equal(long.headers.get('x-content-type-options'), 'nosniff');
+    const huge = await client.request('GET', `/v1/videos/video_${'a'.repeat(100_000)}`);
+    assert.equal(huge.status, 431);
+    assertEnvelope(await huge.json(), 'headers_too_large');
+  });
+
+  test('with a list of origins, every answer varies by Origin, even one to no or a refused Origin', async () => {
+    for (const headers of [{}, { origin: 'https://evil.example' }, { origin: ORIGIN }] as Record<string, string>[]) {
+      const response = await client.request('GET', '/v1/models', undefined, headers);
+      assert.match(response.headers.get('vary') ?? '', /Origin/, JSON.stringify(headers));
+    }
+  });
+
+  test('a Host header that is not a plain host never roots a signed link', async () => {
+    const { body: created } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'host', duration: 1, size: '480p' });
+    await client.waitFor(created.id);
+    for (const host of ['x@evil.example', 'a b<script>', 'evil.example/path']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const url = new URL(`/v1/videos/${created.id}?via=fastify`, gateway.url);
+        httpRequest(url, { headers: { authorization: `Bearer ${client.key}`, host } }, (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve(text));
+        })
+          .on('error', reject)
+          .end();
+      });
+      const link = (JSON.parse(answer) as { metadata: { url: string } }).metadata.url;
+      assert.match(link, /^http:\/\/localhost\/v1\/videos\//, host);
+    }
+  });
+
   test('a JSON body that is not valid UTF-8 is a 400, not a prompt of U+FFFD', async () => {
     const bytes = Buffer.concat([Buffer.from('{"model":"grok-imagine","duration":3,"prompt":"caf'), Buffer.from([0xe9, 0xff]), Buffer.from('"}')]);
     const { status, body } = await sendRaw(bytes, 'application/json');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -62,10 +62,12 @@ test('a port already in use is one clear line and exit code 2, not a stack trace
       env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY },
     }).then(
       () => assert.fail('the gateway started on a busy port'),
-      (error: { code: number; stderr: string }) => error,
+      (error: { code: number; stderr: string; stdout: string }) => error,
     );
     assert.equal(failure.code, 2);
     assert.equal(failure.stderr.trim(), `vidgate: cannot listen on 127.0.0.1:${port}: the port is already in use (set PORT or HOST)`);
+    assert.doesNotMatch(failure.stdout, /start failed|EADDRINUSE/, 'no stack in the log either: the line says it all');
+    assert.deepEqual(readdirSync(path.join(dataDir, 'scratch')), [], 'the failed start leaves no scratch folder');
   } finally {
     holder.close();
     removeDataDir(dataDir);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -241,6 +242,25 @@ describe('inputs measured when the task is made', () => {
     assert.equal(body.error.code, 'input_too_large');
     assert.equal(body.error.param, 'images[0]');
     assert.match(body.error.message, /8000×6400/);
+  });
+
+  test('an uploaded video that is not one is a 400 naming it, not a task that fails later', async () => {
+    const form = new FormData();
+    form.append('prompt', 'edit noise');
+    form.append('video', new Blob([new Uint8Array(randomBytes(20_000))], { type: 'video/mp4' }), 'noise.mp4');
+    const { status, body } = await client.json('POST', '/v1/videos/edits', form);
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error.code, 'invalid_media');
+    assert.equal(body.error.param, 'video');
+  });
+
+  test('the content of a cancelled video says it has none, not that it is coming', async () => {
+    const { body: task } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'never', duration: 15, size: '480p' });
+    await client.json('POST', `/v1/videos/${task.id}/cancel`);
+    const { status, body } = await client.json('GET', `/v1/videos/${task.id}/content`);
+    assert.equal(status, 409);
+    assert.equal(body.error.code, 'video_not_available');
+    assert.match(body.error.message, /cancelled; it has no content/);
   });
 
   test('an upload that is not a picture is a 400 naming it', async () => {

@@ -7,6 +7,7 @@ import { MAX_FORM_FIELD_BYTES } from './body.ts';
 import { Common } from './common.ts';
 import { registerContentRoutes } from './content.ts';
 import { CorsPolicy } from './cors.ts';
+import { clientErrorHandler, frameworkErrors } from './edge-errors.ts';
 import { registerEventRoutes } from './events.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import { withFastReads } from './fast-read.ts';
@@ -59,6 +60,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     // Lets route files name a 405 for the methods a path does not answer.
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrors(common),
+    clientErrorHandler,
   });
   app.decorateRequest('keyId', '');
   app.decorateRequest('taskCreated', false);

@@ -32,7 +32,7 @@ export class Common {
   addHeaders(target: Record<string, string | number>, headers: IncomingHttpHeaders, requestId: string): void {
     target['x-request-id'] = requestId;
     target['x-content-type-options'] = 'nosniff';
-    if (headers.origin !== undefined) Object.assign(target, this.cors.headers(headers.origin));
+    Object.assign(target, this.cors.headers(headers.origin));
   }
 
   /** One line per request at debug: never the key itself, only its id. */

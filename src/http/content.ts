@@ -46,9 +46,8 @@ export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, 
     const variant = request.query.variant ?? 'video';
     if (!isVariant(variant)) throw invalidRequest(`variant must be one of ${Object.keys(VARIANTS).join(', ')}`, 'variant');
     const task = await findTask(request);
-    if (task.status !== 'completed') {
-      throw conflict(`Video ${task.id} is ${task.status}; its content is ready once it is completed`, 'video_not_ready');
-    }
+    if (task.status === 'failed' || task.status === 'cancelled') throw conflict(`Video ${task.id} is ${task.status}; it has no content`, 'video_not_available');
+    if (task.status !== 'completed') throw conflict(`Video ${task.id} is ${task.status}; its content is ready once it is completed`, 'video_not_ready');
     if (task.expires_at !== null && task.expires_at <= Date.now()) throw notFound(`Video ${task.id} has expired`, 'video_expired');
     if (!task.video_key) throw notFound(`The file of video ${task.id} is gone`, 'video_not_found');
     const key = variant === 'video' ? task.video_key : await stills.ensure(task, variant);

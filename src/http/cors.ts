@@ -23,6 +23,8 @@ const EXPOSED = [
 /** Headers a client may send; browsers list what they want in Access-Control-Request-Headers. */
 const ALLOWED_HEADERS = 'authorization, content-type, idempotency-key, openai-organization, openai-project, x-request-id, range, if-range, if-none-match, if-modified-since, x-stainless-*';
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
+const VARY: Record<string, string> = { vary: 'Origin' };
+const NONE: Record<string, string> = {};
 
 export class CorsPolicy {
   constructor(private readonly origins: CorsOrigins) {}
@@ -31,9 +33,14 @@ export class CorsPolicy {
     return origin !== undefined && (this.origins === '*' || this.origins.has(origin));
   }
 
-  /** Headers for an actual request from `origin`; none when the origin is not allowed. */
+  /**
+   * Headers for an actual request from `origin`. The answer depends on the Origin whenever
+   * a list of origins is configured, so caches are told so (Vary) even when the origin is
+   * absent or refused: else a copy fetched by a plain <video src> could be served to an
+   * allowed origin's fetch() without its CORS headers.
+   */
   headers(origin: string | undefined): Record<string, string> {
-    if (!this.allows(origin)) return {};
+    if (!this.allows(origin)) return this.origins !== '*' && this.origins.size > 0 ? VARY : NONE;
     return { 'access-control-allow-origin': origin, vary: 'Origin', 'access-control-expose-headers': EXPOSED };
   }
 

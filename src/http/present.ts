@@ -3,6 +3,9 @@ import type { UrlSigner } from './signed-url.ts';
 
 export type VideoObjectKind = 'video' | 'video.generation.job';
 
+/** A host name or IP literal with an optional port; nothing that could change a URL's meaning. */
+const HOST = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
 
 /**
@@ -67,7 +70,8 @@ export class Presenter {
 
   video(task: TaskRow, object: VideoObjectKind, host: string | undefined) {
     const live = task.status === 'completed' && task.expires_at !== null && task.expires_at > Date.now();
-    const base = this.publicUrl ?? `http://${host ?? 'localhost'}`;
+    // The Host header is the client's to write: only a plain host[:port] may root a link.
+    const base = this.publicUrl ?? `http://${host !== undefined && HOST.test(host) ? host : 'localhost'}`;
     const url = live ? this.signer.contentUrl(base, task.id, Math.floor(task.expires_at! / 1000)) : null;
     return videoObject(task, object, url);
   }
