@@ -218,7 +218,7 @@ describe('the error envelope on every kind of bad request', () => {
   test('405 says which methods the path answers', async () => {
     const response = await alice.request('POST', '/v1/models');
     assert.equal(response.status, 405);
-    assert.equal(response.headers.get('allow'), 'GET');
+    assert.equal(response.headers.get('allow'), 'GET, OPTIONS');
   });
 });
 

@@ -181,6 +181,27 @@ describe('the edges of the envelope', () => {
     assert.equal((body as { error: { param: string } }).error.param, 'prompt');
   });
 
+  test('a __proto__ key in valid JSON is refused for what it is, not as invalid JSON', async () => {
+    const { status, body } = await client.json('POST', '/v1/videos', '{"model":"grok-imagine","prompt":"x","duration":3,"__proto__":{"a":1}}');
+    assert.equal(status, 400);
+    assertEnvelope(body, 'unsupported_parameter');
+    assert.match((body as { error: { message: string } }).error.message, /__proto__/);
+    const broken = await client.json('POST', '/v1/videos', '{"model":"grok-imagine",');
+    assertEnvelope(broken.body, 'invalid_json');
+  });
+
+  test('a form field sent twice is named as a list, not only as not a string', async () => {
+    const form = new FormData();
+    form.append('model', 'grok-imagine');
+    form.append('duration', '3');
+    form.append('prompt', 'one');
+    form.append('prompt', 'two');
+    const { status, body } = await client.json('POST', '/v1/videos', form);
+    assert.equal(status, 400);
+    assert.equal((body as { error: { param: string } }).error.param, 'prompt');
+    assert.match((body as { error: { message: string } }).error.message, /not a list of 2/);
+  });
+
   test('an unsupported content type is a 415 that says which types are accepted', async () => {
     const { status, body } = await client.json('POST', '/v1/videos', '<video/>', { 'content-type': 'application/xml' });
     assert.equal(status, 415);

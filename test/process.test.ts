@@ -83,4 +83,10 @@ test('vidgate --help prints the usage and exits 0', async () => {
   );
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /Usage:/);
+  const frob = await run(process.execPath, ['bin/vidgate.js', 'frob'], { cwd: ROOT }).then(
+    () => assert.fail('an unknown command passed'),
+    (error: { code: number; stderr: string }) => error,
+  );
+  assert.equal(frob.code, 2);
+  assert.match(frob.stderr, /^vidgate: unknown command: frob\n/);
 });

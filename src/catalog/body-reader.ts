@@ -85,7 +85,11 @@ export class BodyReader {
     const { schema, expect } = SLOT_TYPES[slot];
     // TypeScript cannot pair an indexed schema with its own output type; the table fixes the pair.
     const parsed = (schema as unknown as z.ZodType<Parsed<S>>).safeParse(found.value);
-    if (!parsed.success) throw new InvalidInput(`${found.key} must be ${expect}`, found.key);
+    if (!parsed.success) {
+      // A form field sent twice arrives as a list: say so rather than only "must be a string".
+      const list = Array.isArray(found.value) ? `, not a list of ${found.value.length} (was it sent more than once?)` : '';
+      throw new InvalidInput(`${found.key} must be ${expect}${list}`, found.key);
+    }
     return { key: found.key, value: parsed.data };
   }
 

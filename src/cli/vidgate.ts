@@ -27,7 +27,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const [group, command, argument] = positionals;
   if (group !== 'keys' || !command) {
-    process.stderr.write(`${USAGE}\n`);
+    const what = positionals.length === 0 ? 'a command is needed' : `unknown command: ${positionals.join(' ')}`;
+    process.stderr.write(`vidgate: ${what}\n${USAGE}\n`);
     return 2;
   }
   const config = loadConfig();
@@ -58,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`revoked ${argument}\n`);
         return 0;
       default:
-        process.stderr.write(`${USAGE}\n`);
+        process.stderr.write(`vidgate: unknown command: keys ${command}\n${USAGE}\n`);
         return 2;
     }
   } finally {

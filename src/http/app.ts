@@ -93,7 +93,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     } catch (error) {
       return done(error as Error);
     }
-    parseJson(request, bytes.toString('utf8'), done);
+    const text = bytes.toString('utf8');
+    parseJson(request, text, (error, value) => done(error && prototypeKey(text, error), value));
   });
   // Opt-in per route (the creates); counted per API key, after authentication.
   await app.register(rateLimit, {
@@ -138,4 +139,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerEventRoutes(app, routes, routeDeps);
   routes.answerOtherMethods();
   return app;
+}
+
+/**
+ * The parser refuses __proto__ and constructor.prototype keys (prototype poisoning) with
+ * "not valid JSON"; when the text is valid JSON, say what is really refused.
+ */
+function prototypeKey(text: string, error: Error): Error {
+  try {
+    JSON.parse(text);
+  } catch {
+    return error;
+  }
+  return new ApiError(400, 'The keys __proto__ and constructor.prototype are never accepted in a body', 'invalid_request_error', 'unsupported_parameter');
 }

@@ -47,7 +47,7 @@ export class RouteTable {
     const all: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
     for (const [url, known] of this.methods) {
       const others = all.filter((method) => !known.has(method));
-      const allow = [...known].join(', ');
+      const allow = [...known, 'OPTIONS'].join(', ');
       this.app.route({
         method: others,
         url,
@@ -59,7 +59,7 @@ export class RouteTable {
       // A preflight carries no credentials: it is answered without a key, and says nothing about any video.
       this.app.options(url, async (request, reply) => {
         const preflight = this.cors.preflight(request.headers.origin, allow, request.headers['access-control-request-headers']);
-        return reply.status(204).header('allow', `${allow}, OPTIONS`).headers(preflight).send();
+        return reply.status(204).header('allow', allow).headers(preflight).send();
       });
     }
   }
