@@ -19,29 +19,39 @@ export const IGNORED_FIELDS = ['user', 'metadata'] as const;
 
 const EXTRA = 'extra_body.';
 
-/** The fields a dialect takes, `model` and those under extra_body (`extra_body.<name>`) included. */
-export function takenFields(dialect: Dialect): string[] {
-  return ['model', ...new Set(Object.values(dialect.keys).flatMap((keys) => keys ?? []))];
+/** What a dialect takes, `model` and `extra_body.<name>` included; the allowed set adds the ignored fields. */
+interface Fields {
+  taken: readonly string[];
+  allowed: ReadonlySet<string>;
+}
+
+const fieldsOf = (taken: readonly string[]): Fields => ({ taken, allowed: new Set([...taken, ...IGNORED_FIELDS]) });
+// Dialects are fixed data: work their fields out once, not on every request (it showed in the create profile).
+const DIALECT_FIELDS = new WeakMap<Dialect, Fields>();
+const REMIX_FIELDS = fieldsOf(['prompt']);
+
+function dialectFields(dialect: Dialect): Fields {
+  let fields = DIALECT_FIELDS.get(dialect);
+  if (!fields) {
+    fields = fieldsOf(['model', ...new Set(Object.values(dialect.keys).flatMap((keys) => keys ?? []))]);
+    DIALECT_FIELDS.set(dialect, fields);
+  }
+  return fields;
 }
 
 /** Refuses the first field that the model neither takes nor ignores, naming it. */
 export function refuseUntakenFields(reader: BodyReader, model: ModelSpec): void {
-  const taken = takenFields(reader.dialect);
-  const field = untaken(reader, taken);
+  const { taken, allowed } = dialectFields(reader.dialect);
+  const field = reader.sentKeys().find((key) => !allowed.has(key));
   if (field === undefined) return;
   throw new InvalidInput(`${field} is not a parameter of ${model.id}${whereItGoes(field, taken)}; ${model.id} takes ${taken.join(', ')}`, field, 'unsupported_parameter');
 }
 
 /** A remix keeps the source's model, inputs and settings: it takes a new prompt and nothing else. */
 export function refuseRemixFields(reader: BodyReader): void {
-  const field = untaken(reader, ['prompt']);
+  const field = reader.sentKeys().find((key) => !REMIX_FIELDS.allowed.has(key));
   if (field === undefined) return;
   throw new InvalidInput(`A remix takes only prompt (it keeps the source video's model, inputs and settings); ${field} is not accepted`, field, 'unsupported_parameter');
-}
-
-function untaken(reader: BodyReader, taken: readonly string[]): string | undefined {
-  const allowed = new Set<string>([...taken, ...IGNORED_FIELDS]);
-  return reader.sentKeys().find((field) => !allowed.has(field));
 }
 
 /** The likeliest slip: a field sent at the top level that belongs under extra_body, or the reverse. */
