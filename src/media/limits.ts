@@ -12,7 +12,7 @@ import type { MediaInfo } from './ffmpeg.ts';
 export const MAX_INPUT_PIXELS = 50_000_000;
 
 export interface InputProblem {
-  code: 'input_too_large' | 'input_video_out_of_range';
+  code: 'invalid_media' | 'input_too_large' | 'input_video_out_of_range';
   message: string;
 }
 
@@ -28,6 +28,8 @@ export function inputProblem(
   param: string,
   videoRange?: { min: number; max: number },
 ): InputProblem | null {
+  // ffprobe opens some files that are no video (random bytes named .mp4) and gives them no length.
+  if (kind === 'video' && !(info.duration > 0)) return { code: 'invalid_media', message: `${param} could not be read as a video` };
   const pixels = info.width * info.height;
   if (pixels > MAX_INPUT_PIXELS) {
     const what = kind === 'image' ? 'image' : 'video frame';

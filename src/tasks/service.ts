@@ -163,8 +163,6 @@ export class TaskService {
     const { media } = this.options;
     const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
       const info = await media.probeStored(ref, param);
-      // A file ffprobe opens but that has no length (random bytes named .mp4) is no video.
-      if (info && kind === 'video' && !(info.duration > 0)) throw new InvalidInput(`${param} could not be read as a video`, param, 'invalid_media');
       const problem = info && inputProblem(kind, info, param, kind === 'video' ? range : undefined);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
       return info;
