@@ -243,7 +243,6 @@ export class Runner {
     }
   }
 
-  /** Moves the finished file into storage, then marks the task completed. */
   /**
    * Measures the finished file, moves it into storage, then marks the task completed. The
    * task reports what it serves: `seconds` is the file's own length (an edit asks for
@@ -263,9 +262,8 @@ export class Runner {
       await rm(file, { force: true });
     }
     const now = clock.now();
-    const seconds = output.seconds;
-    const frame = task.size ?? output.size;
-    if (await store.complete(task.id, this.owner, { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds, size: frame })) return;
+    const result = { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds: output.seconds, size: task.size ?? output.size };
+    if (await store.complete(task.id, this.owner, result)) return;
     // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner
     // that took the task over (still running, or completed) writes this same key: leave it.
     const current = await store.taskById(task.id);
