@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { channelSpecs, channelsSchema, type ChannelSpec } from './channels/settings.ts';
 import { parseAllowedHosts } from './net/address-policy.ts';
 
 /**
@@ -33,6 +34,12 @@ export interface Config {
   maxBodyBytes: number;
   maxInputBytes: number;
   fetchTimeoutSeconds: number;
+  /** Upstream channels (config file CHANNELS and the XAI_/VIDU_/RELAY_ shortcuts); none: every model renders locally. */
+  channels: ChannelSpec[];
+  /** Upstream steps (submits, checks, result copies) one worker runs at once. */
+  upstreamConcurrency: number;
+  /** The largest upstream result video we copy. */
+  maxResultBytes: number;
   logLevel: string;
 }
 
@@ -57,10 +64,30 @@ const schema = z.object({
   MAX_BODY_MB: positiveInt(64),
   MAX_INPUT_MB: positiveInt(100),
   FETCH_TIMEOUT_SECONDS: positiveInt(60),
+  // A JSON array in the config file, or a JSON string in the environment.
+  CHANNELS: z.preprocess(parseJsonString, channelsSchema).default([]),
+  XAI_API_KEY: z.string().optional(),
+  XAI_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  VIDU_API_KEY: z.string().optional(),
+  VIDU_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  RELAY_API_KEY: z.string().optional(),
+  RELAY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  UPSTREAM_CONCURRENCY: positiveInt(64),
+  MAX_RESULT_MB: positiveInt(1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export class ConfigError extends Error {}
+
+/** A JSON value given as a string (from the environment); a string that is not JSON stays one, for the schema to refuse. */
+function parseJsonString(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
 
 export type CorsOrigins = ReadonlySet<string> | '*';
 
@@ -107,6 +134,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new ConfigError(`Invalid configuration:\n  CORS_ORIGINS: ${(error as Error).message}`);
   }
+  let channels: ChannelSpec[];
+  try {
+    channels = channelSpecs(c.CHANNELS, c);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  CHANNELS: ${(error as Error).message}`);
+  }
   return {
     port: c.PORT,
     host: c.HOST,
@@ -125,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: c.MAX_BODY_MB * 1024 * 1024,
     maxInputBytes: c.MAX_INPUT_MB * 1024 * 1024,
     fetchTimeoutSeconds: c.FETCH_TIMEOUT_SECONDS,
+    channels,
+    upstreamConcurrency: c.UPSTREAM_CONCURRENCY,
+    maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,
     logLevel: c.LOG_LEVEL,
   };
 }

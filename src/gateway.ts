@@ -7,16 +7,21 @@ import { resolveAdminKey } from './auth/admin-key.ts';
 import { KeyService } from './auth/keys.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
-import { UrlSigner } from './http/signed-url.ts';
+import { UrlSigner } from './auth/signed-url.ts';
 import { MediaResolver } from './net/media.ts';
-import type { VideoProvider } from './providers/interface.ts';
+import { buildChannels } from './channels/build.ts';
 import { LocalProvider } from './providers/local/provider.ts';
 import { LocalStorage } from './storage/local.ts';
+import type { Operation } from './providers/interface.ts';
 import { Scratch } from './scratch.ts';
+import type { TaskRow } from './store/schema.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import { systemClock } from './tasks/clock.ts';
+import { Keeper } from './tasks/keeper.ts';
+import { routeJob } from './tasks/routing.ts';
 import { Runner } from './tasks/runner.ts';
 import { TaskService } from './tasks/service.ts';
+import { UpstreamInputs } from './tasks/upstream-inputs.ts';
 
 export interface Gateway {
   /** The address HTTP listens on, when this role serves HTTP. */
@@ -35,8 +40,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     { allowedPrivateHosts: config.allowedPrivateHosts, maxBytes: config.maxInputBytes, timeoutMs: config.fetchTimeoutSeconds * 1000 },
     scratch.folder('probes'),
   );
-  const local = new LocalProvider({ media, workDirectory: scratch.folder('renders'), concurrency: config.renderConcurrency, log });
-  const providers = new Map<string, VideoProvider>([[local.name, local]]);
+  const renderer = new LocalProvider({ media, workDirectory: scratch.folder('renders'), concurrency: config.renderConcurrency, log });
+  const channels = buildChannels(config.channels, systemClock);
+  const signer = new UrlSigner(await store.sharedSetting('url_signing_secret', () => randomBytes(32).toString('base64url')));
+  // Links to inputs and callbacks outlive the longest an upstream may take over a task.
+  const inputs = new UpstreamInputs(storage, signer, config.publicUrl, 50 * 3600_000);
+  const keeper = new Keeper({
+    store,
+    storage,
+    clock: systemClock,
+    log,
+    videoTtlMs: config.videoTtlHours * 3600 * 1000,
+    guard: { allowedPrivateHosts: config.allowedPrivateHosts, maxBytes: config.maxResultBytes, timeoutMs: 10 * 60_000 },
+    scratchDirectory: scratch.folder('results'),
+  });
 
   const runner =
     config.role === 'api'
@@ -44,12 +61,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       : new Runner({
           store,
           storage,
-          providers,
           clock: systemClock,
           log,
+          keeper,
+          renderer,
+          upstream: channels.all().length > 0 ? { channels, inputs } : null,
           concurrency: config.runnerConcurrency,
+          upstreamConcurrency: config.upstreamConcurrency,
           leaseMs: config.leaseSeconds * 1000,
-          videoTtlMs: config.videoTtlHours * 3600 * 1000,
           expirySweepMs: config.expirySweepSeconds * 1000,
         });
   const tasks = new TaskService({
@@ -57,22 +76,34 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     storage,
     media,
     clock: systemClock,
-    providerFor: () => local.name,
+    route: (job) => routeJob(job, channels, inputs),
     onQueued: () => runner?.notify(),
-    onAbandoned: (id) => runner?.abandon(id),
+    onAbandoned: (task) => {
+      runner?.abandon(task.id);
+      void cancelUpstream(task);
+    },
   });
+  /** Tells the upstream a task was cancelled or deleted, where it listens; best effort, never in the client's way. */
+  const cancelUpstream = async (task: TaskRow) => {
+    const channel = channels.byName(task.provider);
+    if (!channel?.provider.cancel || task.operation === null) return;
+    await channel.provider.cancel(JSON.parse(task.operation) as Operation, AbortSignal.timeout(30_000)).catch((error: unknown) => {
+      log.warn({ task: task.id, channel: channel.name, err: error }, 'telling the upstream of a cancel failed');
+    });
+  };
 
   let app: FastifyInstance | null = null;
   let url: string | null = null;
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
-    const secret = await store.sharedSetting('url_signing_secret', () => randomBytes(32).toString('base64url'));
-    app = await buildApp({ config, log, keys: new KeyService(store), tasks, storage, signer: new UrlSigner(secret), adminKey, scratch });
+    const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
+    app = await buildApp({ config, log, keys: new KeyService(store), tasks, storage, signer, adminKey, scratch, channelsFor });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {
       // A start that failed (a port in use) leaves nothing behind.
       await app.close().catch(() => undefined);
+      for (const channel of channels.all()) channel.close();
       await Promise.all([store.close(), scratch.remove()]);
       throw error;
     }
@@ -91,6 +122,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         clearTimeout(cut);
       }
       await runner?.stop();
+      for (const channel of channels.all()) channel.close();
       await Promise.all([store.close(), scratch.remove()]);
     },
   };

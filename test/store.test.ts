@@ -9,6 +9,7 @@ import { KeyService } from '../src/auth/keys.ts';
 import { LocalStorage } from '../src/storage/local.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { systemClock } from '../src/tasks/clock.ts';
+import { Keeper } from '../src/tasks/keeper.ts';
 import { Runner } from '../src/tasks/runner.ts';
 import type { TaskRow } from '../src/store/schema.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
@@ -59,6 +60,8 @@ function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
     warnings: null,
     provider: 'local',
     operation: null,
+    submit_started_at: null,
+    usage: null,
     error_code: null,
     error_message: null,
     created_at: NOW,
@@ -94,7 +97,7 @@ async function primed(fields: Partial<TaskRow> = {}) {
 /** A store whose task is claimed (and so cached) by runner `owner`. */
 async function held(owner = 'runner-1', fields: Partial<TaskRow> = {}) {
   const setup = await primed(fields);
-  assert.equal((await setup.store.claimDue(owner, NOW, NOW + 30_000, 10)).length, 1);
+  assert.equal((await setup.store.claimDue(fields.provider && fields.provider !== 'local' ? 'upstream' : 'local', owner, NOW, NOW + 30_000, 10)).length, 1);
   assert.equal((await setup.read())?.lease_owner, owner);
   return setup;
 }
@@ -126,19 +129,34 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     await store.insertTask(taskRow('video_b'));
     assert.equal((await store.taskForKey('video_b', KEY.id))?.id, 'video_b');
   },
-  async cancelTaskForKey() {
-    const { store, read } = await primed();
-    assert.equal(await store.cancelTaskForKey('video_a', KEY.id, NOW + 1), true);
-    assert.equal((await read())?.status, 'cancelled');
-  },
-  async deleteTaskForKey() {
-    const { store, read } = await primed();
-    assert.equal((await store.deleteTaskForKey('video_a', KEY.id))?.id, 'video_a');
-    assert.equal(await read(), undefined);
+  async settle() {
+    // Each way a task ends, seen through the cached reads.
+    const cancelled = await primed();
+    assert.equal((await cancelled.store.settle('video_a', { kind: 'cancelled', keyId: KEY.id, now: NOW + 1 }))?.status, 'cancelled');
+    assert.equal((await cancelled.read())?.status, 'cancelled');
+
+    const deleted = await primed();
+    assert.equal((await deleted.store.settle('video_a', { kind: 'deleted', keyId: KEY.id }))?.id, 'video_a');
+    assert.equal(await deleted.read(), undefined);
+
+    const completed = await held();
+    const result = { owner: 'runner-1', now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240', usage: '{"credits":4}' };
+    assert.equal((await completed.store.settle('video_a', { kind: 'completed', ...result }))?.status, 'completed');
+    assert.equal((await completed.read())?.size, '320x240');
+    assert.equal((await completed.read())?.usage, '{"credits":4}');
+
+    const failed = await held();
+    assert.equal((await failed.store.settle('video_a', { kind: 'failed', owner: 'runner-1', now: NOW + 1, code: 'boom', message: 'it broke' }))?.status, 'failed');
+    assert.equal((await failed.read())?.error_code, 'boom');
+
+    const expired = await primed({ status: 'completed', video_key: 'videos/video_a/video.mp4', expires_at: NOW });
+    assert.ok(await expired.store.settle('video_a', { kind: 'expired', now: NOW + 1 }));
+    assert.equal((await expired.read())?.video_key, null);
   },
   async claimDue() {
     const { store, read } = await primed();
-    assert.equal((await store.claimDue('runner-1', NOW, NOW + 30_000, 10)).length, 1);
+    assert.equal((await store.claimDue('upstream', 'runner-1', NOW, NOW + 30_000, 10)).length, 0, 'a local task is not in the upstream lane');
+    assert.equal((await store.claimDue('local', 'runner-1', NOW, NOW + 30_000, 10)).length, 1);
     assert.equal((await read())?.lease_owner, 'runner-1');
   },
   async renewLease() {
@@ -156,17 +174,33 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     assert.equal(await store.setProgress('video_a', 'runner-1', 42, NOW + 1), true);
     assert.equal((await read())?.progress, 42);
   },
-  async complete() {
-    const { store, read } = await held();
-    const result = { now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240' };
-    assert.equal(await store.complete('video_a', 'runner-1', result), true);
-    assert.equal((await read())?.status, 'completed');
-    assert.equal((await read())?.size, '320x240');
+  async markSubmitting() {
+    const { store, read } = await held('runner-1', { provider: 'xai' });
+    assert.equal(await store.markSubmitting('video_a', 'runner-1', 'xai-2', NOW + 1), true);
+    assert.equal((await read())?.submit_started_at, NOW + 1);
+    assert.equal((await read())?.provider, 'xai-2');
   },
-  async fail() {
-    const { store, read } = await held();
-    assert.equal(await store.fail('video_a', 'runner-1', NOW + 1, 'boom', 'it broke'), true);
-    assert.equal((await read())?.error_code, 'boom');
+  async submitted() {
+    const { store, read } = await held('runner-1', { provider: 'xai' });
+    assert.equal(await store.submitted('video_a', 'runner-1', { provider: 'xai', operation: '{"request_id":"r"}', now: NOW + 1, runAfter: NOW + 2001 }), true);
+    const task = await read();
+    assert.equal(task?.status, 'in_progress');
+    assert.equal(task?.operation, '{"request_id":"r"}');
+    assert.equal(task?.run_after, NOW + 2001);
+    assert.equal(task?.lease_owner, null, 'handed back until its first check');
+  },
+  async checked() {
+    const { store, read } = await held('runner-1', { provider: 'xai', status: 'in_progress', operation: '{}' });
+    assert.equal(await store.checked('video_a', 'runner-1', { progress: 40, updatedAt: NOW + 1, runAfter: NOW + 3000 }), true);
+    const task = await read();
+    assert.equal(task?.progress, 40);
+    assert.equal(task?.run_after, NOW + 3000);
+    assert.equal(task?.lease_owner, null);
+  },
+  async checkNow() {
+    const { store, read } = await primed({ provider: 'xai', status: 'in_progress', operation: '{}', run_after: NOW + 5000 });
+    assert.equal(await store.checkNow('video_a', NOW + 1), true);
+    assert.equal((await read())?.run_after, NOW + 1);
   },
   async release() {
     const { store, read } = await held();
@@ -181,11 +215,6 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     const task = await read();
     assert.equal(task?.lease_owner, null);
     assert.equal(task?.attempts, 1);
-  },
-  async forgetVideo() {
-    const { store, read } = await primed({ status: 'completed', video_key: 'videos/video_a/video.mp4', expires_at: NOW });
-    await store.forgetVideo('video_a', NOW + 1);
-    assert.equal((await read())?.video_key, null);
   },
   async insertTaskOnce() {
     const { store } = await primed();
@@ -230,15 +259,15 @@ describe('claims count only runs that ended with the worker gone', () => {
     await store.release('video_a', 'runner-1', NOW);
     assert.equal((await read())?.claims, 0, 'a clean stop hands the claim back');
 
-    assert.equal((await store.claimDue('runner-2', NOW + 2, NOW + 3, 10))[0]?.claims, 1, 'claiming a running task counts at once');
+    assert.equal((await store.claimDue('local', 'runner-2', NOW + 2, NOW + 3, 10))[0]?.claims, 1, 'claiming a running task counts at once');
     await store.retry('video_a', 'runner-2', NOW + 2);
     const retried = await read();
     assert.equal(retried?.claims, 0);
     assert.equal(retried?.attempts, 1, 'a failed step counts as an attempt, not as a lost claim');
 
     // A worker that dies holding the lease never hands it back: the next claim sees both.
-    await store.claimDue('runner-3', NOW + 3, NOW + 4, 10);
-    assert.equal((await store.claimDue('runner-4', NOW + 5, NOW + 6, 10))[0]?.claims, 2);
+    await store.claimDue('local', 'runner-3', NOW + 3, NOW + 4, 10);
+    assert.equal((await store.claimDue('local', 'runner-4', NOW + 5, NOW + 6, 10))[0]?.claims, 2);
     assert.equal((await read())?.attempts, 1);
   });
 });
@@ -259,7 +288,7 @@ describe('an Idempotency-Key commits with its task', () => {
     const store = await freshStore();
     await store.insertKey(KEY);
     await store.insertTaskOnce(taskRow('video_a'), ONCE);
-    await store.deleteTaskForKey('video_a', KEY.id);
+    await store.settle('video_a', { kind: 'deleted', keyId: KEY.id });
     assert.equal(await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore), undefined);
     assert.equal(await store.insertTaskOnce(taskRow('video_b'), ONCE), null);
     assert.equal((await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore))?.task.id, 'video_b');
@@ -306,19 +335,12 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
         return { state: 'completed', file };
       },
     };
-    const runner = new Runner({
-      store,
-      storage,
-      providers: new Map([[provider.name, provider]]),
-      clock: systemClock,
-      log: pino({ level: 'silent' }),
-      concurrency: 1,
-      leaseMs: 30_000,
-      videoTtlMs: 60_000,
-      idleMs: 20,
-    });
+    const log = pino({ level: 'silent' });
+    const guard = { allowedPrivateHosts: new Set<string>(), maxBytes: 1 << 20, timeoutMs: 1000 };
+    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch') });
+    const runner = new Runner({ store, storage, clock: systemClock, log, keeper, renderer: provider, upstream: null, concurrency: 1, leaseMs: 30_000, idleMs: 20 });
     await store.insertKey(KEY);
-    await store.insertTask(taskRow('video_a', { provider: provider.name, created_at: Date.now(), run_after: Date.now() }));
+    await store.insertTask(taskRow('video_a', { created_at: Date.now(), run_after: Date.now() }));
     runner.start();
     await statusAsked;
     return { dir, store, runner, file, answer };
@@ -326,7 +348,7 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
 
   test('cancelled while the provider answers: the file is removed, nothing is stored', async () => {
     const { dir, store, runner, file, answer } = await scene();
-    await store.cancelTaskForKey('video_a', KEY.id, Date.now());
+    await store.settle('video_a', { kind: 'cancelled', keyId: KEY.id, now: Date.now() });
     runner.abandon('video_a');
     answer();
     await runner.stop();
@@ -350,7 +372,7 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
     const cancelling = (local: LocalStorage, store: Store): Storage =>
       Object.assign(Object.create(local) as LocalStorage, {
         async putFile(key: string, source: string) {
-          await store.cancelTaskForKey('video_a', KEY.id, Date.now());
+          await store.settle('video_a', { kind: 'cancelled', keyId: KEY.id, now: Date.now() });
           return local.putFile(key, source);
         },
       });

@@ -1,7 +1,7 @@
 import { InvalidInput } from '../errors.ts';
 import type { BodyReader } from './body-reader.ts';
-import type { Dialect } from './dialects.ts';
-import type { ModelSpec } from './models.ts';
+import { DIALECTS, type Dialect, type Slot } from './dialects.ts';
+import { findModel, type ModelSpec } from './models.ts';
 
 /**
  * Which body fields a request may carry. A field the model does not take would be dropped
@@ -60,4 +60,16 @@ function whereItGoes(field: string, taken: readonly string[]): string {
   const name = field.startsWith(EXTRA) ? field.slice(EXTRA.length) : null;
   if (name !== null && taken.includes(name)) return `: send ${name} at the top level, not inside extra_body`;
   return '';
+}
+
+/** The body field that holds `slot` for this model: the one the client sent, else the dialect's first name for it. */
+export function fieldFor(modelId: string, slot: Slot, body: unknown): string {
+  const model = findModel(modelId);
+  const keys = model ? (DIALECTS[model.family].keys[slot] ?? []) : [];
+  const sent = (key: string) => {
+    let value: unknown = body;
+    for (const part of key.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    return value !== undefined;
+  };
+  return keys.find(sent) ?? keys[0] ?? slot;
 }

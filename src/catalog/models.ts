@@ -211,3 +211,11 @@ const byId = new Map(MODELS.map((model) => [model.id, model]));
 export function findModel(id: string): ModelSpec | undefined {
   return byId.get(id);
 }
+
+/**
+ * How long an upstream may take over one of the model's videos before the task fails
+ * with upstream_timeout: an hour, or two days off-peak (Vidu runs those within 48 h).
+ */
+export function trackingLimitMs(model: ModelSpec): number {
+  return (model.offPeak ? 49 : 1) * 3600_000;
+}

@@ -15,6 +15,7 @@ import { checkJsonBody } from './json-body.ts';
 import { registerModelRoutes } from './models.ts';
 import { Presenter } from './present.ts';
 import { type AppDependencies, RouteTable } from './routes.ts';
+import { registerUpstreamRoutes } from './upstream-links.ts';
 import { registerVideoRoutes } from './videos.ts';
 
 declare module 'fastify' {
@@ -137,6 +138,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerVideoRoutes(app, routes, routeDeps);
   registerContentRoutes(app, routes, routeDeps);
   registerEventRoutes(app, routes, routeDeps);
+  registerUpstreamRoutes(app, routes, routeDeps);
   routes.answerOtherMethods();
   return app;
 }

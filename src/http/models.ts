@@ -7,8 +7,17 @@ import { buildOpenApi } from './openapi.ts';
 
 const CATALOG_CREATED = Math.floor(Date.UTC(2026, 0, 1) / 1000);
 
+function servedBy(channels: string[]) {
+  if (channels.length > 0) return { served_by: 'upstream', channels };
+  return {
+    served_by: 'local-preview',
+    channels,
+    note: 'Served by the local preview renderer: real MP4s that show the prompt and inputs, not AI-generated footage',
+  };
+}
+
 /** The catalog as an OpenAI model list, each entry with what it accepts. */
-export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys }: RouteDependencies): void {
+export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys, channelsFor }: RouteDependencies): void {
   const onRequest = requireApiKey(keys);
   const list = {
     object: 'list',
@@ -18,9 +27,8 @@ export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { 
       created: CATALOG_CREATED,
       owned_by: 'vidgate',
       description: model.description,
-      // No upstream is wired yet: every model renders on the local preview renderer.
-      served_by: 'local-preview',
-      note: 'Served by the local preview renderer: real MP4s that show the prompt and inputs, not AI-generated footage',
+      // Which channels serve it, by name (never their URLs or keys); none: the local preview renderer.
+      ...servedBy(channelsFor(model.id)),
       capabilities: Object.fromEntries(
         Object.entries(model.capabilities).map(([capability, rule]) => [
           capability,

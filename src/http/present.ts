@@ -1,5 +1,5 @@
 import type { TaskRow } from '../store/schema.ts';
-import type { UrlSigner } from './signed-url.ts';
+import type { UrlSigner } from '../auth/signed-url.ts';
 
 export type VideoObjectKind = 'video' | 'video.generation.job';
 

@@ -8,7 +8,7 @@ import type { TaskService } from '../tasks/service.ts';
 import type { CorsPolicy } from './cors.ts';
 import { ApiError } from './errors.ts';
 import type { Presenter } from './present.ts';
-import type { UrlSigner } from './signed-url.ts';
+import type { UrlSigner } from '../auth/signed-url.ts';
 
 /** What the HTTP layer is built from (app.ts), and what each route file receives. */
 export interface AppDependencies {
@@ -20,6 +20,8 @@ export interface AppDependencies {
   signer: UrlSigner;
   adminKey: string;
   scratch: Scratch;
+  /** The names of the channels that serve a model; none when the preview renderer does. */
+  channelsFor: (model: string) => string[];
 }
 
 /** The dependencies plus the presenter made from them. */

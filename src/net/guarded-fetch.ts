@@ -290,7 +290,7 @@ export async function guardedFetch(
 export async function downloadToFile(
   url: string,
   destinationPath: string,
-  options: GuardOptions & { signal?: AbortSignal },
+  options: GuardOptions & { headers?: Record<string, string>; signal?: AbortSignal },
 ): Promise<{ size: number; contentType: string | null }> {
   const tempPath = join(dirname(destinationPath), `.${basename(destinationPath)}.${randomBytes(6).toString('hex')}.part`);
   // Local errors (missing directory, permissions) surface before any network I/O, unchanged.

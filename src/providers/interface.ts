@@ -28,12 +28,18 @@ export interface VideoProvider {
   status(operation: Operation, context: ProviderContext): Promise<ProviderStatus>;
 }
 
-/** A failure that retrying will not mend: the task fails with this code. */
+/**
+ * A failure that retrying will not mend: the task fails with this code and short message.
+ * `detail` (an upstream's raw answer) goes to the log only, never to the task.
+ */
 export class ProviderFailure extends Error {
+  readonly detail: string | null;
   constructor(
     readonly code: string,
     message: string,
+    detail?: string | null,
   ) {
     super(message);
+    this.detail = detail ?? null;
   }
 }

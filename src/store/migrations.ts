@@ -79,4 +79,11 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('tasks').addColumn('claims', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0005_upstream': {
+    // Upstream tasks: never submitted twice blindly, and what the upstream charged.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('submit_started_at', 'bigint').execute();
+      await db.schema.alterTable('tasks').addColumn('usage', 'text').execute();
+    },
+  },
 };

@@ -8,7 +8,7 @@ import { prepare } from './prepared.ts';
  */
 export const TASK_COLUMNS = [
   'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
-  'remixed_from_video_id', 'warnings', 'provider', 'operation', 'error_code', 'error_message',
+  'remixed_from_video_id', 'warnings', 'provider', 'operation', 'submit_started_at', 'usage', 'error_code', 'error_message',
   'created_at', 'updated_at', 'started_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
   'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size',
 ] as const satisfies readonly (keyof TaskRow)[];
@@ -16,6 +16,10 @@ export const TASK_COLUMNS = [
 const ACTIVE = ['queued', 'in_progress'] as const;
 
 type Cursor = { keyId: string; createdAt: number; id: string; limit: number };
+type Claim = { owner: string; now: number; leaseUntil: number; limit: number };
+
+/** The channel name of tasks the preview renderer makes: they run as one long step, upstream tasks as short ones. */
+export const LOCAL_CHANNEL = 'local';
 
 export function buildQueries(db: Kysely<Database>) {
   const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
@@ -39,6 +43,29 @@ export function buildQueries(db: Kysely<Database>) {
   /** A running task under this owner's lease: a cancelled task refuses every runner write. */
   const held = (p: { id: string; owner: string }) =>
     db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner).where('status', 'in', ACTIVE);
+  const unleased = (eb: ExpressionBuilder<Database, 'tasks'>, now: number) =>
+    eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]);
+  const claim = (local: boolean) =>
+    prepare((p: Claim) =>
+      db
+        .updateTable('tasks')
+        .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', running(eb)) }))
+        .where(
+          'id',
+          'in',
+          db
+            .selectFrom('tasks')
+            .select('id')
+            .where('status', 'in', ACTIVE)
+            .where('run_after', '<=', p.now)
+            .where('provider', local ? '=' : '<>', LOCAL_CHANNEL)
+            .where((eb) => unleased(eb, p.now))
+            .orderBy('run_after')
+            .limit(p.limit),
+        )
+        .where((eb) => unleased(eb, p.now))
+        .returningAll(),
+    );
 
   return {
     insertKey: prepare(
@@ -62,42 +89,18 @@ export function buildQueries(db: Kysely<Database>) {
     newestFirstAfter: page('desc', true),
     oldestFirst: page('asc', false),
     oldestFirstAfter: page('asc', true),
-    cancelForKey: prepare((p: { id: string; keyId: string; now: number }) =>
-      db
-        .updateTable('tasks')
-        .set({ status: 'cancelled', updated_at: p.now, completed_at: p.now, lease_owner: null, lease_expires_at: null })
-        .where('id', '=', p.id)
-        .where('key_id', '=', p.keyId)
-        .where('status', 'in', ACTIVE),
-    ),
-    deleteForKey: prepare((p: { id: string; keyId: string }) =>
-      db.deleteFrom('tasks').where('id', '=', p.id).where('key_id', '=', p.keyId).returning(['id', 'video_key']),
+    /** An upstream callback: look at the task now instead of at its next scheduled check. */
+    checkNow: prepare((p: { id: string; now: number }) =>
+      db.updateTable('tasks').set({ run_after: p.now }).where('id', '=', p.id).where('status', '=', 'in_progress').where('run_after', '>', p.now),
     ),
 
-    /** Takes due, unleased tasks; the runner owns them until lease_expires_at unless it renews. */
-    claimDue: prepare((p: { owner: string; now: number; leaseUntil: number; limit: number }) =>
-      db
-        .updateTable('tasks')
-        .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', running(eb)) }))
-        .where(
-          'id',
-          'in',
-          db
-            .selectFrom('tasks')
-            .select('id')
-            .where('status', 'in', ACTIVE)
-            .where('run_after', '<=', p.now)
-            .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', p.now)]))
-            .orderBy('run_after')
-            .limit(p.limit),
-        )
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', p.now)]))
-        .returningAll(),
-    ),
+    /** Takes due, unleased tasks of one lane; the runner owns them until lease_expires_at unless it renews. */
+    claimLocal: claim(true),
+    claimUpstream: claim(false),
     renewLease: prepare((p: { id: string; owner: string; leaseUntil: number }) =>
       held(p).set({ lease_expires_at: p.leaseUntil }),
     ),
-    /** The task runs from now on, so this claim counts (claimDue counted none while it was queued). */
+    /** The task runs from now on, so this claim counts (the claim counted none while it was queued). */
     markStarted: prepare((p: { id: string; owner: string; operation: string; now: number }) =>
       held(p).set((eb) => ({
         status: 'in_progress',
@@ -107,11 +110,40 @@ export function buildQueries(db: Kysely<Database>) {
         claims: eb('claims', '+', eb.case().when('status', '=', 'queued').then(1).else(0).end()),
       })),
     ),
+    /** A submission to an upstream begins: from this commit on, a crash leaves its outcome unknown. */
+    markSubmitting: prepare((p: { id: string; owner: string; provider: string; now: number }) =>
+      held(p).set({ submit_started_at: p.now, provider: p.provider, updated_at: p.now }),
+    ),
+    /** The upstream accepted the task: it runs from now on, checked first at runAfter, and the lease is handed back. */
+    submitted: prepare((p: { id: string; owner: string; provider: string; operation: string; now: number; runAfter: number }) =>
+      held(p).set((eb) => ({
+        status: 'in_progress',
+        provider: p.provider,
+        operation: p.operation,
+        updated_at: p.now,
+        started_at: p.now,
+        run_after: p.runAfter,
+        lease_owner: null,
+        lease_expires_at: null,
+        claims: eb('claims', '-', running(eb)),
+      })),
+    ),
+    /** A check found the task still going: note its progress, hand it back until the next check. */
+    checked: prepare((p: { id: string; owner: string; progress: number; updatedAt: number; runAfter: number }) =>
+      held(p).set((eb) => ({
+        progress: p.progress,
+        updated_at: p.updatedAt,
+        run_after: p.runAfter,
+        lease_owner: null,
+        lease_expires_at: null,
+        claims: eb('claims', '-', running(eb)),
+      })),
+    ),
     setProgress: prepare((p: { id: string; owner: string; progress: number; now: number }) =>
       held(p).set({ progress: p.progress, updated_at: p.now }),
     ),
-    complete: prepare(
-      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string }) =>
+    settleCompleted: prepare(
+      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string; usage: string | null }) =>
         held(p).set({
           status: 'completed',
           progress: 100,
@@ -122,11 +154,12 @@ export function buildQueries(db: Kysely<Database>) {
           video_size: p.videoSize,
           seconds: p.seconds,
           size: p.size,
+          usage: p.usage,
           lease_owner: null,
           lease_expires_at: null,
-        }),
+        }).returningAll(),
     ),
-    fail: prepare((p: { id: string; owner: string; now: number; code: string; message: string }) =>
+    settleFailed: prepare((p: { id: string; owner: string; now: number; code: string; message: string }) =>
       held(p).set({
         status: 'failed',
         progress: 100,
@@ -136,15 +169,39 @@ export function buildQueries(db: Kysely<Database>) {
         updated_at: p.now,
         lease_owner: null,
         lease_expires_at: null,
-      }),
+      }).returningAll(),
+    ),
+    settleCancelled: prepare((p: { id: string; keyId: string; now: number }) =>
+      db
+        .updateTable('tasks')
+        .set({ status: 'cancelled', updated_at: p.now, completed_at: p.now, lease_owner: null, lease_expires_at: null })
+        .where('id', '=', p.id)
+        .where('key_id', '=', p.keyId)
+        .where('status', 'in', ACTIVE)
+        .returningAll(),
+    ),
+    settleDeleted: prepare((p: { id: string; keyId: string }) =>
+      db.deleteFrom('tasks').where('id', '=', p.id).where('key_id', '=', p.keyId).returningAll(),
+    ),
+    /** A completed video past expires_at whose file is still kept: the file is gone from now on. */
+    settleExpired: prepare((p: { id: string; now: number }) =>
+      db
+        .updateTable('tasks')
+        .set({ video_key: null, updated_at: p.now })
+        .where('id', '=', p.id)
+        .where('status', '=', 'completed')
+        .where('expires_at', '<', p.now)
+        .where('video_key', 'is not', null)
+        .returningAll(),
     ),
     /** Lets go of a task so that any runner may take it again from runAfter on; the claim is handed back, so it does not count as lost. */
     release: prepare((p: { id: string; owner: string; runAfter: number }) =>
       held(p).set((eb) => ({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter, claims: eb('claims', '-', running(eb)) })),
     ),
-    /** As release, after a step failed: one more failed attempt. */
-    retry: prepare((p: { id: string; owner: string; runAfter: number }) =>
+    /** As release, after a step failed: one more failed attempt. `submitStartedAt` is kept, or cleared when the submit surely made nothing. */
+    retry: prepare((p: { id: string; owner: string; runAfter: number; submitStartedAt: number | null }) =>
       held(p).set((eb) => ({
+        submit_started_at: p.submitStartedAt,
         lease_owner: null,
         lease_expires_at: null,
         run_after: p.runAfter,
@@ -187,9 +244,6 @@ export function buildQueries(db: Kysely<Database>) {
         .where('expires_at', '<', p.now)
         .where('video_key', 'is not', null)
         .limit(p.limit),
-    ),
-    forgetVideo: prepare((p: { id: string; now: number }) =>
-      db.updateTable('tasks').set({ video_key: null, updated_at: p.now }).where('id', '=', p.id),
     ),
 
     setting: prepare((p: { name: string }) => db.selectFrom('settings').select('value').where('name', '=', p.name)),

@@ -24,9 +24,17 @@ export interface TaskTable {
   size: string | null;
   remixed_from_video_id: string | null;
   warnings: string | null;
+  /** The channel that serves the task: `local` (the preview renderer) or an upstream channel's name. */
   provider: string;
   /** The provider's opaque handle from start(), as JSON; null until started. */
   operation: string | null;
+  /**
+   * When a submission to an upstream began, set (and committed) before the upstream is
+   * called: a task found with this set and no operation may have been created upstream.
+   */
+  submit_started_at: number | null;
+  /** What the upstream reported charging for the task, as JSON (xAI ticks, Vidu credits). */
+  usage: string | null;
   error_code: string | null;
   error_message: string | null;
   created_at: number;

@@ -6,7 +6,7 @@ import { migrations } from './migrations.ts';
 import type { PreparedQuery } from './prepared.ts';
 import { buildQueries, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, IdempotencyRow, TaskRow } from './schema.ts';
-import type { IdempotentTask, Store } from './store.ts';
+import type { IdempotentTask, Lane, Settlement, Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -57,6 +57,7 @@ class SqliteStore implements Store {
   #checkedAt = 0;
   readonly #insertOnce: BetterSqlite3.Transaction<(task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => IdempotentTask | null>;
   #pendingInserts: { task: TaskRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  readonly #settle: BetterSqlite3.Transaction<(id: string, settlement: Settlement) => TaskRow | undefined>;
 
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
     this.#sqlite = sqlite;
@@ -64,6 +65,7 @@ class SqliteStore implements Store {
     this.#q = buildQueries(db);
     this.#dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     this.#insertOnce = sqlite.transaction((task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => this.#claimAndInsert(task, once));
+    this.#settle = sqlite.transaction((id: string, settlement: Settlement) => this.#settleTask(id, settlement));
   }
 
   #forget(): void {
@@ -183,15 +185,28 @@ class SqliteStore implements Store {
     // Without a cursor the query ignores createdAt and id.
     return this.#all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '' });
   }
-  async cancelTaskForKey(id: string, keyId: string, now: number) {
-    return this.#run(this.#q.cancelForKey, { id, keyId, now }) > 0;
+
+  async settle(id: string, settlement: Settlement) {
+    return this.#settle.immediate(id, settlement);
   }
-  async deleteTaskForKey(id: string, keyId: string) {
-    return this.#get<{ id: string; keyId: string }, { id: string; video_key: string | null }>(this.#q.deleteForKey, { id, keyId });
+  /** The guarded state change; the caller runs it in a transaction, where billing's ledger rows will join it. */
+  #settleTask(id: string, s: Settlement): TaskRow | undefined {
+    switch (s.kind) {
+      case 'completed':
+        return this.#get(this.#q.settleCompleted, { id, ...s });
+      case 'failed':
+        return this.#get(this.#q.settleFailed, { id, ...s });
+      case 'cancelled':
+        return this.#get(this.#q.settleCancelled, { id, ...s });
+      case 'deleted':
+        return this.#get(this.#q.settleDeleted, { id, ...s });
+      case 'expired':
+        return this.#get(this.#q.settleExpired, { id, ...s });
+    }
   }
 
-  async claimDue(owner: string, now: number, leaseUntil: number, limit: number) {
-    return this.#all<Parameters<Queries['claimDue']['bind']>[0], TaskRow>(this.#q.claimDue, { owner, now, leaseUntil, limit });
+  async claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number) {
+    return this.#all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit });
   }
   async renewLease(id: string, owner: string, leaseUntil: number) {
     return this.#run(this.#q.renewLease, { id, owner, leaseUntil }) > 0;
@@ -202,24 +217,27 @@ class SqliteStore implements Store {
   async setProgress(id: string, owner: string, progress: number, now: number) {
     return this.#run(this.#q.setProgress, { id, owner, progress, now }) > 0;
   }
-  async complete(id: string, owner: string, result: Parameters<Store['complete']>[2]) {
-    return this.#run(this.#q.complete, { id, owner, ...result }) > 0;
+  async markSubmitting(id: string, owner: string, provider: string, now: number) {
+    return this.#run(this.#q.markSubmitting, { id, owner, provider, now }) > 0;
   }
-  async fail(id: string, owner: string, now: number, code: string, message: string) {
-    return this.#run(this.#q.fail, { id, owner, now, code, message }) > 0;
+  async submitted(id: string, owner: string, step: Parameters<Store['submitted']>[2]) {
+    return this.#run(this.#q.submitted, { id, owner, ...step }) > 0;
+  }
+  async checked(id: string, owner: string, step: Parameters<Store['checked']>[2]) {
+    return this.#run(this.#q.checked, { id, owner, ...step }) > 0;
+  }
+  async checkNow(id: string, now: number) {
+    return this.#run(this.#q.checkNow, { id, now }) > 0;
   }
   async release(id: string, owner: string, runAfter: number) {
     return this.#run(this.#q.release, { id, owner, runAfter }) > 0;
   }
-  async retry(id: string, owner: string, runAfter: number) {
-    return this.#run(this.#q.retry, { id, owner, runAfter }) > 0;
+  async retry(id: string, owner: string, runAfter: number, submitStartedAt: number | null = null) {
+    return this.#run(this.#q.retry, { id, owner, runAfter, submitStartedAt }) > 0;
   }
 
   async expiredVideos(now: number, limit: number) {
     return this.#all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit });
-  }
-  async forgetVideo(id: string, now: number) {
-    this.#run(this.#q.forgetVideo, { id, now });
   }
 
   async insertTaskOnce(task: TaskRow, once: { key: string; hash: string; staleBefore: number }) {

@@ -7,6 +7,32 @@ export interface IdempotentTask {
 }
 
 /**
+ * How a task ends, with the guard that makes it happen at most once: a runner settles under
+ * its lease, a client under its key, the expiry sweep only a video past expires_at.
+ */
+export type Settlement =
+  | {
+      kind: 'completed';
+      owner: string;
+      now: number;
+      expiresAt: number;
+      videoKey: string;
+      videoSize: number;
+      seconds: string;
+      size: string;
+      usage: string | null;
+    }
+  | { kind: 'failed'; owner: string; now: number; code: string; message: string }
+  | { kind: 'cancelled'; keyId: string; now: number }
+  /** The task and its row go; an unfinished one ends as if cancelled. */
+  | { kind: 'deleted'; keyId: string }
+  /** A completed video's file is gone; the task stays, as a record. */
+  | { kind: 'expired'; now: number };
+
+/** The lanes a runner claims from: the preview renderer's long steps, upstream tasks' short ones. */
+export type Lane = 'local' | 'upstream';
+
+/**
  * What the rest of the gateway may ask of the database. Methods name what they do for
  * the gateway, not the SQL; every write that a runner makes names the lease it holds,
  * so a runner that lost its lease (or a task deleted under it) changes nothing.
@@ -23,30 +49,36 @@ export interface Store {
   taskById(id: string): Promise<TaskRow | undefined>;
   taskForKey(id: string, keyId: string): Promise<TaskRow | undefined>;
   listTasks(query: { keyId: string; order: 'asc' | 'desc'; after: { createdAt: number; id: string } | null; limit: number }): Promise<TaskRow[]>;
-  /** Cancels a queued or running task of this key; false when it is not (or no longer) active. */
-  cancelTaskForKey(id: string, keyId: string, now: number): Promise<boolean>;
-  deleteTaskForKey(id: string, keyId: string): Promise<{ id: string; video_key: string | null } | undefined>;
 
-  /** Leases due tasks to `owner`; a running task's `claims` counts this claim until it is handed back. */
-  claimDue(owner: string, now: number, leaseUntil: number, limit: number): Promise<TaskRow[]>;
+  /**
+   * The one way a task ends (completed, failed, cancelled, deleted, its video expired): the
+   * final state and whatever must change with it, in one transaction. Answers the task as
+   * settled (as it was, for a delete), or undefined when its guard refused: the task was
+   * already settled, or is not this lease's or this key's.
+   */
+  settle(id: string, settlement: Settlement): Promise<TaskRow | undefined>;
+
+  /** Leases due tasks of one lane to `owner`; a running task's `claims` counts this claim until it is handed back. */
+  claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number): Promise<TaskRow[]>;
   renewLease(id: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /** A long step (the preview renderer) has begun: the task runs, and this runner keeps it. */
   markStarted(id: string, owner: string, operation: string, now: number): Promise<boolean>;
   setProgress(id: string, owner: string, progress: number, now: number): Promise<boolean>;
-  complete(
-    id: string,
-    owner: string,
-    result: { now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string },
-  ): Promise<boolean>;
-  fail(id: string, owner: string, now: number, code: string, message: string): Promise<boolean>;
+  /** Records, before the upstream is called, that a submission to `provider` begins. */
+  markSubmitting(id: string, owner: string, provider: string, now: number): Promise<boolean>;
+  /** The upstream accepted the task: save its operation and hand the task back until its first check. */
+  submitted(id: string, owner: string, step: { provider: string; operation: string; now: number; runAfter: number }): Promise<boolean>;
+  /** A check found the task still going: save its progress and hand it back until the next check. */
+  checked(id: string, owner: string, step: { progress: number; updatedAt: number; runAfter: number }): Promise<boolean>;
+  /** An upstream called back: check the task now. */
+  checkNow(id: string, now: number): Promise<boolean>;
   /** Hands a task back (the runner stops): any runner may take it from runAfter on. */
   release(id: string, owner: string, runAfter: number): Promise<boolean>;
-  /** Hands a task back after a step failed, counting the failed attempt. */
-  retry(id: string, owner: string, runAfter: number): Promise<boolean>;
+  /** Hands a task back after a step failed, counting the failed attempt; `submitStartedAt` as it should stay. */
+  retry(id: string, owner: string, runAfter: number, submitStartedAt?: number | null): Promise<boolean>;
 
   /** Completed tasks whose video has expired and whose file is still kept. */
   expiredVideos(now: number, limit: number): Promise<{ id: string; video_key: string | null }[]>;
-  /** Records that a task's video file is gone. */
-  forgetVideo(id: string, now: number): Promise<void>;
 
   /**
    * Saves a task made under an Idempotency-Key together with the key's claim, in one

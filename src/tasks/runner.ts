@@ -1,37 +1,36 @@
 import { randomUUID } from 'node:crypto';
-import { rm } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { VideoJob } from '../catalog/types.ts';
-import { ProviderFailure, type Operation, type VideoProvider } from '../providers/interface.ts';
+import type { VideoProvider } from '../providers/interface.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
-import type { Store } from '../store/store.ts';
-import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
+import type { Lane, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
-import { taskIdTime } from './service.ts';
-
-/**
- * How old an input folder with no task must be before it is removed: a create stores its
- * inputs before it saves the task, in this process or another, and takes well under this.
- */
-const ORPHAN_INPUTS_AGE_MS = 10 * 60_000;
+import type { Keeper } from './keeper.ts';
+import { renderStep } from './render-step.ts';
+import { recordFailure } from './step-failure.ts';
+import { Sweeper } from './sweeper.ts';
+import { upstreamStep, type UpstreamStepDeps } from './upstream-step.ts';
 
 export interface RunnerOptions {
   store: Store;
   storage: Storage;
-  providers: ReadonlyMap<string, VideoProvider>;
   clock: Clock;
   log: Logger;
+  keeper: Keeper;
+  /** The preview renderer, for every model no channel serves. */
+  renderer: VideoProvider;
+  /** Channels and input links for upstream tasks; null when no channel is configured. */
+  upstream: Pick<UpstreamStepDeps, 'channels' | 'inputs'> | null;
+  /** Preview renders this runner holds at once (each waits for a render slot of the renderer). */
   concurrency: number;
+  /** Upstream steps (a submit, a check, a result copy) this runner runs at once. */
+  upstreamConcurrency?: number;
   leaseMs: number;
-  /** How long finished videos stay downloadable. */
-  videoTtlMs: number;
   /** How often an idle runner looks for due tasks that another process queued. */
   idleMs?: number;
   /** How often the runner removes the files of expired videos, and inputs that no task owns. */
   expirySweepMs?: number;
-  /** The least time between two status calls for one task, whatever the provider answers. */
+  /** The least time between two status calls for one render, whatever the renderer answers. */
   pollIntervalMs?: number;
   /** Failed steps after which a task is given up. */
   maxAttempts?: number;
@@ -45,92 +44,43 @@ export interface RunnerOptions {
 /**
  * Drives tasks to the end. A runner claims due tasks with a lease (owner + expiry) and
  * renews it while it works; every write names the lease, so a runner that crashed, or
- * stalled past its lease, cannot overwrite the one that took over. A task is never lost:
- * an unleased or expired task is claimed again, and its saved operation lets the next
- * runner carry on instead of starting over upstream.
+ * stalled past its lease, cannot overwrite the one that took over. Two lanes: a preview
+ * render is one long step held until it ends; an upstream task is a series of short steps
+ * (submit, check, check, …, keep the result), each claimed when due and let go at once,
+ * so thousands of upstream tasks are followed with a few dozen steps in flight.
  */
 export class Runner {
   readonly owner = `runner-${randomUUID()}`;
-  private readonly active = new Map<string, AbortController>();
+  private readonly active = new Map<string, { controller: AbortController; lane: Lane }>();
   private readonly stopping = new AbortController();
+  private readonly sweeper: Sweeper;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
-  private sweeper: NodeJS.Timeout | null = null;
-  private sweeping: Promise<void> | null = null;
-  /** Input folders of tasks created up to this time have been looked at once: no new orphan can appear among them. */
-  private orphansCheckedTo = -Infinity;
+  private sweepTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: RunnerOptions) {}
+  constructor(private readonly options: RunnerOptions) {
+    this.sweeper = new Sweeper(options);
+  }
 
   start(): void {
     this.loop = this.run();
     this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(100, this.options.leaseMs / 3));
     this.heartbeat.unref();
-    // At once too: a crash before this start may have left inputs behind.
-    void this.sweep();
-    this.sweeper = setInterval(() => void this.sweep(), this.options.expirySweepMs ?? 60_000);
-    this.sweeper.unref();
+    // At once too: a crash before this start may have left files behind.
+    void this.sweeper.sweep();
+    this.sweepTimer = setInterval(() => void this.sweeper.sweep(), this.options.expirySweepMs ?? 60_000);
+    this.sweepTimer.unref();
   }
 
-  /** One sweep at a time: a slow one is not overtaken by the next tick. */
-  private sweep(): Promise<void> {
-    this.sweeping ??= (async () => {
-      await this.removeExpired();
-      await this.removeOrphanInputs();
-    })().finally(() => (this.sweeping = null));
-    return this.sweeping;
-  }
-
-  /**
-   * Removes the files of videos past expires_at (the content route already refuses them),
-   * and their inputs (`inputs/<task>/`, where MediaResolver keeps them: src/net/media.ts).
-   * Idempotent, so runners in several processes may sweep alike.
-   */
-  private async removeExpired(): Promise<void> {
-    const { store, storage, clock, log } = this.options;
-    try {
-      for (const { id } of await store.expiredVideos(clock.now(), 100)) {
-        await storage.deletePrefix(`videos/${id}`);
-        await storage.deletePrefix(`inputs/${id}`);
-        await store.forgetVideo(id, clock.now());
-      }
-    } catch (error) {
-      log.warn({ err: error }, 'removing expired videos failed');
-    }
-  }
-
-  /**
-   * Removes input folders whose task does not exist: a create stores its inputs, then saves
-   * the task, and a crash in between leaves the inputs to no one. A folder is looked at only
-   * once its task id (which leads with the creation time) is old enough that no create can
-   * still be saving it, here or in another process.
-   */
-  private async removeOrphanInputs(): Promise<void> {
-    const { store, storage, clock, log } = this.options;
-    const cutoff = clock.now() - ORPHAN_INPUTS_AGE_MS;
-    try {
-      for (const name of await storage.children('inputs')) {
-        const created = taskIdTime(name);
-        if (created === null || created > cutoff || created <= this.orphansCheckedTo) continue;
-        if (await store.taskById(name)) continue;
-        await storage.deletePrefix(`inputs/${name}`);
-        log.info({ task: name }, 'removed inputs that no task owns');
-      }
-      this.orphansCheckedTo = cutoff;
-    } catch (error) {
-      log.warn({ err: error }, 'removing orphaned inputs failed');
-    }
-  }
-
-  /** A task was queued by this process: look now instead of at the next idle tick. */
+  /** A task was queued (or called back on) in this process: look now instead of at the next idle tick. */
   notify(): void {
     this.wake?.();
   }
 
   /** Stops work on a task that was cancelled or deleted, if this runner holds it. */
   abandon(id: string): void {
-    this.active.get(id)?.abort(new Error('task cancelled'));
+    this.active.get(id)?.controller.abort(new Error('task cancelled'));
   }
 
   /** Stops claiming, stops the work in hand and hands those tasks back at once. */
@@ -138,27 +88,39 @@ export class Runner {
     this.stopping.abort();
     this.wake?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
-    if (this.sweeper) clearInterval(this.sweeper);
-    for (const controller of this.active.values()) controller.abort();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const { controller } of this.active.values()) controller.abort();
     await this.loop;
     while (this.active.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
     // The store closes after us.
-    await this.sweeping;
+    await this.sweeper.idle();
+  }
+
+  private capacity(lane: Lane): number {
+    if (lane === 'local') return this.options.concurrency;
+    return this.options.upstream ? (this.options.upstreamConcurrency ?? 64) : 0;
+  }
+
+  private running(lane: Lane): number {
+    let count = 0;
+    for (const entry of this.active.values()) if (entry.lane === lane) count++;
+    return count;
   }
 
   private async run(): Promise<void> {
-    const { store, clock, concurrency, leaseMs, log } = this.options;
+    const { store, clock, leaseMs, log } = this.options;
     while (!this.stopping.signal.aborted) {
-      const free = concurrency - this.active.size;
-      if (free > 0) {
+      for (const lane of ['local', 'upstream'] as const) {
+        const free = this.capacity(lane) - this.running(lane);
+        if (free <= 0) continue;
         try {
           const now = clock.now();
-          for (const task of await store.claimDue(this.owner, now, now + leaseMs, free)) {
+          for (const task of await store.claimDue(lane, this.owner, now, now + leaseMs, free)) {
             // Our own lease ran out before the heartbeat renewed it: the claim renewed it, and the work goes on as it was.
-            if (!this.active.has(task.id)) void this.drive(task);
+            if (!this.active.has(task.id)) void this.drive(task, lane);
           }
         } catch (error) {
-          log.error({ err: error }, 'claiming tasks failed');
+          log.error({ err: error, lane }, 'claiming tasks failed');
         }
       }
       await this.idle();
@@ -178,7 +140,7 @@ export class Runner {
 
   private async renewLeases(): Promise<void> {
     const { store, clock, leaseMs, log } = this.options;
-    for (const [id, controller] of this.active) {
+    for (const [id, { controller }] of this.active) {
       try {
         if (!(await store.renewLease(id, this.owner, clock.now() + leaseMs))) controller.abort(new Error('lease lost'));
       } catch (error) {
@@ -187,87 +149,33 @@ export class Runner {
     }
   }
 
-  private async drive(task: TaskRow): Promise<void> {
-    const { store, clock, log } = this.options;
+  private async drive(task: TaskRow, lane: Lane): Promise<void> {
+    const { store, clock, log, keeper, renderer, upstream, maxAttempts = 5 } = this.options;
     const controller = new AbortController();
-    this.active.set(task.id, controller);
+    this.active.set(task.id, { controller, lane });
     const signal = controller.signal;
+    const deps = { store, clock, log, keeper, maxAttempts };
     try {
       if (await this.giveUpLost(task)) return;
-      const provider = this.options.providers.get(task.provider);
-      if (!provider) throw new ProviderFailure('provider_unavailable', `No provider named ${task.provider} is configured`);
-      const context = { taskId: task.id, job: JSON.parse(task.job) as VideoJob, signal };
-      let operation = task.operation ? (JSON.parse(task.operation) as Operation) : null;
-      if (!operation) {
-        operation = await provider.start(context);
-        signal.throwIfAborted();
-        if (!(await store.markStarted(task.id, this.owner, JSON.stringify(operation), clock.now()))) return controller.abort();
+      if (lane === 'upstream' && upstream) {
+        await upstreamStep(task, this.owner, signal, { ...deps, ...upstream });
+      } else {
+        const outcome = await renderStep(task, this.owner, signal, { ...deps, renderer, pollIntervalMs: this.options.pollIntervalMs ?? 500 });
+        if (outcome === 'stopped' && this.stopping.signal.aborted) await store.release(task.id, this.owner, clock.now());
       }
-      let progress = task.progress;
-      for (;;) {
-        const asked = Date.now();
-        const status = await provider.status(operation, context);
-        if (signal.aborted) {
-          // Cancelled, deleted or stopping just as it finished: the file goes nowhere (a later runner makes it again).
-          if (status.state === 'completed') await rm(status.file, { force: true });
-          break;
-        }
-        if (status.state === 'pending') {
-          if (status.progress > progress) {
-            progress = status.progress;
-            if (!(await store.setProgress(task.id, this.owner, progress, clock.now()))) return controller.abort();
-          }
-          // A provider that answers at once must not be asked again at once.
-          const wait = (this.options.pollIntervalMs ?? 500) - (Date.now() - asked);
-          if (wait > 0) await delay(wait, undefined, { signal }).catch(() => undefined);
-          continue;
-        }
-        if (status.state === 'failed') {
-          await store.fail(task.id, this.owner, clock.now(), status.code, status.message);
-          return;
-        }
-        await this.keep(task, status.file);
-        return;
-      }
-      if (this.stopping.signal.aborted) await store.release(task.id, this.owner, clock.now());
     } catch (error) {
       if (signal.aborted) {
         if (this.stopping.signal.aborted) await store.release(task.id, this.owner, clock.now()).catch(() => undefined);
         return;
       }
-      await this.handleError(task, error);
+      await recordFailure(task, this.owner, error, deps);
     } finally {
       this.active.delete(task.id);
       if (!signal.aborted) controller.abort();
       log.debug({ task: task.id }, 'runner let go of task');
+      // Upstream steps are short: once half the lane is free, claim the next due ones without waiting for the idle tick.
+      if (lane === 'upstream' && this.running('upstream') <= this.capacity('upstream') / 2) this.wake?.();
     }
-  }
-
-  /**
-   * Measures the finished file, moves it into storage, then marks the task completed. The
-   * task reports what it serves: `seconds` is the file's own length (an edit asks for
-   * none, an extension's is the input plus the new part), and `size` the frame when the
-   * client named none.
-   */
-  private async keep(task: TaskRow, file: string): Promise<void> {
-    const { store, storage, clock, videoTtlMs } = this.options;
-    const key = `videos/${task.id}/video.mp4`;
-    let size: number;
-    let output: { seconds: string; size: string };
-    try {
-      output = await measure(file);
-      ({ size } = await storage.putFile(key, file));
-    } finally {
-      // Moved, or failed to be: either way no one else will take the local file.
-      await rm(file, { force: true });
-    }
-    const now = clock.now();
-    const result = { now, expiresAt: now + videoTtlMs, videoKey: key, videoSize: size, seconds: output.seconds, size: task.size ?? output.size };
-    if (await store.complete(task.id, this.owner, result)) return;
-    // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner
-    // that took the task over (still running, or completed) writes this same key: leave it.
-    const current = await store.taskById(task.id);
-    if (!current || current.status === 'cancelled' || current.status === 'failed') await storage.deletePrefix(`videos/${task.id}`);
   }
 
   /**
@@ -285,39 +193,7 @@ export class Runner {
     }
     log.error({ task: task.id, lost, code: 'worker_crashed' }, 'task lost its worker too often; failed instead of run again');
     const message = `The worker running this task stopped without finishing it ${lost} times (crashed, killed or stalled); it is not run again`;
-    await store.fail(task.id, this.owner, clock.now(), 'worker_crashed', message);
+    await store.settle(task.id, { kind: 'failed', owner: this.owner, now: clock.now(), code: 'worker_crashed', message });
     return true;
   }
-
-  private async handleError(task: TaskRow, error: unknown): Promise<void> {
-    const { store, clock, log, maxAttempts = 5 } = this.options;
-    const now = clock.now();
-    const failures = task.attempts + 1;
-    try {
-      if (error instanceof ProviderFailure) {
-        await store.fail(task.id, this.owner, now, error.code, error.message);
-      } else if (failures >= maxAttempts) {
-        log.error({ err: error, task: task.id }, 'task failed after retries');
-        await store.fail(task.id, this.owner, now, 'internal_error', 'The task failed repeatedly and was given up');
-      } else {
-        log.warn({ err: error, task: task.id, attempt: failures }, 'task step failed; will retry');
-        await store.retry(task.id, this.owner, now + 1000 * 2 ** failures);
-      }
-    } catch (storeError) {
-      // The lease runs out and another runner retries.
-      log.error({ err: storeError, task: task.id }, 'recording a task failure failed');
-    }
-  }
-}
-
-/** What a finished file is, as the task reports it: whole seconds (at least 1) and WIDTHxHEIGHT. */
-async function measure(file: string): Promise<{ seconds: string; size: string }> {
-  let info: MediaInfo;
-  try {
-    info = await probeMedia(file);
-  } catch {
-    throw new ProviderFailure('invalid_output', 'The finished video could not be read back');
-  }
-  if (!(info.duration > 0)) throw new ProviderFailure('invalid_output', 'The finished video has no length');
-  return { seconds: String(Math.max(1, Math.round(info.duration))), size: `${info.width}x${info.height}` };
 }

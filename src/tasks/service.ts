@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { fieldFor } from '../catalog/fields.ts';
 import { findModel } from '../catalog/models.ts';
 import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { inputProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
+import type { Unsupported } from '../providers/upstream.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { IdempotentTask, Store } from '../store/store.ts';
@@ -15,12 +17,15 @@ export interface TaskServiceOptions {
   storage: Storage;
   media: MediaResolver;
   clock: Clock;
-  /** Which provider serves a model (the local renderer when no upstream is configured). */
-  providerFor: (model: string) => string;
+  /**
+   * Which channel serves a job: `local` (the preview renderer) when no channel serves its
+   * model, else a channel able to do it as asked; or what no channel can do.
+   */
+  route: (job: VideoJob) => Promise<{ provider: string } | { unsupported: Unsupported }>;
   /** Told when a task is queued, so that an in-process runner starts it at once. */
   onQueued?: () => void;
-  /** Told when a task is cancelled or deleted, so that an in-process runner stops its work at once. */
-  onAbandoned?: (id: string) => void;
+  /** Told when a task is cancelled or deleted, so that an in-process runner stops its work at once and the upstream is told. */
+  onAbandoned?: (task: TaskRow) => void;
 }
 
 export interface ListQuery {
@@ -73,7 +78,7 @@ export class TaskService {
    */
   async create(keyId: string, route: Route, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
     const job = validate(route, await this.withModel(keyId, route, body));
-    return this.once(keyId, route, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, null));
+    return this.once(keyId, route, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, null, body));
   }
 
   /** A new task on the source's model, inputs and settings, with a new prompt. */
@@ -84,7 +89,7 @@ export class TaskService {
       throw new NotFound(`Video ${sourceId} has expired; its files are gone`, 'video_expired');
     }
     const job = validateRemix(JSON.parse(source.job) as VideoJob, body);
-    return this.once(keyId, `remix:${sourceId}`, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, source.id));
+    return this.once(keyId, `remix:${sourceId}`, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, source.id, body));
   }
 
   /**
@@ -182,11 +187,18 @@ export class TaskService {
   }
 
   /** Stores the job's inputs under the new task and makes its row, not yet saved; on failure no input stays behind. */
-  private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null): Promise<TaskRow> {
-    const { media, providerFor } = this.options;
+  private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null, body: unknown): Promise<TaskRow> {
+    const { media, route } = this.options;
     let job: VideoJob;
+    let provider: string;
     try {
       job = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
+      const routed = await route(job);
+      if ('unsupported' in routed) {
+        const { slot, message } = routed.unsupported;
+        throw new InvalidInput(message, fieldFor(job.model, slot, body), 'unsupported_by_upstream');
+      }
+      provider = routed.provider;
     } catch (error) {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;
@@ -203,8 +215,10 @@ export class TaskService {
       size: job.resolution?.label ?? null,
       remixed_from_video_id: remixedFrom,
       warnings: job.warnings.length > 0 ? JSON.stringify(job.warnings) : null,
-      provider: providerFor(job.model),
+      provider,
       operation: null,
+      submit_started_at: null,
+      usage: null,
       error_code: null,
       error_message: null,
       created_at: now,
@@ -257,18 +271,22 @@ export class TaskService {
    */
   async cancel(keyId: string, id: string): Promise<TaskRow> {
     const task = await this.get(keyId, id);
-    if (!(await this.options.store.cancelTaskForKey(id, keyId, this.options.clock.now()))) {
-      throw new Conflict(`Video ${id} is ${task.status} and can no longer be cancelled`, 'video_not_cancellable');
-    }
-    this.options.onAbandoned?.(id);
-    return this.get(keyId, id);
+    const cancelled = await this.options.store.settle(id, { kind: 'cancelled', keyId, now: this.options.clock.now() });
+    if (!cancelled) throw new Conflict(`Video ${id} is ${task.status} and can no longer be cancelled`, 'video_not_cancellable');
+    this.options.onAbandoned?.(cancelled);
+    return cancelled;
+  }
+
+  /** An upstream said the task changed: check it at once instead of at its next scheduled check. */
+  async checkNow(id: string): Promise<void> {
+    if (await this.options.store.checkNow(id, this.options.clock.now())) this.options.onQueued?.();
   }
 
   /** Removes the task and every file it owns. */
   async delete(keyId: string, id: string): Promise<void> {
-    const deleted = await this.options.store.deleteTaskForKey(id, keyId);
+    const deleted = await this.options.store.settle(id, { kind: 'deleted', keyId });
     if (!deleted) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
-    this.options.onAbandoned?.(id);
+    if (deleted.status === 'queued' || deleted.status === 'in_progress') this.options.onAbandoned?.(deleted);
     await Promise.all([this.options.storage.deletePrefix(`videos/${id}`), this.options.media.deleteInputs(id)]);
   }
 }

@@ -1,0 +1,136 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
+import { makeThumbnail } from '../media/stills.ts';
+import { downloadToFile, FetchError, type GuardOptions } from '../net/guarded-fetch.ts';
+import { ProviderFailure } from '../providers/interface.ts';
+import type { ResultLink, UpstreamUsage } from '../providers/upstream.ts';
+import type { Storage } from '../storage/storage.ts';
+import type { TaskRow } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+import type { Clock } from './clock.ts';
+import { PassingFailure } from './passing-failure.ts';
+
+export interface KeeperOptions {
+  store: Store;
+  storage: Storage;
+  clock: Clock;
+  log: Logger;
+  /** How long finished videos stay downloadable. */
+  videoTtlMs: number;
+  /** How results are fetched: the guarded fetcher's limits (maxBytes bounds a result video). */
+  guard: GuardOptions;
+  /** This process's scratch folder for downloads (see src/scratch.ts). */
+  scratchDirectory: string;
+}
+
+/**
+ * Makes a finished video ours: a local file (the preview renderer's) or an upstream's
+ * temporary link is measured, put into storage, and only then is the task completed,
+ * with the length and frame of what we serve. Upstream links expire within a day; our
+ * copy lasts as long as the video's own expiry.
+ */
+export class Keeper {
+  constructor(private readonly options: KeeperOptions) {}
+
+  /** Takes over a finished local file (it is gone afterwards, kept or not). */
+  async keepFile(task: TaskRow, owner: string, file: string, usage: UpstreamUsage | null = null): Promise<void> {
+    const { store, storage, clock, videoTtlMs } = this.options;
+    const key = `videos/${task.id}/video.mp4`;
+    let size: number;
+    let output: { seconds: string; size: string };
+    try {
+      output = await measure(file);
+      ({ size } = await storage.putFile(key, file));
+    } finally {
+      // Moved, or failed to be: either way no one else will take the local file.
+      await rm(file, { force: true });
+    }
+    const now = clock.now();
+    const settled = await store.settle(task.id, {
+      kind: 'completed',
+      owner,
+      now,
+      expiresAt: now + videoTtlMs,
+      videoKey: key,
+      videoSize: size,
+      seconds: output.seconds,
+      // The size the client asked for, else the frame we serve.
+      size: task.size ?? output.size,
+      usage: usage ? JSON.stringify(usage) : null,
+    });
+    if (settled) return;
+    // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner
+    // that took the task over (still running, or completed) writes this same key: leave it.
+    const current = await store.taskById(task.id);
+    if (!current || current.status === 'cancelled' || current.status === 'failed') await storage.deletePrefix(`videos/${task.id}`);
+  }
+
+  /**
+   * Copies an upstream's result through the guarded fetcher (its link may redirect
+   * anywhere), keeps the cover as the thumbnail, then completes the task as keepFile does.
+   * `trustedHosts` are the channel's own hosts, which may be private (a relay on the LAN).
+   */
+  async keepLink(
+    task: TaskRow,
+    owner: string,
+    result: { video: ResultLink; cover: ResultLink | null; usage: UpstreamUsage | null },
+    trustedHosts: ReadonlySet<string>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { guard, scratchDirectory } = this.options;
+    const options = { ...guard, allowedPrivateHosts: new Set([...guard.allowedPrivateHosts, ...trustedHosts]), signal };
+    await mkdir(scratchDirectory, { recursive: true });
+    const scratch = await mkdtemp(path.join(scratchDirectory, `${task.id}-`));
+    try {
+      const file = path.join(scratch, 'video.mp4');
+      try {
+        await downloadToFile(result.video.url, file, { ...options, headers: result.video.headers });
+      } catch (error) {
+        throw downloadFailure(error);
+      }
+      if (result.cover) await this.keepCover(task, result.cover, scratch, options);
+      await this.keepFile(task, owner, file, result.usage);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  }
+
+  /** The upstream's cover becomes the thumbnail variant; without one, the thumbnail is made from the video when asked for. */
+  private async keepCover(task: TaskRow, cover: ResultLink, scratch: string, options: GuardOptions & { signal: AbortSignal }): Promise<void> {
+    const image = path.join(scratch, 'cover');
+    const thumbnail = path.join(scratch, 'thumbnail.webp');
+    try {
+      await downloadToFile(cover.url, image, { ...options, headers: cover.headers });
+      await makeThumbnail(image, thumbnail, 0);
+      await this.options.storage.putFile(`videos/${task.id}/thumbnail.webp`, thumbnail);
+    } catch (error) {
+      this.options.log.warn({ task: task.id, err: error }, 'the upstream cover could not be kept; the thumbnail will be made from the video');
+    }
+  }
+}
+
+/** A download that may work on a later try is a passing failure; one that never will ends the task. */
+function downloadFailure(error: unknown): Error {
+  if (error instanceof FetchError) {
+    if (error.code === 'url_not_allowed' || error.code === 'url_invalid') {
+      return new ProviderFailure('result_unavailable', 'The upstream result link points somewhere we do not fetch from', error.message);
+    }
+    if (error.code === 'too_large') return new ProviderFailure('result_too_large', 'The upstream result is larger than this gateway keeps', error.message);
+    return new PassingFailure('result_unavailable', 'The upstream result could not be downloaded', { cause: error });
+  }
+  return new PassingFailure('result_unavailable', 'The upstream result could not be downloaded', { cause: error });
+}
+
+/** What a finished file is, as the task reports it: whole seconds (at least 1) and WIDTHxHEIGHT. */
+async function measure(file: string): Promise<{ seconds: string; size: string }> {
+  let info: MediaInfo;
+  try {
+    info = await probeMedia(file);
+  } catch (error) {
+    throw new PassingFailure('invalid_output', 'The finished video could not be read back', { cause: error });
+  }
+  if (!(info.duration > 0) || info.videoCodec === null) throw new PassingFailure('invalid_output', 'The finished video has no length');
+  return { seconds: String(Math.max(1, Math.round(info.duration))), size: `${info.width}x${info.height}` };
+}

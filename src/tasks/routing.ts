@@ -1,0 +1,30 @@
+import type { VideoJob } from '../catalog/types.ts';
+import type { Channel } from '../channels/channel.ts';
+import type { Channels } from '../channels/registry.ts';
+import type { Unsupported } from '../providers/upstream.ts';
+import { LOCAL_CHANNEL } from '../store/queries.ts';
+import type { UpstreamInputs } from './upstream-inputs.ts';
+
+/** Null when the channel can make this job as asked; else what it cannot do. */
+export function unsupportedBy(channel: Channel, job: VideoJob): Unsupported | null {
+  const upstreamModel = channel.models.get(job.model);
+  if (upstreamModel === undefined) return { slot: 'prompt', message: `Channel ${channel.name} does not serve ${job.model}` };
+  return channel.provider.unsupported(job, upstreamModel);
+}
+
+/**
+ * Picks who serves a new task, at create time, before anything is spent: the preview
+ * renderer when no channel serves the model; else a channel that can make the job as asked
+ * and be handed its inputs. When none can, the create is refused with what the first could
+ * not do: never a silent downgrade (a 1080p request made at 720p).
+ */
+export async function routeJob(job: VideoJob, channels: Channels, inputs: UpstreamInputs): Promise<{ provider: string } | { unsupported: Unsupported }> {
+  if (!channels.serves(job.model)) return { provider: LOCAL_CHANNEL };
+  let first: Unsupported | null = null;
+  for (const channel of channels.candidates(job.model)) {
+    const problem = unsupportedBy(channel, job) ?? (await inputs.problem(job, channel.provider.inline));
+    if (!problem) return { provider: channel.name };
+    first ??= problem;
+  }
+  return { unsupported: first! };
+}

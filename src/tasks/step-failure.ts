@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import { ProviderFailure } from '../providers/interface.ts';
+import type { TaskRow } from '../store/schema.ts';
+import type { Store } from '../store/store.ts';
+import type { Clock } from './clock.ts';
+import { PassingFailure } from './passing-failure.ts';
+import { retryDelay } from './schedule.ts';
+
+/**
+ * What a failed step means for its task: a ProviderFailure ends it with its code; anything
+ * else is tried again with backoff, counting a failed attempt, until `maxAttempts`, when
+ * the task fails (with a PassingFailure's own code, else internal_error).
+ */
+export async function recordFailure(
+  task: TaskRow,
+  owner: string,
+  error: unknown,
+  deps: { store: Store; clock: Clock; log: Logger; maxAttempts: number },
+): Promise<void> {
+  const { store, clock, log, maxAttempts } = deps;
+  const now = clock.now();
+  try {
+    if (error instanceof ProviderFailure) {
+      log.info({ task: task.id, code: error.code, detail: error.detail ?? undefined }, 'task failed');
+      await store.settle(task.id, { kind: 'failed', owner, now, code: error.code, message: error.message });
+      return;
+    }
+    const failures = task.attempts + 1;
+    if (failures >= maxAttempts) {
+      const passing = error instanceof PassingFailure ? error : null;
+      log.error({ err: error, task: task.id }, 'task failed after retries');
+      const [code, message] = passing ? [passing.code, passing.message] : ['internal_error', 'The task failed repeatedly and was given up'];
+      await store.settle(task.id, { kind: 'failed', owner, now, code, message });
+      return;
+    }
+    log.warn({ err: error, task: task.id, attempt: failures }, 'task step failed; will retry');
+    // A submission that began keeps its mark: the next try knows its outcome is unknown.
+    await store.retry(task.id, owner, now + retryDelay(failures), task.submit_started_at);
+  } catch (storeError) {
+    // The lease runs out and another runner retries.
+    log.error({ err: storeError, task: task.id }, 'recording a task failure failed');
+  }
+}
