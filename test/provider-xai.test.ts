@@ -411,11 +411,18 @@ describe('xAI: what it cannot do', () => {
       job: job({ model: 'grok-imagine', capability: 'edit_video', seconds: null, aspectRatio: null, resolution: { label: '720p', shortSide: 720 }, video: url(VIDEO) }),
       slot: null,
     },
-    { name: 'a shape beside a first frame', job: job({ capability: 'image_to_video', images: [url(IMAGE)] }), slot: 'aspectRatio' },
+    // Taken, with a warning (below): xAI ignores the shape beside an image, and the seeds send one.
+    { name: 'a shape beside a first frame', job: job({ capability: 'image_to_video', images: [url(IMAGE)] }), slot: null },
     { name: 'a first frame, shape auto', job: job({ capability: 'image_to_video', aspectRatio: { kind: 'auto' }, images: [url(IMAGE)] }), slot: null },
     { name: 'a shape xAI does not make', job: job({ aspectRatio: ratio('2:1', 2, 1) }), slot: 'aspectRatio' },
     { name: 'first and last frames', job: job({ capability: 'first_last_frame', images: [url(IMAGE)], lastImage: url(IMAGE) }), slot: 'lastImage' },
   ];
+  test('a shape beside a first frame is told as a warning, since xAI takes the shape from the image', () => {
+    const [warning, ...more] = provider().warnings(job({ capability: 'image_to_video', images: [url(IMAGE)] }));
+    assert.match(warning ?? '', /aspect_ratio 16:9 has no effect/);
+    assert.deepEqual(more, []);
+    assert.deepEqual(provider().warnings(job({ capability: 'image_to_video', aspectRatio: { kind: 'auto' }, images: [url(IMAGE)] })), []);
+  });
   for (const c of cases) {
     test(c.name, () => {
       const unsupported = provider().unsupported(c.job, c.model ?? 'grok-imagine-video');

@@ -72,6 +72,8 @@ export interface UpstreamProvider {
   readonly inline: InlineLimits;
   /** Null when this upstream can serve the job as asked; else why not (checked at create, before any money is spent). */
   unsupported(job: VideoJob, upstreamModel: string): Unsupported | null;
+  /** What this upstream will take but not honour (a field it ignores), told to the client on the task as warnings. */
+  warnings?(job: VideoJob, upstreamModel: string): string[];
   start(job: UpstreamJob, signal: AbortSignal): Promise<Operation>;
   check(operation: Operation, signal: AbortSignal): Promise<CheckResult>;
   /** Asks the upstream to stop, where it offers that; best effort. */

@@ -12,18 +12,21 @@ export function unsupportedBy(channel: Channel, job: VideoJob): Unsupported | nu
   return channel.provider.unsupported(job, upstreamModel);
 }
 
+/** Who serves a job, and what it will not honour; or what no channel can do. */
+export type Routed = { provider: string; warnings: string[] } | { unsupported: Unsupported };
+
 /**
  * Picks who serves a new task, at create time, before anything is spent: the preview
  * renderer when no channel serves the model; else a channel that can make the job as asked
  * and be handed its inputs. When none can, the create is refused with what the first could
  * not do: never a silent downgrade (a 1080p request made at 720p).
  */
-export async function routeJob(job: VideoJob, channels: Channels, inputs: UpstreamInputs): Promise<{ provider: string } | { unsupported: Unsupported }> {
-  if (!channels.serves(job.model)) return { provider: LOCAL_CHANNEL };
+export async function routeJob(job: VideoJob, channels: Channels, inputs: UpstreamInputs): Promise<Routed> {
+  if (!channels.serves(job.model)) return { provider: LOCAL_CHANNEL, warnings: [] };
   let first: Unsupported | null = null;
   for (const channel of channels.candidates(job.model)) {
     const problem = unsupportedBy(channel, job) ?? (await inputs.problem(job, channel.provider.inline));
-    if (!problem) return { provider: channel.name };
+    if (!problem) return { provider: channel.name, warnings: channel.provider.warnings?.(job, channel.models.get(job.model)!) ?? [] };
     first ??= problem;
   }
   return { unsupported: first! };

@@ -6,11 +6,11 @@ import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { inputProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
-import type { Unsupported } from '../providers/upstream.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { IdempotentTask, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
+import type { Routed } from './routing.ts';
 
 export interface TaskServiceOptions {
   store: Store;
@@ -21,7 +21,7 @@ export interface TaskServiceOptions {
    * Which channel serves a job: `local` (the preview renderer) when no channel serves its
    * model, else a channel able to do it as asked; or what no channel can do.
    */
-  route: (job: VideoJob) => Promise<{ provider: string } | { unsupported: Unsupported }>;
+  route: (job: VideoJob) => Promise<Routed>;
   /** Told when a task is queued, so that an in-process runner starts it at once. */
   onQueued?: () => void;
   /** Told when a task is cancelled or deleted, so that an in-process runner stops its work at once and the upstream is told. */
@@ -199,6 +199,7 @@ export class TaskService {
         throw new InvalidInput(message, fieldFor(job.model, slot, body), 'unsupported_by_upstream');
       }
       provider = routed.provider;
+      if (routed.warnings.length > 0) job = { ...job, warnings: [...job.warnings, ...routed.warnings] };
     } catch (error) {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;

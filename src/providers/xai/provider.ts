@@ -74,14 +74,19 @@ export class XaiProvider implements UpstreamProvider {
       }
     }
     const ratio = job.aspectRatio?.kind === 'ratio' ? job.aspectRatio.label : null;
-    if (ratio !== null && job.capability === 'image_to_video') {
-      // xAI takes the shape from the image and ignores aspect_ratio: a shape asked for would not be the one made.
-      return { slot: 'aspectRatio', message: "xAI's image-to-video takes its shape from the image: leave out aspect_ratio (or send auto) and any WxH size" };
-    }
+    // With an image xAI takes the shape from it and ignores the ratio: told as a warning (warnings()).
+    if (job.capability === 'image_to_video') return null;
     if (ratio !== null && !XAI_RATIOS.includes(ratio)) {
       return { slot: 'aspectRatio', message: `xAI makes ${XAI_RATIOS.join(', ')} videos` };
     }
     return null;
+  }
+
+  warnings(job: VideoJob): string[] {
+    if (job.capability === 'image_to_video' && job.aspectRatio?.kind === 'ratio') {
+      return [`aspect_ratio ${job.aspectRatio.label} has no effect on xAI's image-to-video: the video takes the image's shape`];
+    }
+    return [];
   }
 
   async start(upstreamJob: UpstreamJob, signal: AbortSignal): Promise<Operation> {
