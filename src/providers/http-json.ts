@@ -19,7 +19,8 @@ const MAX_DETAIL_CHARS = 4000;
  * System errors raised before any byte of the request can have left this machine: the
  * upstream cannot have made anything, so a submit may go to another channel at once.
  */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+// ECONNECT_TIMEOUT and ECLOSED are the channel fetch's own (src/net/upstream-fetch.ts), as are its `requestSent: false` causes.
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNECT_TIMEOUT', 'ECLOSED']);
 
 /** An upstream's answer: status, headers and body, read within the size bound. */
 export interface Answer {
