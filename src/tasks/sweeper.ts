@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Storage } from '../storage/storage.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
-import { taskIdTime } from './service.ts';
+import { taskIdTime } from './task-id.ts';
 
 /**
  * How old an input folder with no task must be before it is removed: a create stores its

@@ -5,7 +5,7 @@ import type { Slot } from '../catalog/dialects.ts';
 import { InvalidInput } from '../errors.ts';
 import type { InlineLimits, Unsupported, UpstreamJob } from '../providers/upstream.ts';
 import type { Storage } from '../storage/storage.ts';
-import { taskIdTime } from './service.ts';
+import { taskIdTime } from './task-id.ts';
 
 /** Turns a task's inputs into what an upstream can reach. */
 export interface InputLinks {
