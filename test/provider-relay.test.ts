@@ -7,6 +7,7 @@ import { ProviderFailure, type Operation } from '../src/providers/interface.ts';
 import { RelayProvider } from '../src/providers/relay/provider.ts';
 import type { ChannelSettings, CheckResult, UpstreamJob } from '../src/providers/upstream.ts';
 import { UpstreamUnavailable } from '../src/providers/upstream-errors.ts';
+import { assertNoKey, caught, signal } from './support/adapter-kit.ts';
 import { closedPortUrl, startRecordingServer, type RecordingServer, type Reply } from './support/recording-server.ts';
 
 const KEYS = ['relay-secret-key-AAAA', 'relay-secret-key-BBBB'];
@@ -39,6 +40,10 @@ function link(ref: MediaRef): string {
   return assert.fail(`tests use url and data refs, not ${ref.kind}`);
 }
 
+
+const routeOf = (job: VideoJob): Route => (job.capability === 'edit_video' ? 'edit' : job.capability === 'video_extend' ? 'extend' : 'create');
+
+
 function upstream(job: VideoJob, upstreamModel = job.model): UpstreamJob {
   return {
     taskId: 'video_0123abcd',
@@ -47,28 +52,6 @@ function upstream(job: VideoJob, upstreamModel = job.model): UpstreamJob {
     inputs: { images: job.images.map(link), lastImage: job.lastImage && link(job.lastImage), video: job.video && link(job.video), videos: job.videos.map(link) },
     callbackUrl: 'https://gw.example/callbacks/video_0123abcd',
   };
-}
-
-const routeOf = (job: VideoJob): Route => (job.capability === 'edit_video' ? 'edit' : job.capability === 'video_extend' ? 'extend' : 'create');
-const signal = () => new AbortController().signal;
-
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return assert.fail('expected a rejection');
-}
-
-/** Every word an error carries (message, detail, causes) is free of the channel's keys. */
-function assertNoKey(error: unknown): void {
-  const words: string[] = [];
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
-    words.push(current.message, current instanceof ProviderFailure ? (current.detail ?? '') : '');
-  }
-  const text = words.join('\n');
-  for (const key of KEYS) assert.ok(!text.includes(key), `a key leaked into: ${text}`);
 }
 
 const textJob = () => validate('create', { model: 'grok-imagine', prompt: PROMPT, duration: 5, size: '480p', aspect_ratio: '9:16' });
@@ -332,7 +315,7 @@ describe('relay: errors', () => {
     const refused = await startWith({ status: 401, json: { error: { message: `Invalid API key ${KEYS[0]}`, code: 'invalid_api_key' } } });
     assert.ok(refused instanceof KeyRefused);
     assert.equal(refused.created, false);
-    assertNoKey(refused);
+    assertNoKey(refused, KEYS);
   });
 
   test('a submit answered with unreadable JSON: the outcome is unknown', async () => {
@@ -353,7 +336,7 @@ describe('relay: errors', () => {
   test('no key in any message or detail, even when the remote echoes it', async () => {
     const echo = `key ${KEYS[0]} ${KEYS[1]}`;
     for (const reply of [{ status: 400, json: { error: { message: echo } } }, { status: 502, text: echo }, { status: 200, text: echo }] satisfies Reply[]) {
-      assertNoKey(await startWith(reply));
+      assertNoKey(await startWith(reply), KEYS);
     }
     const failed = await checkWith(remote({ status: 'failed', error: { code: 'upstream_error', message: echo } }));
     assert.ok(failed.state === 'failed' && !`${failed.message}${failed.detail}`.includes('secret-key'));

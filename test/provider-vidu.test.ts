@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { MediaRef, VideoJob } from '../src/catalog/types.ts';
+import type { VideoJob } from '../src/catalog/types.ts';
 import { KeyRefused } from '../src/providers/http-json.ts';
 import { ProviderFailure, type Operation } from '../src/providers/interface.ts';
-import type { ChannelSettings, CheckResult, UpstreamJob } from '../src/providers/upstream.ts';
+import type { ChannelSettings, CheckResult } from '../src/providers/upstream.ts';
 import { UpstreamUnavailable } from '../src/providers/upstream-errors.ts';
 import { ViduProvider } from '../src/providers/vidu/provider.ts';
+import { assertNoKey, caught, ratio, signal, upstreamJob, url } from './support/adapter-kit.ts';
 import { closedPortUrl, startRecordingServer, type RecordingServer, type Reply } from './support/recording-server.ts';
 
 const KEYS = ['vidu-secret-key-AAAA', 'vidu-secret-key-BBBB'];
@@ -28,8 +29,8 @@ function settings(overrides: Partial<ChannelSettings> = {}): ChannelSettings {
   return { name: 'vidu-test', baseUrl: `${server.url}/ent/v2`, keys: KEYS, fetch: globalThis.fetch, clock: { now: () => NOW }, ...overrides };
 }
 
-const ratio = (label: string, width: number, height: number) => ({ kind: 'ratio' as const, label, width, height });
-const url = (value: string): MediaRef => ({ kind: 'url', url: value });
+
+const upstream = (videoJob: VideoJob, upstreamModel = 'viduq3-pro', callbackUrl: string | null = null) => upstreamJob(videoJob, upstreamModel, callbackUrl);
 
 function job(overrides: Partial<VideoJob> = {}): VideoJob {
   return {
@@ -50,42 +51,8 @@ function job(overrides: Partial<VideoJob> = {}): VideoJob {
   };
 }
 
-function upstream(videoJob: VideoJob, upstreamModel = 'viduq3-pro', callbackUrl: string | null = null): UpstreamJob {
-  const text = (ref: MediaRef) => (ref.kind === 'url' ? ref.url : assert.fail('tests use url refs'));
-  return {
-    taskId: 'video_0123abcd',
-    job: videoJob,
-    upstreamModel,
-    inputs: {
-      images: videoJob.images.map(text),
-      lastImage: videoJob.lastImage && text(videoJob.lastImage),
-      video: videoJob.video && text(videoJob.video),
-      videos: videoJob.videos.map(text),
-    },
-    callbackUrl,
-  };
-}
 
-const signal = () => new AbortController().signal;
 
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return assert.fail('expected a rejection');
-}
-
-/** Every word an error carries (message, detail, causes) is free of the channel's keys. */
-function assertNoKey(error: unknown): void {
-  const words: string[] = [];
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
-    words.push(current.message, current instanceof ProviderFailure ? (current.detail ?? '') : '');
-  }
-  const text = words.join('\n');
-  for (const key of KEYS) assert.ok(!text.includes(key), `a key leaked into: ${text}`);
-}
 
 async function startWith(reply: Reply, videoJob = job()): Promise<unknown> {
   server.script(reply);
@@ -325,7 +292,7 @@ describe('Vidu: errors', () => {
     assert.ok(error instanceof KeyRefused);
     assert.equal(error.created, false);
     assert.match(error.message, /key/);
-    assertNoKey(error);
+    assertNoKey(error, KEYS);
   });
 
   test('a submit answered with unreadable JSON or without a task_id: the outcome is unknown', async () => {
@@ -353,7 +320,7 @@ describe('Vidu: errors', () => {
       { status: 500, text: echo },
       { status: 200, text: echo },
     ] satisfies Reply[]) {
-      assertNoKey(await startWith(reply));
+      assertNoKey(await startWith(reply), KEYS);
     }
     const failed = await checkWith({ status: 200, json: { state: 'failed', err_code: 'InternalServiceFailure', message: echo } });
     assert.ok(failed.state === 'failed' && !`${failed.message}${failed.detail}`.includes('secret-key'));

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { MediaRef, VideoJob } from '../src/catalog/types.ts';
+import type { VideoJob } from '../src/catalog/types.ts';
 import { KeyRefused } from '../src/providers/http-json.ts';
 import { ProviderFailure, type Operation } from '../src/providers/interface.ts';
-import type { ChannelSettings, CheckResult, UpstreamJob } from '../src/providers/upstream.ts';
+import type { ChannelSettings, CheckResult } from '../src/providers/upstream.ts';
 import { UpstreamUnavailable } from '../src/providers/upstream-errors.ts';
 import { XaiProvider } from '../src/providers/xai/provider.ts';
+import { assertNoKey, caught, ratio, signal, upstreamJob, url } from './support/adapter-kit.ts';
 import { closedPortUrl, startRecordingServer, type RecordingServer, type Reply } from './support/recording-server.ts';
 
 const KEYS = ['xai-secret-key-AAAA', 'xai-secret-key-BBBB'];
@@ -27,8 +28,8 @@ function settings(overrides: Partial<ChannelSettings> = {}): ChannelSettings {
   return { name: 'xai-test', baseUrl: `${server.url}/v1`, keys: KEYS, fetch: globalThis.fetch, clock: { now: () => NOW }, ...overrides };
 }
 
-const ratio = (label: string, width: number, height: number) => ({ kind: 'ratio' as const, label, width, height });
-const url = (value: string): MediaRef => ({ kind: 'url', url: value });
+
+const upstream = (videoJob: VideoJob, upstreamModel = 'grok-imagine-video', callbackUrl: string | null = null) => upstreamJob(videoJob, upstreamModel, callbackUrl);
 
 function job(overrides: Partial<VideoJob> = {}): VideoJob {
   return {
@@ -49,43 +50,8 @@ function job(overrides: Partial<VideoJob> = {}): VideoJob {
   };
 }
 
-/** The job as the engine hands it over: its inputs as the strings in its refs. */
-function upstream(videoJob: VideoJob, upstreamModel = 'grok-imagine-video'): UpstreamJob {
-  const text = (ref: MediaRef) => (ref.kind === 'url' ? ref.url : assert.fail('tests use url refs'));
-  return {
-    taskId: 'video_0123abcd',
-    job: videoJob,
-    upstreamModel,
-    inputs: {
-      images: videoJob.images.map(text),
-      lastImage: videoJob.lastImage && text(videoJob.lastImage),
-      video: videoJob.video && text(videoJob.video),
-      videos: videoJob.videos.map(text),
-    },
-    callbackUrl: null,
-  };
-}
 
-const signal = () => new AbortController().signal;
 
-async function caught(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return assert.fail('expected a rejection');
-}
-
-/** Every word an error carries (message, detail, causes) is free of the channel's keys. */
-function assertNoKey(error: unknown): void {
-  const words: string[] = [];
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 8; current = current.cause, depth++) {
-    words.push(current.message, current instanceof ProviderFailure ? (current.detail ?? '') : '');
-  }
-  const text = words.join('\n');
-  for (const key of KEYS) assert.ok(!text.includes(key), `a key leaked into: ${text}`);
-}
 
 async function startWith(reply: Reply, videoJob = job()): Promise<unknown> {
   server.script(reply);
@@ -303,7 +269,7 @@ describe('xAI: errors', () => {
       assert.equal(error.created, false);
       assert.equal(error.keyIndex, 0);
       assert.match(error.message, /key/);
-      assertNoKey(error);
+      assertNoKey(error, KEYS);
     }
   });
 
@@ -340,7 +306,7 @@ describe('xAI: errors', () => {
     const error = await caught(provider.start(upstream(job()), signal()));
     assert.ok(error instanceof UpstreamUnavailable);
     assert.equal(error.created, false);
-    assertNoKey(error);
+    assertNoKey(error, KEYS);
   });
 
   test('a connection dropped after the request, or a timeout: the task may exist', async () => {
@@ -379,10 +345,10 @@ describe('xAI: errors', () => {
       { status: 429, text: echo },
       { status: 200, text: echo },
     ];
-    for (const reply of replies) assertNoKey(await startWith(reply));
+    for (const reply of replies) assertNoKey(await startWith(reply), KEYS);
     const failed = await checkWith({ status: 200, json: { status: 'failed', error: { code: 'internal_error', message: echo } } });
     assert.ok(failed.state === 'failed' && !`${failed.message}${failed.detail}`.includes('secret-key'));
-    assertNoKey(await caught(checkWith({ status: 404, text: echo })));
+    assertNoKey(await caught(checkWith({ status: 404, text: echo })), KEYS);
   });
 });
 

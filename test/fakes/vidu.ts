@@ -180,7 +180,10 @@ export async function startFakeVidu(options: FakeViduOptions = {}): Promise<Fake
     for (const at of [...PHASES.map((phase) => phase.at), 1]) {
       // The body is computed for the moment the state begins, so it says that state.
       const moment = at === 1 ? task.doneAt : task.createdAt + span * at;
-      later(span * at, () => deliver(task, JSON.stringify(creationsBody(task, moment, origin)), url, 1));
+      later(span * at, () => {
+        const body = creationsBody(task, moment, origin);
+        deliver(task, String(body.state), JSON.stringify(body), url, 1);
+      });
     }
   }
 
@@ -193,13 +196,12 @@ export async function startFakeVidu(options: FakeViduOptions = {}): Promise<Fake
     timers.add(timer);
   }
 
-  function deliver(task: FakeTask, body: string, url: string, attempt: number): void {
-    const state = (JSON.parse(body) as { state: string }).state;
+  function deliver(task: FakeTask, state: string, body: string, url: string, attempt: number): void {
     const settle = (status: number | null, error: string | null) => {
       if (aborter.signal.aborted) return;
       callbacks.push({ taskId: task.id, state, url, attempt, status, error });
       const failed = status === null || status < 200 || status > 299;
-      if (failed && attempt <= CALLBACK_RETRIES) later(retryMs * 2 ** (attempt - 1), () => deliver(task, body, url, attempt + 1));
+      if (failed && attempt <= CALLBACK_RETRIES) later(retryMs * 2 ** (attempt - 1), () => deliver(task, state, body, url, attempt + 1));
     };
     postCallback(url, body, task.key, aborter.signal).then(
       (status) => settle(status, null),
