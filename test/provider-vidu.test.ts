@@ -6,7 +6,7 @@ import { ProviderFailure, type Operation } from '../src/providers/interface.ts';
 import type { ChannelSettings, CheckResult } from '../src/providers/upstream.ts';
 import { UpstreamUnavailable } from '../src/providers/upstream-errors.ts';
 import { ViduProvider } from '../src/providers/vidu/provider.ts';
-import { assertNoKey, caught, ratio, signal, upstreamJob, url } from './support/adapter-kit.ts';
+import { assertNoKey, baseJob, caught, ratio, signal, upstreamJob, url } from './support/adapter-kit.ts';
 import { closedPortUrl, startRecordingServer, type RecordingServer, type Reply } from './support/recording-server.ts';
 
 const KEYS = ['vidu-secret-key-AAAA', 'vidu-secret-key-BBBB'];
@@ -29,30 +29,19 @@ function settings(overrides: Partial<ChannelSettings> = {}): ChannelSettings {
   return { name: 'vidu-test', baseUrl: `${server.url}/ent/v2`, keys: KEYS, fetch: globalThis.fetch, clock: { now: () => NOW }, ...overrides };
 }
 
-
 const upstream = (videoJob: VideoJob, upstreamModel = 'viduq3-pro', callbackUrl: string | null = null) => upstreamJob(videoJob, upstreamModel, callbackUrl);
 
 function job(overrides: Partial<VideoJob> = {}): VideoJob {
-  return {
+  return baseJob({
     model: 'viduq3p-720p',
     capability: 'text_to_video',
     prompt: 'a lantern drifting down a river',
     seconds: 5,
     resolution: { label: '720p', shortSide: 720 },
     aspectRatio: ratio('16:9', 16, 9),
-    images: [],
-    lastImage: null,
-    video: null,
-    videos: [],
-    inputVideoSeconds: null,
-    options: {},
-    warnings: [],
     ...overrides,
-  };
+  });
 }
-
-
-
 
 async function startWith(reply: Reply, videoJob = job()): Promise<unknown> {
   server.script(reply);

@@ -6,7 +6,7 @@ import { ProviderFailure, type Operation } from '../src/providers/interface.ts';
 import type { ChannelSettings, CheckResult } from '../src/providers/upstream.ts';
 import { UpstreamUnavailable } from '../src/providers/upstream-errors.ts';
 import { XaiProvider } from '../src/providers/xai/provider.ts';
-import { assertNoKey, caught, ratio, signal, upstreamJob, url } from './support/adapter-kit.ts';
+import { assertNoKey, baseJob, caught, ratio, signal, upstreamJob, url } from './support/adapter-kit.ts';
 import { closedPortUrl, startRecordingServer, type RecordingServer, type Reply } from './support/recording-server.ts';
 
 const KEYS = ['xai-secret-key-AAAA', 'xai-secret-key-BBBB'];
@@ -28,30 +28,19 @@ function settings(overrides: Partial<ChannelSettings> = {}): ChannelSettings {
   return { name: 'xai-test', baseUrl: `${server.url}/v1`, keys: KEYS, fetch: globalThis.fetch, clock: { now: () => NOW }, ...overrides };
 }
 
-
 const upstream = (videoJob: VideoJob, upstreamModel = 'grok-imagine-video', callbackUrl: string | null = null) => upstreamJob(videoJob, upstreamModel, callbackUrl);
 
 function job(overrides: Partial<VideoJob> = {}): VideoJob {
-  return {
+  return baseJob({
     model: 'grok-imagine-video',
     capability: 'text_to_video',
     prompt: 'a red kite over the sea',
     seconds: 6,
     resolution: { label: '720P', shortSide: 720 },
     aspectRatio: ratio('16:9', 16, 9),
-    images: [],
-    lastImage: null,
-    video: null,
-    videos: [],
-    inputVideoSeconds: null,
-    options: {},
-    warnings: [],
     ...overrides,
-  };
+  });
 }
-
-
-
 
 async function startWith(reply: Reply, videoJob = job()): Promise<unknown> {
   server.script(reply);

@@ -9,6 +9,24 @@ export const ratio = (label: string, width: number, height: number) => ({ kind: 
 export const url = (value: string): MediaRef => ({ kind: 'url', url: value });
 export const signal = () => new AbortController().signal;
 
+/** A validated job with nothing but what the test names: no inputs, no options. */
+export function baseJob(fields: Partial<VideoJob> & Pick<VideoJob, 'model' | 'prompt'>): VideoJob {
+  return {
+    capability: 'text_to_video',
+    seconds: null,
+    resolution: null,
+    aspectRatio: null,
+    images: [],
+    lastImage: null,
+    video: null,
+    videos: [],
+    inputVideoSeconds: null,
+    options: {},
+    warnings: [],
+    ...fields,
+  };
+}
+
 /** The job as the engine hands it over: its inputs as the strings in its refs. */
 export function upstreamJob(videoJob: VideoJob, upstreamModel: string, callbackUrl: string | null = null): UpstreamJob {
   const text = (ref: MediaRef) => (ref.kind === 'url' ? ref.url : assert.fail('tests use url refs'));
