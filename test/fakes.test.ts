@@ -748,6 +748,7 @@ describe('fake Vidu', () => {
     assert.ok(vidu.callbacks.every((delivery) => delivery.taskId === id && delivery.url === callbackUrl));
 
     const success = received.find((entry) => entry.body.state === 'success')!;
+    assert.equal(success.url, '/vidu/callback?task=1');
     const polled = (await call(`${vidu.url}/tasks/${id}/creations`, { headers: VIDU })).body;
     assert.deepEqual(success.body, polled, 'the same JSON as GET …/creations');
     const processing = received.find((entry) => entry.body.state === 'processing')!;

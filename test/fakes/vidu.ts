@@ -309,8 +309,8 @@ class Invalid extends Error {
 const lacking = (field: string, reason: string): never => {
   throw new Invalid('FieldLacking', `field is missing or empty: ${field}`, reason);
 };
-const invalid = (field: string, reason: string, code = 'FieldInvalid'): never => {
-  throw new Invalid(code, code === 'FieldInvalid' ? `invalid field: ${field}` : code === 'ImageFormatInvalid' ? 'invalid image format' : `${code}: ${field}`, reason);
+const invalid = (field: string, reason: string): never => {
+  throw new Invalid('FieldInvalid', `invalid field: ${field}`, reason);
 };
 
 function validate(kind: Kind, body: Record<string, unknown>): void {
@@ -350,7 +350,7 @@ function validate(kind: Kind, body: Record<string, unknown>): void {
       if (typeof image !== 'string') return invalid(`images[${index}]`, 'each image is a URL or a data URI string');
       const data = DATA_URI.exec(image);
       if (data) {
-        if (!['png', 'jpeg', 'jpg', 'webp'].includes(data[1]!.toLowerCase())) invalid(`images[${index}]`, `image type ${data[1]} is not png, jpeg or webp`, 'ImageFormatInvalid');
+        if (!['png', 'jpeg', 'jpg', 'webp'].includes(data[1]!.toLowerCase())) throw new Invalid('ImageFormatInvalid', 'invalid image format', `images[${index}] is image/${data[1]}, not png, jpeg or webp`);
         if (!/^[A-Za-z0-9+/]+={0,2}$/.test(image.slice(data[0].length))) invalid(`images[${index}]`, 'the data URI is not valid base64');
       } else if (!isHttpUrl(image)) invalid(`images[${index}]`, 'an image is an http(s) URL or a data:image/(png|jpeg|webp);base64, URI');
     });

@@ -45,7 +45,10 @@ const CREATE_PATHS = new Map<string, Kind>([
 ]);
 const CHECK_PREFIX = '/v1/videos/';
 
-export async function startFakeXai(options: FakeOptions = {}): Promise<FakeUpstream> {
+/** The xAI fake has nothing beyond the common API. */
+export type FakeXai = FakeUpstream;
+
+export async function startFakeXai(options: FakeOptions = {}): Promise<FakeXai> {
   let videoSeconds: number | undefined; // probed on first need: most polls never ask
 
   function handle(request: ApiRequest, context: FakeContext): Reply {
