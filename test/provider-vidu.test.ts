@@ -81,7 +81,6 @@ describe('Vidu: the requests it sends', () => {
         aspect_ratio: '16:9',
         resolution: '1080p',
         audio: true,
-        bgm: false,
         off_peak: true,
         callback_url: 'https://gw.example/callbacks/video_0123abcd?sig=abc',
       },
@@ -329,6 +328,8 @@ describe('Vidu: what it cannot do', () => {
   test('a prompt over 5000 characters', () => {
     assert.equal(provider().unsupported(job({ prompt: 'x'.repeat(5001) }), 'viduq3-pro')?.slot, 'prompt');
     assert.equal(provider().unsupported(job({ prompt: 'x'.repeat(5000) }), 'viduq3-pro'), null);
+    assert.equal(provider().unsupported(job({ options: { bgm: true } }), 'viduq3-pro')?.slot, 'bgm', 'Q3 makes no background music');
+    assert.equal(provider().unsupported(job({ options: { bgm: false } }), 'viduq3-pro'), null);
   });
 
   test('edits and extensions', () => {

@@ -91,6 +91,8 @@ export class ViduProvider implements UpstreamProvider {
     }
     if (job.videos.length > 0) return { slot: 'videos', message: 'Vidu takes reference images, not reference videos' };
     if (job.prompt.length > PROMPT_MAX) return { slot: 'prompt', message: `Vidu takes prompts of at most ${PROMPT_MAX} characters` };
+    // Q3 makes no background music (upstream-apis.md §5); bgm false asks for what it does anyway, so it is not sent.
+    if (job.options.bgm === true) return { slot: 'bgm', message: 'Vidu Q3 models make no background music' };
     if (upstreamModel === 'viduq3-mix' && (job.resolution?.shortSide ?? 0) < 720) {
       return { slot: 'resolution', message: 'viduq3-mix makes 720p or 1080p videos' };
     }
@@ -126,10 +128,9 @@ function viduRequest({ job, upstreamModel, inputs, callbackUrl }: UpstreamJob): 
   const body: SubmitRequest = { model: upstreamModel, prompt: job.prompt, resolution: `${job.resolution.shortSide}p` };
   if (job.seconds !== null) body.duration = job.seconds;
   if (job.aspectRatio?.kind === 'ratio' && TAKES_RATIO.has(job.capability)) body.aspect_ratio = job.aspectRatio.label;
-  const { seed, audio, bgm, offPeak } = job.options;
+  const { seed, audio, offPeak } = job.options;
   if (seed !== undefined) body.seed = seed;
   if (audio !== undefined) body.audio = audio;
-  if (bgm !== undefined) body.bgm = bgm;
   if (offPeak !== undefined) body.off_peak = offPeak;
   if (callbackUrl) body.callback_url = callbackUrl;
   const first = inputs.images[0];

@@ -15,7 +15,6 @@ export const submitRequest = z.object({
   aspect_ratio: z.string().optional(),
   resolution: z.string(),
   audio: z.boolean().optional(),
-  bgm: z.boolean().optional(),
   off_peak: z.boolean().optional(),
   callback_url: z.string().optional(),
   /** One start frame, a start and an end frame, or the reference set; URLs or data URIs. */
