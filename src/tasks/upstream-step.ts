@@ -112,7 +112,7 @@ async function submitTo(channel: Channel, task: TaskRow, job: VideoJob, owner: s
   const now = clock.now();
   const saved = JSON.stringify(operation);
   if (await store.submitted(task.id, owner, { provider: channel.name, operation: saved, now, runAfter: now + nextCheckDelay(0) })) {
-    log.info({ task: task.id, channel: channel.name }, 'submitted upstream');
+    log.debug({ task: task.id, channel: channel.name }, 'submitted upstream');
     return 'done';
   }
   // Cancelled or deleted while the upstream took it: tell the upstream, where it listens.

@@ -70,6 +70,8 @@ export interface FakeTask {
   /** Status GETs answered for it (faulted ones do not count), and when the last one came. */
   checks: number;
   lastCheckAt: number | null;
+  /** The shortest time between two status GETs of this task (the benchmark holds it to ≥ 2 s). */
+  minCheckGapMs: number | null;
 }
 
 export interface FakeOptions {
@@ -170,6 +172,13 @@ export function outcomeOf(prompt: unknown): Outcome {
 }
 
 /** Pending progress rises linearly from 0 to 99 over the task's delay; 100 once done. */
+/** Counts a status GET of the task. */
+export function recordCheck(task: FakeTask, now: number): void {
+  if (task.lastCheckAt !== null) task.minCheckGapMs = Math.min(task.minCheckGapMs ?? Infinity, now - task.lastCheckAt);
+  task.checks += 1;
+  task.lastCheckAt = now;
+}
+
 export function progressAt(task: FakeTask, now: number): number {
   if (now >= task.doneAt) return 100;
   const span = task.doneAt - task.createdAt;
@@ -259,7 +268,7 @@ export async function startFakeServer(spec: UpstreamSpec): Promise<FakeUpstream>
       const slow = typeof body.prompt === 'string' && body.prompt.includes('#slow') ? 10 : 1;
       const createdAt = clock();
       const doneAt = createdAt + Math.max(0, base * slow * slowdown);
-      const task: FakeTask = { id, kind, body, key, createdAt, doneAt, linkExpiresAt: doneAt + linkTtlMs, outcome, checks: 0, lastCheckAt: null };
+      const task: FakeTask = { id, kind, body, key, createdAt, doneAt, linkExpiresAt: doneAt + linkTtlMs, outcome, checks: 0, lastCheckAt: null, minCheckGapMs: null };
       tasks.set(id, task);
       return task;
     },

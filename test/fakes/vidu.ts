@@ -12,6 +12,7 @@ import {
   isHttpUrl,
   outcomeOf,
   progressAt,
+  recordCheck,
   type Reply,
   type Route,
   startFakeServer,
@@ -125,8 +126,7 @@ export async function startFakeVidu(options: FakeViduOptions = {}): Promise<Fake
     const task = context.tasks.get(id);
     if (!task) return viduError(404, 'TaskNotFound', 'task not found', `no task ${id}`);
     const now = context.clock();
-    task.checks += 1;
-    task.lastCheckAt = now;
+    recordCheck(task, now);
     return { status: 200, body: creationsBody(task, now, context.origin) };
   }
 

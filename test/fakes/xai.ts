@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type ApiRequest, type FakeContext, type FakeOptions, type FakeTask, type FakeUpstream, isHttpUrl, outcomeOf, probeSeconds, progressAt, type Reply, startFakeServer } from './server.ts';
+import { type ApiRequest, type FakeContext, type FakeOptions, type FakeTask, type FakeUpstream, isHttpUrl, outcomeOf, probeSeconds, progressAt, recordCheck, type Reply, startFakeServer } from './server.ts';
 
 /**
  * A fake xAI video API (Grok Imagine) over real HTTP, as upstream-apis.md §2 and §5 describe it.
@@ -81,8 +81,7 @@ export async function startFakeXai(options: FakeOptions = {}): Promise<FakeXai> 
 
   function check(task: FakeTask, context: FakeContext): Reply {
     const now = context.clock();
-    task.checks += 1;
-    task.lastCheckAt = now;
+    recordCheck(task, now);
     if (now < task.doneAt) {
       switch (task.checks % 3) {
         case 1:

@@ -19,7 +19,9 @@ export interface RunningGateway {
 
 /** Starts `src/main.ts` as a real process on a free port; resolves once it listens. */
 export async function startGateway(env: Record<string, string> = {}, dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'))): Promise<RunningGateway> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // GATEWAY_NODE_ARGS: extra node flags for the gateway, e.g. `--cpu-prof` when profiling a benchmark.
+  const nodeArgs = process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
