@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { mp4File, pngDataUri } from './support/media.ts';
 import { gatewayPerFile } from './support/gateway.ts';
+import { seedExamples } from './support/seed-examples.ts';
 
 /**
  * Every request example in ../shared/seeds, sent as the seed shows it (example.com media
@@ -14,6 +15,7 @@ const otherImage = pngDataUri(240, 320);
 const video = `data:video/mp4;base64,${readFileSync(mp4File(2)).toString('base64')}`;
 
 const shared = gatewayPerFile({ ROLE: 'api' });
+const seeds = seedExamples({ image, otherImage, video });
 
 async function accept(route: string, body: Record<string, unknown>) {
   const { status, body: task } = await shared.client.json('POST', route, body);
@@ -29,17 +31,13 @@ async function accept(route: string, body: Record<string, unknown>) {
 
 describe('seed 000: legacy grok-imagine on POST /v1/video/generations', () => {
   test('text-to-video', async () => {
-    const task = await accept('/v1/video/generations', {
-      model: 'grok-imagine', prompt: ' camera, fast, camera. ', size: '720p', aspect_ratio: '16:9', duration: 6,
-    });
+    const task = await accept('/v1/video/generations', seeds['000 text-to-video'].body);
     assert.equal(task.object, 'video.generation.job');
     assert.equal(task.seconds, '6');
     assert.equal(task.size, '720p');
   });
   test('single-image-to-video', async () => {
-    const task = await accept('/v1/video/generations', {
-      model: 'grok-imagine', prompt: ' camera, camera. ', image, size: '480p', aspect_ratio: '9:16', duration: 10,
-    });
+    const task = await accept('/v1/video/generations', seeds['000 single-image-to-video'].body);
     assert.equal(task.seconds, '10');
     assert.equal(task.size, '480p');
   });
@@ -47,9 +45,7 @@ describe('seed 000: legacy grok-imagine on POST /v1/video/generations', () => {
 
 describe('seed 001: grok-imagine on POST /v1/videos', () => {
   test('7.1 text-to-video answers the documented submit response', async () => {
-    const task = await accept('/v1/videos', {
-      model: 'grok-imagine', prompt: ' camera, fast, camera. ', size: '720p', aspect_ratio: '16:9', duration: 6,
-    });
+    const task = await accept('/v1/videos', seeds['001 7.1 text-to-video'].body);
     assert.equal(task.object, 'video');
     assert.equal(task.seconds, '6');
     // The OpenAI video object's fields are always present.
@@ -57,25 +53,17 @@ describe('seed 001: grok-imagine on POST /v1/videos', () => {
     assert.equal(task.error, null);
   });
   test('7.2 single-image-to-video with aspect_ratio auto', async () => {
-    await accept('/v1/videos', { model: 'grok-imagine', prompt: ' camera, camera. ', image, size: '480p', aspect_ratio: 'auto', duration: 10 });
+    await accept('/v1/videos', seeds['001 7.2 single-image-to-video'].body);
   });
   test('7.3 reference-image-to-video', async () => {
-    await accept('/v1/videos', {
-      model: 'grok-imagine', prompt: ' @Image1 @Image2, slow camera push-in. ', images: [image, otherImage], size: '720p', aspect_ratio: '4:3', duration: 10,
-    });
+    await accept('/v1/videos', seeds['001 7.3 reference-image-to-video'].body);
   });
   test('7.4 video editing', async () => {
-    const task = await accept('/v1/videos', {
-      model: 'grok-imagine', prompt: 'to change videointo, reserved action and. ', video, size: '720p',
-      extra_body: { operation: 'edit_video', input_video_seconds: 8 },
-    });
+    const task = await accept('/v1/videos', seeds['001 7.4 video editing'].body);
     assert.equal(task.seconds, '8');
   });
   test('7.5 video extension', async () => {
-    const task = await accept('/v1/videos', {
-      model: 'grok-imagine', prompt: ' camera, video and Orientation. ', video, duration: 6,
-      extra_body: { operation: 'video_extend', input_video_seconds: 8 },
-    });
+    const task = await accept('/v1/videos', seeds['001 7.5 video extension'].body);
     assert.equal(task.seconds, '6');
   });
   test('the compatibility routes create and read the same tasks', async () => {
@@ -103,23 +91,8 @@ describe('seed 001: grok-imagine on POST /v1/videos', () => {
 });
 
 describe('seed 002: the Vidu Q3 family on POST /v1/video/generations', () => {
-  const examples: Record<string, Record<string, unknown>> = {
-    'text-to-video': {
-      model: 'viduq3p-720p', prompt: ' camera, and, slow camera push-in. ', aspect_ratio: '16:9', duration: 5,
-      extra_body: { audio: false, seed: 42, bgm: false },
-    },
-    'single-image-to-video': {
-      model: 'viduq3t-540p', prompt: ' camera, natural motion, camera. ', image, duration: 5, extra_body: { seed: 42 },
-    },
-    'first-and-last-frame': {
-      model: 'viduq3p-1080p-offpeak', prompt: ', keep identity stable, action. ', image, last_image: otherImage, duration: 6,
-    },
-    'reference-image-to-video': {
-      model: 'viduq3p-mix-720p', prompt: 'A @Image1 walking through a beach in the visual style of @Image2',
-      reference_image_urls: [image, otherImage], aspect_ratio: '16:9', duration: 5, extra_body: { audio: false, seed: 42 },
-    },
-  };
-  for (const [name, body] of Object.entries(examples)) {
+  const examples = Object.entries(seeds).filter(([name]) => name.startsWith('002 ')).map(([name, { body }]) => [name.slice(4), body] as const);
+  for (const [name, body] of examples) {
     test(`${name} answers a video.generation.job`, async () => {
       const task = await accept('/v1/video/generations', body);
       assert.equal(task.object, 'video.generation.job');
@@ -130,29 +103,17 @@ describe('seed 002: the Vidu Q3 family on POST /v1/video/generations', () => {
 
 describe('seed 003/004: grok-imagine-video on POST /v1/videos', () => {
   test('text-to-video', async () => {
-    const task = await accept('/v1/videos', {
-      model: 'grok-imagine-video',
-      prompt: 'A city street in the early morning, sunlight filtering through leaves, camera slowly moving forward',
-      seconds: '8', aspect_ratio: '16:9', resolution: '720P',
-    });
+    const task = await accept('/v1/videos', seeds['003 text-to-video'].body);
     assert.equal(task.seconds, '8');
     assert.equal(task.size, '720P');
     assert.equal(task.video_url, '');
   });
   test('single image', async () => {
-    const task = await accept('/v1/videos', {
-      model: 'grok-imagine-video',
-      prompt: 'Have the person in the reference image turn around naturally, keeping a soft depth of field in the background',
-      seconds: '6', aspect_ratio: '9:16', resolution: '720P', image,
-    });
+    const task = await accept('/v1/videos', seeds['003 single image'].body);
     assert.equal(task.seconds, '6');
   });
   test('multiple images', async () => {
-    await accept('/v1/videos', {
-      model: 'grok-imagine-video',
-      prompt: 'Reference the subject features from multiple images to generate a coherent product showcase video',
-      seconds: '10', aspect_ratio: '16:9', resolution: '720P', images: [image, otherImage],
-    });
+    await accept('/v1/videos', seeds['003 multiple images'].body);
   });
   test('the documented 400: a missing prompt names prompt', async () => {
     const { status, body } = await shared.client.json('POST', '/v1/videos', { model: 'grok-imagine-video', seconds: '6' });
