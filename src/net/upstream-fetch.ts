@@ -22,8 +22,8 @@
  * the Node error (or one of ours) with a string `code` and `requestSent`.
  *  - requestSent false: the request bytes surely never left, as no socket was
  *    connected yet: ECONNREFUSED, ENOTFOUND, EAI_AGAIN, TLS errors, and ours:
- *    ECONNECT_TIMEOUT (no connected socket within connectTimeoutMs) and ECLOSED
- *    (the fetch was closed before the call started).
+ *    ECONNECT_TIMEOUT (no connected socket within connectTimeoutMs, DNS included), ECLOSED (the
+ *    fetch was closed before the call started) and ERR_INVALID_PROTOCOL (not http/https).
  *  - requestSent true: anything later, as the upstream may have acted on the request:
  *    ETIMEDOUT (ours: readTimeoutMs without response headers or without body bytes),
  *    ECONNRESET (also a body cut short, or a reused connection the server had closed),
@@ -33,7 +33,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { TLSSocket } from 'node:tls';
 
 export interface UpstreamFetchOptions {
@@ -53,6 +53,10 @@ export interface UpstreamFailure extends Error {
   requestSent: boolean;
 }
 
+/**
+ * `close()` refuses waiting and later calls (ECLOSED) and destroys every pooled and
+ * in-flight connection; `inFlight()` counts calls holding a slot, `waiting()` queued ones.
+ */
 export type UpstreamFetch = typeof fetch & { close(): void; inFlight(): number; waiting(): number };
 
 /** What a body takes in ahead of its reader: enough for any status JSON. */
@@ -68,10 +72,10 @@ export function createUpstreamFetch(options: UpstreamFetchOptions): UpstreamFetc
   const limiter = new Limiter(options.maxConcurrent, options.maxPerSecond);
 
   async function upstreamFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const signal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+    const signal = (init?.signal ?? (input instanceof Request ? input.signal : undefined)) ?? undefined;
     signal?.throwIfAborted();
     // Request normalises input, method, headers and body exactly as fetch does. Its own
-    // signal is left out: it would hang a listener per call on a long-lived caller signal.
+    // signal is left out: the caller's is watched directly, and a copy would only add listeners.
     const request = new Request(input, { ...init, signal: null });
     const url = new URL(request.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -80,8 +84,8 @@ export function createUpstreamFetch(options: UpstreamFetchOptions): UpstreamFetc
     const body = request.body ? Buffer.from(await request.arrayBuffer()) : undefined;
     const headers: OutgoingHttpHeaders = { 'accept-encoding': 'identity', 'user-agent': 'vidgate', ...Object.fromEntries(request.headers) };
     if (body) headers['content-length'] = body.byteLength;
-    const release = await limiter.acquire(signal ?? undefined);
-    return send({ url, method: request.method, headers, body, signal: signal ?? undefined, release, options, agents });
+    const release = await limiter.acquire(signal);
+    return send({ url, method: request.method, headers, body, signal, release, options, agents });
   }
 
   return Object.assign(upstreamFetch, {
@@ -134,7 +138,15 @@ function send({ url, method, headers, body, signal, release, options, agents }: 
       return;
     }
     const isHttps = url.protocol === 'https:';
-    const req = (isHttps ? https : http).request(url, { method, headers, agent: isHttps ? agents.https : agents.http });
+    let req: ClientRequest;
+    try {
+      req = (isHttps ? https : http).request(url, { method, headers, agent: isHttps ? agents.https : agents.http });
+    } catch (err) {
+      // A header Node refuses (ERR_INVALID_CHAR…): nothing was sent.
+      release();
+      reject(new TypeError('fetch failed', { cause: asFailure(err, false) }));
+      return;
+    }
     let sent = false; // a connected socket: from here on the upstream may have the request
     let over = false;
     let response: IncomingMessage | undefined;
