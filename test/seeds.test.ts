@@ -3,19 +3,20 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { mp4File, pngDataUri } from './support/media.ts';
 import { gatewayPerFile } from './support/gateway.ts';
-import { seedExamples } from './support/seed-examples.ts';
+import { type SeedExample, type SeedId, seedExampleList } from './support/seed-examples.ts';
 
 /**
- * Every request example in ../shared/seeds, sent as the seed shows it (example.com media
- * swapped for data URIs, since tests reach no internet), must be accepted and answered in
- * the seed's shape. ROLE=api: nothing renders here; rendering has its own tests.
+ * Every request example in ../shared/seeds (test/support/seed-examples.ts), sent as the seed
+ * shows it (example.com media swapped for data URIs, since tests reach no internet), must be
+ * accepted and answered in the seed's shape. ROLE=api: nothing renders here; rendering has
+ * its own tests, and test/upstream-seeds.test.ts runs the same examples through the adapters.
  */
 const image = pngDataUri(320, 240);
 const otherImage = pngDataUri(240, 320);
 const video = `data:video/mp4;base64,${readFileSync(mp4File(2)).toString('base64')}`;
 
 const shared = gatewayPerFile({ ROLE: 'api' });
-const seeds = seedExamples({ image, otherImage, video });
+const examples = seedExampleList({ image, otherImage, video });
 
 async function accept(route: string, body: Record<string, unknown>) {
   const { status, body: task } = await shared.client.json('POST', route, body);
@@ -29,43 +30,32 @@ async function accept(route: string, body: Record<string, unknown>) {
   return task;
 }
 
+/** Sends one seed example and checks the submit answer against what its seed shows. */
+async function acceptExample({ route, body, expect }: SeedExample) {
+  const task = await accept(route, body);
+  for (const [field, value] of Object.entries(expect)) assert.equal(task[field], value, field);
+  return task;
+}
+
+const of = (seed: SeedId) => examples.filter((example) => example.seed === seed);
+
 describe('seed 000: legacy grok-imagine on POST /v1/video/generations', () => {
-  test('text-to-video', async () => {
-    const task = await accept('/v1/video/generations', seeds['000 text-to-video'].body);
-    assert.equal(task.object, 'video.generation.job');
-    assert.equal(task.seconds, '6');
-    assert.equal(task.size, '720p');
-  });
-  test('single-image-to-video', async () => {
-    const task = await accept('/v1/video/generations', seeds['000 single-image-to-video'].body);
-    assert.equal(task.seconds, '10');
-    assert.equal(task.size, '480p');
+  for (const example of of('000')) test(example.name, async () => {
+    await acceptExample(example);
   });
 });
 
 describe('seed 001: grok-imagine on POST /v1/videos', () => {
-  test('7.1 text-to-video answers the documented submit response', async () => {
-    const task = await accept('/v1/videos', seeds['001 7.1 text-to-video'].body);
-    assert.equal(task.object, 'video');
-    assert.equal(task.seconds, '6');
-    // The OpenAI video object's fields are always present.
-    for (const field of ['completed_at', 'expires_at', 'prompt', 'size', 'error', 'remixed_from_video_id']) assert.ok(field in task, field);
-    assert.equal(task.error, null);
-  });
-  test('7.2 single-image-to-video with aspect_ratio auto', async () => {
-    await accept('/v1/videos', seeds['001 7.2 single-image-to-video'].body);
-  });
-  test('7.3 reference-image-to-video', async () => {
-    await accept('/v1/videos', seeds['001 7.3 reference-image-to-video'].body);
-  });
-  test('7.4 video editing', async () => {
-    const task = await accept('/v1/videos', seeds['001 7.4 video editing'].body);
-    assert.equal(task.seconds, '8');
-  });
-  test('7.5 video extension', async () => {
-    const task = await accept('/v1/videos', seeds['001 7.5 video extension'].body);
-    assert.equal(task.seconds, '6');
-  });
+  for (const example of of('001')) {
+    test(example.name, async () => {
+      const task = await acceptExample(example);
+      if (example.name === '7.1 text-to-video') {
+        // The documented submit response: the OpenAI video object's fields are always present.
+        for (const field of ['completed_at', 'expires_at', 'prompt', 'size', 'error', 'remixed_from_video_id']) assert.ok(field in task, field);
+        assert.equal(task.error, null);
+      }
+    });
+  }
   test('the compatibility routes create and read the same tasks', async () => {
     const body = { model: 'grok-imagine', prompt: 'compat', duration: 6 };
     for (const route of ['/v1/videos/generations', '/v1/video/generations']) {
@@ -91,29 +81,18 @@ describe('seed 001: grok-imagine on POST /v1/videos', () => {
 });
 
 describe('seed 002: the Vidu Q3 family on POST /v1/video/generations', () => {
-  const examples = Object.entries(seeds).filter(([name]) => name.startsWith('002 ')).map(([name, { body }]) => [name.slice(4), body] as const);
-  for (const [name, body] of examples) {
-    test(`${name} answers a video.generation.job`, async () => {
-      const task = await accept('/v1/video/generations', body);
+  for (const example of of('002')) {
+    test(`${example.name} answers a video.generation.job`, async () => {
+      const task = await acceptExample(example);
       assert.equal(task.object, 'video.generation.job');
-      assert.equal(task.size, /-(\d+p)/.exec(String(body.model))![1]);
+      assert.equal(task.size, /-(\d+p)/.exec(String(example.body.model))![1]);
     });
   }
 });
 
 describe('seed 003/004: grok-imagine-video on POST /v1/videos', () => {
-  test('text-to-video', async () => {
-    const task = await accept('/v1/videos', seeds['003 text-to-video'].body);
-    assert.equal(task.seconds, '8');
-    assert.equal(task.size, '720P');
-    assert.equal(task.video_url, '');
-  });
-  test('single image', async () => {
-    const task = await accept('/v1/videos', seeds['003 single image'].body);
-    assert.equal(task.seconds, '6');
-  });
-  test('multiple images', async () => {
-    await accept('/v1/videos', seeds['003 multiple images'].body);
+  for (const example of of('003')) test(example.name, async () => {
+    await acceptExample(example);
   });
   test('the documented 400: a missing prompt names prompt', async () => {
     const { status, body } = await shared.client.json('POST', '/v1/videos', { model: 'grok-imagine-video', seconds: '6' });
