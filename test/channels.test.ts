@@ -89,6 +89,8 @@ describe('which channel a task goes to', () => {
     assert.deepEqual(channels.route('grok-imagine').map((c) => c.name), ['steady'], 'resting');
     now = 30_001;
     assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'rest over: one trial');
+    assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'routing alone spends no trial');
+    assert.equal(breaker.acquire(), true, 'the trial call');
     assert.deepEqual(channels.route('grok-imagine').map((c) => c.name), ['steady'], 'only one trial at a time');
     breaker.succeeded();
     assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'a good trial closes it');

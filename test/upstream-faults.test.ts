@@ -1,197 +1,317 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FakeUpstream } from './fakes/server.ts';
+import type { Fault, FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
-import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import {
+  checksOf,
+  contentOf,
+  createTask,
+  createsFor,
+  downloadsOf,
+  fakeTasksFor,
+  logEntries,
+  sleep,
+  stampArrivals,
+  waitUntil,
+  walkFiles,
+  walkFolders,
+  xaiChannel,
+} from './support/upstream-kit.ts';
 
 /**
- * Every upstream fault of the issue ends well, over real HTTP against a spawned gateway and
- * the xAI fake: in a retry and then completion, or in a clear error code on the task; never
- * a crash, a stuck task or a lost one. Tests run one at a time, so a fault queued for the
- * next request of a route meets the test's own task.
+ * Faults that must end well, over real HTTP against a spawned gateway and fake xAI servers:
+ * each ends in a retry (then completion) or a clear error code on the task; never a crash,
+ * a stuck task or a lost one.
+ *
+ * One gateway serves three channels, each on its own fake so that their fault queues stay
+ * apart: `main` (grok-imagine, a short read_timeout_ms) for the serial tests, and two channels
+ * whose downloads stay broken, run alongside (they take ~30 s of backoff each).
+ * The kill -9 tests have a gateway of their own (it is killed and restarted).
  */
-let fake: FakeUpstream;
-let gateway: RunningGateway;
-let client: Client;
+
+/** Short, so a hung call times out quickly; long enough that a loaded machine does not time out a good one. */
 const READ_TIMEOUT_MS = 1500;
 
-function env(): Record<string, string> {
-  const channel = { name: 'xai', type: 'xai', base_url: fake.url, keys: ['xai-test-key'], read_timeout_ms: READ_TIMEOUT_MS };
-  return { CHANNELS: JSON.stringify([channel]), ALLOWED_PRIVATE_HOSTS: fake.hostPort };
-}
+let main: FakeUpstream;
+let brokenTruncated: FakeUpstream;
+let brokenNotVideo: FakeUpstream;
+let gateway: RunningGateway;
+let client: Client;
+/** Every task this file made on the shared gateway: none may be lost or left running. */
+const made: string[] = [];
+/** Tasks whose submit outcome was unknown: the upstream must have seen exactly one create for each, for ever. */
+const sentOnce: string[] = [];
 
 before(async () => {
-  fake = await startFakeXai({ completeAfterMs: 300 });
-  gateway = await startGateway(env());
+  [main, brokenTruncated, brokenNotVideo] = await Promise.all([
+    startFakeXai({ completeAfterMs: 100 }),
+    startFakeXai({ completeAfterMs: 100 }),
+    startFakeXai({ completeAfterMs: 100 }),
+  ]);
+  const channels = [
+    xaiChannel('main', main, { models: ['grok-imagine'], read_timeout_ms: READ_TIMEOUT_MS }),
+    xaiChannel('broken-truncated', brokenTruncated, { models: ['grok-video-1.5'] }),
+    xaiChannel('broken-not-video', brokenNotVideo, { models: ['grok-video-3'] }),
+  ];
+  // No ALLOWED_PRIVATE_HOSTS: a channel's own host may serve its results, no other private one.
+  gateway = await startGateway({ CHANNELS: JSON.stringify(channels) });
   client = await newClient(gateway);
 });
+
 after(async () => {
-  await gateway.stop();
-  removeDataDir(gateway.dataDir);
-  await fake.close();
+  await gateway?.stop();
+  if (gateway) removeDataDir(gateway.dataDir);
+  await Promise.all([main, brokenTruncated, brokenNotVideo].map((fake) => fake?.close()));
 });
 
-const creates = () => fake.requests.filter((request) => request.method === 'POST').length;
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- task objects are read field by field
-async function run(prompt: string): Promise<Record<string, any>> {
-  const created = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt, duration: 2, size: '480p' });
-  assert.equal(created.status, 200, JSON.stringify(created.body));
-  return client.waitFor(created.body.id, 45_000);
+let counter = 0;
+/** A prompt no other test uses, so the fake's tasks can be told apart. */
+function promptFor(what: string): string {
+  return `${what} ${++counter}`;
 }
 
-async function assertServesTheUpstreamVideo(id: string, one: Client = client): Promise<void> {
-  const response = await one.request('GET', `/v1/videos/${id}/content`);
-  assert.equal(response.status, 200);
-  assert.ok(Buffer.from(await response.arrayBuffer()).equals(fake.videoBytes), 'the bytes the upstream made');
+async function make(body: Record<string, unknown>): Promise<string> {
+  const id = await createTask(client, body);
+  made.push(id);
+  return id;
 }
 
-async function until(what: string, done: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    assert.ok(Date.now() < deadline, what);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+function errorLineFor(logs: readonly string[], taskId: string, code: string): Record<string, unknown> | undefined {
+  return logEntries(logs).find((entry) => entry.level === 50 && entry.task === taskId && entry.code === code);
 }
 
-describe('on submit', () => {
-  for (const [name, fault] of [
-    ['a 500', { status: 500 }],
-    ['a timeout', 'hang'],
-    ['malformed JSON', 'malformed-json'],
-  ] as const) {
-    test(`${name}: the outcome is unknown, so the task fails submit_outcome_unknown and is never sent twice`, async () => {
-      const before = creates();
-      fake.fault('create', fault);
-      const task = await run(`submit fault: ${name}`);
-      assert.equal(task.status, 'failed');
-      assert.equal(task.error.code, 'submit_outcome_unknown');
-      assert.equal(creates() - before, 1, 'one submission only');
-    });
-  }
+/** Attempts spaced by the step backoff: 2, 4, 8, 16 s. */
+function assertBackoff(times: number[]): void {
+  const gaps = times.slice(1).map((time, index) => time - times[index]!);
+  gaps.forEach((gap, index) => assert.ok(gap >= 1000 * 2 ** (index + 1), `attempt ${index + 2} came ${gap} ms after the one before (gaps ${gaps.join(', ')})`));
+}
 
-  test('a 429 with Retry-After made nothing: the submit is tried again and the task completes', async () => {
-    const before = creates();
-    fake.fault('create', { status: 429, retryAfter: 1 });
-    const task = await run('submit fault: 429');
-    assert.equal(task.status, 'completed', JSON.stringify(task.error));
-    assert.equal(creates() - before, 2);
-    await assertServesTheUpstreamVideo(task.id!);
-  });
-});
-
-describe('on check', () => {
-  for (const [name, fault, times] of [
-    ['5xx twice', { status: 503 }, 2],
-    ['a timeout', 'hang', 1],
-    ['malformed JSON', 'malformed-json', 1],
-    ['a dropped connection', 'reset', 1],
-  ] as const) {
-    test(`${name}: looked at again later, and the task completes`, async () => {
-      fake.fault('check', fault, times);
-      const task = await run(`check fault: ${name}`);
-      assert.equal(task.status, 'completed', JSON.stringify(task.error));
-      await assertServesTheUpstreamVideo(task.id!);
-    });
-  }
-
-  test('404 for a task the upstream accepted: failed upstream_task_lost', async () => {
-    fake.fault('check', 'not-found');
-    const task = await run('check fault: lost');
-    assert.equal(task.status, 'failed');
-    assert.equal(task.error.code, 'upstream_task_lost');
-  });
-
-  test('429 with Retry-After: the task is not checked again before it', async () => {
-    fake.fault('check', { status: 429, retryAfter: 4 });
-    const created = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'check fault: 429', duration: 2, size: '480p' });
-    const gets = () => fake.requests.filter((request) => request.method === 'GET' && request.path.startsWith('/v1/videos/')).length;
-    const seen = gets();
-    await until('the first check comes (and meets the 429)', () => gets() > seen);
-    const refusedAt = Date.now();
-    const done = await client.waitFor(created.body.id, 30_000);
-    assert.equal(done.status, 'completed');
-    const upstream = [...fake.tasks.values()].find((task) => task.body.prompt === 'check fault: 429')!;
-    assert.ok(upstream.lastCheckAt! - refusedAt >= 3_900, `checked again ${upstream.lastCheckAt! - refusedAt} ms after a Retry-After of 4 s`);
-  });
-});
-
-describe('on download', () => {
-  for (const fault of ['truncated', 'not-video'] as const) {
-    test(`${fault} once: copied again, and the task completes with the right bytes`, async () => {
-      fake.fault('download', fault);
-      const task = await run(`download fault: ${fault}`);
-      assert.equal(task.status, 'completed', JSON.stringify(task.error));
-      await assertServesTheUpstreamVideo(task.id!);
-    });
-  }
-
-  test('a result link that redirects to a private address: failed result_unavailable', async () => {
-    fake.fault('download', 'redirect-private');
-    const task = await run('download fault: private');
-    assert.equal(task.status, 'failed');
+describe('upstream faults', { concurrency: true }, () => {
+  // ─── Downloads that stay broken: retried with backoff 2+4+8+16 s, then a clear code ───
+  test('a result download that stays truncated is retried with backoff, then fails result_unavailable', async () => {
+    const arrivals = stampArrivals(brokenTruncated);
+    brokenTruncated.fault('download', 'truncated', 20);
+    const prompt = promptFor('always truncated');
+    const id = await make({ model: 'grok-video-1.5', prompt });
+    const task = await client.waitFor(id, 60_000);
+    assert.equal(task.status, 'failed', JSON.stringify(task));
     assert.equal(task.error.code, 'result_unavailable');
+    const [upstream] = fakeTasksFor(brokenTruncated, prompt);
+    const downloads = downloadsOf(brokenTruncated, upstream!.id);
+    assert.equal(downloads.length, 5, 'one download per attempt, five attempts');
+    assertBackoff(downloads.map((request) => arrivals.get(request)!));
+    assert.equal(createsFor(brokenTruncated, id).length, 1);
   });
 
-  test('the gateway is still up and answering after all of it', async () => {
-    assert.equal(gateway.process.exitCode, null);
-    assert.equal((await client.json('GET', '/v1/models')).status, 200);
+  test('a result that stays no video is retried with backoff, then fails invalid_output', async () => {
+    const arrivals = stampArrivals(brokenNotVideo);
+    brokenNotVideo.fault('download', 'not-video', 20);
+    const prompt = promptFor('always html');
+    const id = await make({ model: 'grok-video-3', prompt });
+    const task = await client.waitFor(id, 60_000);
+    assert.equal(task.status, 'failed', JSON.stringify(task));
+    assert.equal(task.error.code, 'invalid_output');
+    const [upstream] = fakeTasksFor(brokenNotVideo, prompt);
+    const downloads = downloadsOf(brokenNotVideo, upstream!.id);
+    assert.equal(downloads.length, 5, 'one download per attempt, five attempts');
+    assertBackoff(downloads.map((request) => arrivals.get(request)!));
+  });
+
+  describe('one fault at a time on the main channel', { concurrency: false }, () => {
+    // The channel's breaker counts every failed call: five in a row would rest it for 30 s.
+    // The tests below are ordered so that a success comes before the fifth.
+
+    // ─── A submit whose outcome is unknown: failed, never sent twice ───
+    const unknownOutcome = (fault: Fault, what: string) =>
+      test(`a submit answered with ${what} fails submit_outcome_unknown and is sent exactly once`, async () => {
+        main.fault('create', fault);
+        const id = await make({ model: 'grok-imagine', prompt: promptFor(`unknown ${what}`) });
+        const task = await client.waitFor(id, 20_000);
+        assert.equal(task.status, 'failed', JSON.stringify(task));
+        assert.equal(task.error.code, 'submit_outcome_unknown');
+        assert.equal(createsFor(main, id).length, 1, 'exactly one create reached the upstream');
+        // A resend would come within the 2 s backoff: the last test looks again, when the later tests have given it time.
+        sentOnce.push(id);
+        assert.ok(errorLineFor(gateway.logs, id, 'submit_outcome_unknown'), 'an error line names the task for the operator');
+      });
+    unknownOutcome({ status: 500 }, 'HTTP 500');
+    unknownOutcome('hang', `no answer within read_timeout_ms (${READ_TIMEOUT_MS} ms)`);
+    unknownOutcome('malformed-json', 'malformed JSON');
+
+    // ─── A submit that surely made nothing: tried again, then done ───
+    const refused = (fault: Fault, what: string) =>
+      test(`a submit refused with ${what} made nothing: it is sent again later and completes`, async () => {
+        main.fault('create', fault);
+        const id = await make({ model: 'grok-imagine', prompt: promptFor(`refused ${what}`) });
+        const task = await client.waitFor(id, 20_000);
+        assert.equal(task.status, 'completed', JSON.stringify(task));
+        assert.equal(createsFor(main, id).length, 2, 'refused once, then taken');
+        assert.ok((await contentOf(client, id)).bytes.equals(main.videoBytes));
+      });
+    refused({ status: 429 }, 'HTTP 429');
+    unknownOutcome({ status: 503 }, 'HTTP 503');
+    unknownOutcome('reset', 'a reset connection');
+    refused({ status: 401 }, 'HTTP 401 (key refused)');
+
+    // ─── A check that fails is tried again later; the task then completes ───
+    const checkRetried = (fault: Fault, what: string) =>
+      test(`a status check answered with ${what} is tried again later, and the task completes`, async () => {
+        main.fault('check', fault);
+        const prompt = promptFor(`check ${what}`);
+        const id = await make({ model: 'grok-imagine', prompt });
+        const task = await client.waitFor(id, 20_000);
+        assert.equal(task.status, 'completed', JSON.stringify(task));
+        const [upstream, ...more] = fakeTasksFor(main, prompt);
+        assert.equal(more.length, 0);
+        assert.ok(checksOf(main, upstream!.id).length >= 2, 'the faulted check, then at least one more');
+        assert.equal(createsFor(main, id).length, 1);
+        assert.ok((await contentOf(client, id)).bytes.equals(main.videoBytes));
+      });
+    checkRetried({ status: 500 }, 'HTTP 500');
+    checkRetried('hang', `no answer within read_timeout_ms (${READ_TIMEOUT_MS} ms)`);
+    checkRetried('malformed-json', 'malformed JSON');
+    checkRetried('reset', 'a reset connection');
+
+    test('a task the upstream accepted and then no longer knows (404 on check) fails upstream_task_lost', async () => {
+      main.fault('check', 'not-found');
+      const prompt = promptFor('forgotten');
+      const id = await make({ model: 'grok-imagine', prompt });
+      const task = await client.waitFor(id, 20_000);
+      assert.equal(task.status, 'failed', JSON.stringify(task));
+      assert.equal(task.error.code, 'upstream_task_lost');
+      assert.equal(checksOf(main, fakeTasksFor(main, prompt)[0]!.id).length, 1, 'not checked again once lost');
+    });
+
+    test('a 429 with Retry-After on a check: the task is not checked again before Retry-After has passed', async () => {
+      const arrivals = stampArrivals(main);
+      const retryAfterSeconds = 5;
+      main.fault('check', { status: 429, retryAfter: retryAfterSeconds });
+      const prompt = promptFor('slow down');
+      const id = await make({ model: 'grok-imagine', prompt });
+      const task = await client.waitFor(id, 30_000);
+      assert.equal(task.status, 'completed', JSON.stringify(task));
+      const checks = checksOf(main, fakeTasksFor(main, prompt)[0]!.id);
+      assert.ok(checks.length >= 2, 'the refused check, then at least one more');
+      const [refusedAt, nextAt] = [arrivals.get(checks[0]!)!, arrivals.get(checks[1]!)!];
+      // Without Retry-After the next check would come after the usual 2 s.
+      assert.ok(nextAt - refusedAt >= retryAfterSeconds * 1000, `checked again ${nextAt - refusedAt} ms after a Retry-After of ${retryAfterSeconds} s`);
+    });
+
+    // ─── Result downloads: a passing fault is retried; a link we must not follow ends the task ───
+    const downloadRetried = (fault: Fault, what: string) =>
+      test(`a result download that is ${what} once is retried, and the task completes with the right bytes`, async () => {
+        main.fault('download', fault);
+        const prompt = promptFor(`download ${what}`);
+        const id = await make({ model: 'grok-imagine', prompt });
+        const task = await client.waitFor(id, 20_000);
+        assert.equal(task.status, 'completed', JSON.stringify(task));
+        assert.equal(downloadsOf(main, fakeTasksFor(main, prompt)[0]!.id).length, 2, 'the broken download, then a good one');
+        const content = await contentOf(client, id);
+        assert.equal(content.status, 200);
+        assert.ok(content.bytes.equals(main.videoBytes), 'what we serve is the whole upstream video');
+        assert.equal(task.seconds, '2');
+      });
+    downloadRetried('truncated', 'cut short');
+    downloadRetried('not-video', 'an HTML page');
+
+    test('a result link that redirects to a private address fails result_unavailable, and is not fetched again', async () => {
+      main.fault('download', 'redirect-private');
+      const prompt = promptFor('metadata');
+      const id = await make({ model: 'grok-imagine', prompt });
+      const task = await client.waitFor(id, 20_000);
+      assert.equal(task.status, 'failed', JSON.stringify(task));
+      assert.equal(task.error.code, 'result_unavailable');
+      assert.doesNotMatch(task.error.message, /169\.254/, 'the address stays in the log');
+      await sleep(2500);
+      assert.equal(downloadsOf(main, fakeTasksFor(main, prompt)[0]!.id).length, 1);
+    });
+  });
+
+  describe('killed (kill -9) mid-step, restarted on the same DATA_DIR', { concurrency: false }, () => {
+    let fake: FakeUpstream;
+    let current: RunningGateway | undefined;
+    let dataDir: string;
+    let key: string;
+    const env = () => ({ CHANNELS: JSON.stringify([xaiChannel('solo', fake, { models: ['grok-imagine'] })]), LEASE_SECONDS: '1' });
+    const restart = async () => {
+      current = await startGateway(env(), dataDir);
+      return new Client(current.url, key);
+    };
+    before(async () => {
+      fake = await startFakeXai({ completeAfterMs: 100 });
+      current = await startGateway(env());
+      dataDir = current.dataDir;
+      key = (await newClient(current)).key;
+    });
+    after(async () => {
+      await current?.stop('SIGKILL');
+      if (dataDir) removeDataDir(dataDir);
+      await fake?.close();
+    });
+
+    test('killed while the upstream holds the submit: the task fails submit_outcome_unknown after the restart, and is never sent again', async () => {
+      fake.fault('create', 'hang');
+      const id = await createTask(new Client(current!.url, key), { model: 'grok-imagine', prompt: 'killed mid-submit' });
+      await waitUntil(() => createsFor(fake, id).length === 1, 'the submit reaches the upstream');
+      await current!.stop('SIGKILL');
+      const again = await restart();
+      const task = await again.waitFor(id, 20_000);
+      assert.equal(task.status, 'failed', JSON.stringify(task));
+      assert.equal(task.error.code, 'submit_outcome_unknown');
+      // A resend would come at once, or after the 2 s backoff.
+      await sleep(2500);
+      assert.equal(createsFor(fake, id).length, 1, 'exactly one create reached the upstream');
+      assert.ok(errorLineFor(current!.logs, id, 'submit_outcome_unknown'), 'an error line names the task for the operator');
+      assert.equal((await again.json('GET', '/v1/models')).status, 200);
+    });
+
+    test('killed while copying the result: after the restart the task completes with the right bytes, and no partial file is left', async () => {
+      fake.fault('download', 'hang');
+      const prompt = 'killed mid-copy';
+      const id = await createTask(new Client(current!.url, key), { model: 'grok-imagine', prompt });
+      await waitUntil(() => {
+        const upstream = fakeTasksFor(fake, prompt)[0];
+        return upstream !== undefined && downloadsOf(fake, upstream.id).length === 1;
+      }, 'the result download starts');
+      const scratch = path.join(dataDir, 'scratch');
+      // What the kill leaves behind (this is what the walk below must not find any more).
+      await waitUntil(() => walkFiles(scratch).some((file) => file.endsWith('.part')), 'the partial download is on disk', 5000);
+      const deadPid = current!.process.pid!;
+      assert.ok(readdirSync(scratch).some((entry) => entry.startsWith(`${deadPid}-`)));
+      await current!.stop('SIGKILL');
+
+      const again = await restart();
+      const task = await again.waitFor(id, 30_000);
+      assert.equal(task.status, 'completed', JSON.stringify(task));
+      const content = await contentOf(again, id);
+      assert.equal(content.status, 200);
+      assert.ok(content.bytes.equals(fake.videoBytes), 'the video is whole, byte for byte');
+      assert.equal(createsFor(fake, id).length, 1);
+
+      const leftovers = walkFiles(dataDir).filter((file) => /\.part(ial)?$/.test(file) || file.includes(`${id}-`));
+      assert.deepEqual(leftovers, [], 'no partial download is left under DATA_DIR');
+      const livePid = current!.process.pid!;
+      assert.deepEqual(readdirSync(scratch).filter((entry) => !entry.startsWith(`${livePid}-`)), [], 'the dead process scratch folder is gone');
+      assert.deepEqual(walkFolders(scratch).filter((folder) => folder.includes(id)), [], 'no scratch folder of the task is left');
+      assert.ok(existsSync(path.join(dataDir, 'files', 'videos', id, 'video.mp4')));
+    });
   });
 });
 
-/** Files under a folder, as paths relative to it. */
-function walk(root: string, folder = root): string[] {
-  return readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
-    const full = path.join(folder, entry.name);
-    return entry.isDirectory() ? walk(root, full) : [path.relative(root, full)];
-  });
-}
-
-describe('killed at the worst moments', () => {
-  test('between the upstream accepting and our commit: not sent again; failed submit_outcome_unknown; the operator is told', async () => {
-    const first = await startGateway({ ...env(), LEASE_SECONDS: '2' });
-    const own = await newClient(first);
-    const before = creates();
-    fake.fault('create', 'hang');
-    const created = await own.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'killed while submitting', duration: 2, size: '480p' });
-    await until('the submit reaches the upstream', () => creates() > before);
-    await first.stop('SIGKILL');
-    const second = await startGateway({ ...env(), LEASE_SECONDS: '2' }, first.dataDir);
-    try {
-      const task = await new (own.constructor as typeof Client)(second.url, own.key).waitFor(created.body.id, 30_000);
-      assert.equal(task.status, 'failed');
-      assert.equal(task.error.code, 'submit_outcome_unknown');
-      assert.equal(creates() - before, 1, 'never submitted twice');
-      const told = second.logs.map((line) => JSON.parse(line) as { level: number; task?: string }).find((entry) => entry.task === created.body.id && entry.level >= 50);
-      assert.ok(told, 'an error line names the task');
-    } finally {
-      await second.stop();
-      removeDataDir(first.dataDir);
-    }
-  });
-
-  test('while copying the result: a restart copies it again; no partial file is left', async () => {
-    const first = await startGateway({ ...env(), LEASE_SECONDS: '2' });
-    const own = await newClient(first);
-    fake.fault('download', 'hang');
-    const created = await own.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'killed while copying', duration: 2, size: '480p' });
-    const downloads = () => fake.requests.filter((request) => request.path.startsWith('/files/')).length;
-    const seen = downloads();
-    await until('the copy begins', () => downloads() > seen);
-    await first.stop('SIGKILL');
-    const second = await startGateway({ ...env(), LEASE_SECONDS: '2' }, first.dataDir);
-    try {
-      const again = new (own.constructor as typeof Client)(second.url, own.key);
-      const task = await again.waitFor(created.body.id, 30_000);
-      assert.equal(task.status, 'completed', JSON.stringify(task.error));
-      await assertServesTheUpstreamVideo(task.id!, again);
-      const files = walk(first.dataDir).filter((file) => !/^(vidgate\.db(-wal|-shm)?|admin\.key)$/.test(file));
-      assert.deepEqual(files.filter((file) => file.includes('.part') || !file.startsWith('files/')), [], 'nothing but kept files (and the live scratch, which holds no file)');
-    } finally {
-      await second.stop();
-      removeDataDir(first.dataDir);
-    }
-  });
+test('after every fault the gateway still answers, and no task is lost, left running or sent twice', async () => {
+  assert.equal(gateway.process.exitCode, null, 'the gateway did not crash');
+  assert.equal(gateway.process.signalCode, null);
+  assert.equal((await client.json('GET', '/v1/models')).status, 200);
+  for (const id of made) {
+    const { status, body } = await client.json('GET', `/v1/videos/${id}`);
+    assert.equal(status, 200, `task ${id} is still there`);
+    assert.ok(['completed', 'failed'].includes(body.status), `task ${id} ended (${body.status})`);
+  }
+  for (const id of sentOnce) assert.equal(createsFor(main, id).length, 1, `task ${id} was sent exactly once`);
+  // Ten failed downloads and two retried ones left nothing behind.
+  assert.deepEqual(walkFiles(gateway.dataDir).filter((file) => /\.part(ial)?$/.test(file)), [], 'no partial file under DATA_DIR');
+  assert.deepEqual(walkFolders(path.join(gateway.dataDir, 'scratch')).filter((folder) => made.some((id) => folder.includes(id))), [], 'no scratch folder of a task');
 });

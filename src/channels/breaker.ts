@@ -16,11 +16,15 @@ export class Breaker {
     private readonly restMs = 30_000,
   ) {}
 
-  /** May a call go to this channel now? A resting channel lets one trial call through once its rest is over. */
-  allows(): boolean {
-    if (this.failures < this.threshold) return true;
-    if (this.clock.now() < this.openUntil || this.trial) return false;
-    this.trial = true;
+  /** Could a call go to this channel now? Asks only: routing a task must not spend the trial call of a channel it may not call. */
+  available(): boolean {
+    return this.failures < this.threshold || (this.clock.now() >= this.openUntil && !this.trial);
+  }
+
+  /** Just before a call: may it go? A resting channel lets one trial call through once its rest is over. */
+  acquire(): boolean {
+    if (!this.available()) return false;
+    if (this.failures >= this.threshold) this.trial = true;
     return true;
   }
 

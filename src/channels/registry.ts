@@ -38,7 +38,7 @@ export class Channels {
    * a weighted random order, so that traffic splits by weight; resting channels left out.
    */
   route(model: string): Channel[] {
-    const open = (this.byModel.get(model) ?? []).filter((channel) => channel.breaker.allows());
+    const open = (this.byModel.get(model) ?? []).filter((channel) => channel.breaker.available());
     const priorities = [...new Set(open.map((channel) => channel.priority))].sort((a, b) => b - a);
     return priorities.flatMap((priority) => this.weightedOrder(open.filter((channel) => channel.priority === priority)));
   }

@@ -61,6 +61,8 @@ async function submit(task: TaskRow, owner: string, deps: UpstreamStepDeps): Pro
   }
   let refused: UpstreamUnavailable | null = null;
   for (const channel of channels.route(task.model).filter((candidate) => unsupportedBy(candidate, job) === null)) {
+    // Claimed only now: the channels after the one that takes the task keep their trial call.
+    if (!channel.breaker.acquire()) continue;
     const outcome = await submitTo(channel, task, job, owner, deps);
     if (outcome === 'done') return;
     refused = outcome;
