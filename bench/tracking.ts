@@ -1,82 +1,277 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import BetterSqlite3 from 'better-sqlite3';
-import type { FakeUpstream } from '../test/fakes/server.ts';
+import { nextCheckDelay } from '../src/tasks/schedule.ts';
+import type { FakeTask, FakeUpstream } from '../test/fakes/server.ts';
 import { startFakeXai } from '../test/fakes/xai.ts';
-import { newClient, removeDataDir, ROOT, startGateway, type Client } from '../test/support/gateway.ts';
+import { ADMIN_KEY, type Client, newClient, ROOT } from '../test/support/gateway.ts';
 
 /**
- * npm run bench:tracking: BENCH_TASKS (default 10,000) tasks in flight at once against the
- * xAI fake, each finishing upstream a random BENCH_MIN_S–BENCH_MAX_S (20–60) seconds after
- * it was submitted. Measures how late vidgate notices (our completed_at minus the fake's
- * completion), how hard it polls, and what it costs. Targets: p99 lag ≤ 10 s, no task
- * checked more often than every 2 s, none unfinished, peak RSS < 300 MB.
+ * npm run bench:tracking — how well vidgate follows many upstream tasks at once.
+ *
+ * BENCH_TASKS (10,000) tasks are created through the HTTP API; the xAI fake (in this
+ * process) finishes each BENCH_MIN_S–BENCH_MAX_S (20–60) s after it was submitted. The
+ * gateway runs as a child process on its own data dir, its channel given by CHANNELS JSON
+ * (max_concurrent BENCH_MAX_CONCURRENT, 64: the XAI_ shortcut's 32 would cap checks below
+ * the runner's 64 steps). At the end the gateway's SQLite file is read (read-only) for each
+ * task's completed_at, set against the fake's doneAt for the task's request_id.
+ *
+ * Targets: p99 lag ≤ 10 s, no task checked twice within 2 s, none unfinished BENCH_GRACE_S
+ * (30) s after the last upstream completion, gateway peak RSS < 300 MB.
+ *
+ * Other knobs: BENCH_UPSTREAM_CONCURRENCY (the gateway's UPSTREAM_CONCURRENCY, default its
+ * own 64), BENCH_CREATES_IN_FLIGHT (32), BENCH_CPU_PROF=1 (a --cpu-prof of the gateway's
+ * main process into bench/results/prof-<time>/; read it with tsx bench/profile-top.ts FILE).
  */
-const TASKS = Number(process.env.BENCH_TASKS ?? 10_000);
-const MIN_S = Number(process.env.BENCH_MIN_S ?? 20);
-const MAX_S = Number(process.env.BENCH_MAX_S ?? 60);
-const GRACE_MS = 30_000;
-const CREATES_IN_FLIGHT = 32;
+const env = process.env;
+const TASKS = Number(env.BENCH_TASKS ?? 10_000);
+const MIN_S = Number(env.BENCH_MIN_S ?? 20);
+const MAX_S = Number(env.BENCH_MAX_S ?? 60);
+const GRACE_MS = Number(env.BENCH_GRACE_S ?? 30) * 1000;
+const CREATES_IN_FLIGHT = Number(env.BENCH_CREATES_IN_FLIGHT ?? 32);
+const MAX_CONCURRENT = Number(env.BENCH_MAX_CONCURRENT ?? 64);
+const UPSTREAM_CONCURRENCY = env.BENCH_UPSTREAM_CONCURRENCY;
+const STAMP = new Date().toISOString().replaceAll(':', '-');
+const RESULTS = path.join(ROOT, 'bench/results');
+const PROFILE_DIR = env.BENCH_CPU_PROF ? path.join(RESULTS, `prof-${STAMP}`) : null;
+const SETUP = `channel max_concurrent ${MAX_CONCURRENT} (CHANNELS JSON), UPSTREAM_CONCURRENCY ${UPSTREAM_CONCURRENCY ?? '64 (default)'}`;
 
-const fake = await startFakeXai({ record: false, completeAfterMs: () => (MIN_S + Math.random() * (MAX_S - MIN_S)) * 1000 });
-let requests = 0;
-fake.tasks.set = countingSet(fake.tasks);
-const channel = { name: 'xai', type: 'xai', base_url: fake.url, keys: ['xai-test-key'], max_concurrent: 64 };
-const gateway = await startGateway({ CHANNELS: JSON.stringify([channel]), ALLOWED_PRIVATE_HOSTS: fake.hostPort, RATE_LIMIT_PER_MINUTE: String(TASKS * 2) });
-const pid = gateway.process.pid!;
-const cpuAtStart = cpuSeconds(pid);
+// ─── The fake upstream ─────────────────────────────────────────────────────────
 
-try {
-  const client = await newClient(gateway);
-  const started = Date.now();
-  await createAll(client);
-  const createSeconds = (Date.now() - started) / 1000;
-  const lastDone = Math.max(...[...fake.tasks.values()].map((task) => task.doneAt));
-  const peakRss = await waitForAll(lastDone);
-  const cpu = (cpuSeconds(pid) - cpuAtStart) / ((Date.now() - started) / 1000);
-  const checks = [...fake.tasks.values()].reduce((sum, task) => sum + task.checks, 0);
-  const runSeconds = (Date.now() - started) / 1000;
-  report({ createSeconds, runSeconds, peakRss, cpu, checks });
-} finally {
-  await gateway.stop();
-  removeDataDir(gateway.dataDir);
-  await fake.close();
+/**
+ * The fake, counting its task lookups (one per status check, one per result download) and
+ * keeping each task's last one: for a completed task, when its result was downloaded.
+ */
+interface CountingFake {
+  fake: FakeUpstream;
+  lookups(): number;
+  lastLookupAt: Map<string, number>;
 }
 
-/** Counts the fake's task creations (the fake keeps no request log here: record is off). */
-function countingSet(tasks: FakeUpstream['tasks']): FakeUpstream['tasks']['set'] {
-  const set = tasks.set.bind(tasks);
-  return (key, value) => {
-    requests++;
-    return set(key, value);
+async function startCountingFake(): Promise<CountingFake> {
+  const fake = await startFakeXai({ record: false, completeAfterMs: () => (MIN_S + Math.random() * (MAX_S - MIN_S)) * 1000 });
+  let lookups = 0;
+  const lastLookupAt = new Map<string, number>();
+  const get = fake.tasks.get.bind(fake.tasks);
+  fake.tasks.get = (id) => {
+    lookups++;
+    lastLookupAt.set(id, Date.now());
+    return get(id);
+  };
+  return { fake, lookups: () => lookups, lastLookupAt };
+}
+
+// ─── The gateway, a child process ──────────────────────────────────────────────
+
+interface Gateway {
+  url: string;
+  pid: number;
+  dataDir: string;
+  /** Warning and error lines it logged. */
+  logLines(): number;
+  stop(): Promise<void>;
+}
+
+async function startGatewayChild(fake: FakeUpstream): Promise<Gateway> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-bench-tracking-'));
+  const channel = { name: 'xai', type: 'xai', base_url: fake.url, keys: ['xai-test-key'], max_concurrent: MAX_CONCURRENT };
+  const gatewayEnv = {
+    ...env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATA_DIR: dataDir,
+    ADMIN_KEY,
+    CHANNELS: JSON.stringify([channel]),
+    ALLOWED_PRIVATE_HOSTS: fake.hostPort,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_PER_MINUTE: String(TASKS * 10),
+    ...(UPSTREAM_CONCURRENCY ? { UPSTREAM_CONCURRENCY } : {}),
+  };
+  // On the command line, not NODE_OPTIONS: Node 20 refuses --cpu-prof there, and the probe host would inherit it.
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: gatewayEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // Should this process die first: no orphan gateway, no data dir left behind.
+  const cleanUp = () => {
+    child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once('exit', cleanUp);
+  let lines = 0;
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (++lines <= 5) console.log(`gateway: ${line.slice(0, 300)}`);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitForHealth(url, child);
+  return {
+    url,
+    pid: child.pid!,
+    dataDir,
+    logLines: () => lines,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+      process.off('exit', cleanUp);
+    },
   };
 }
 
-async function createAll(client: Client): Promise<void> {
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  for (let attempt = 0; (await fetch(`${url}/healthz`).catch(() => null))?.status !== 200; attempt++) {
+    if (attempt > 300 || child.exitCode !== null) throw new Error('the gateway did not come up');
+    await sleep(100);
+  }
+}
+
+// ─── Load: creates through the API ─────────────────────────────────────────────
+
+/** Creates TASKS tasks, CREATES_IN_FLIGHT at a time; answers the seconds it took. */
+async function createAll(client: Client): Promise<number> {
+  const started = Date.now();
   let next = 0;
   const worker = async () => {
     while (next < TASKS) {
-      next++;
-      const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'a fox', duration: 2, size: '480p' });
+      next++; // before the await: the other workers see it taken
+      const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'a fox', duration: 2 });
       if (status !== 200) throw new Error(`create answered ${status}: ${JSON.stringify(body)}`);
     }
   };
   await Promise.all(Array.from({ length: CREATES_IN_FLIGHT }, worker));
+  return (Date.now() - started) / 1000;
 }
 
-/** Waits until every task is finished in vidgate, or the grace after the last upstream completion is over; answers the peak RSS. */
-async function waitForAll(lastDone: number): Promise<number> {
-  const db = new BetterSqlite3(path.join(gateway.dataDir, 'vidgate.db'), { readonly: true, fileMustExist: true });
+/**
+ * Until no task is queued or in progress, or it is GRACE_MS past the last upstream
+ * completion (a task not yet submitted upstream finishes there at most MAX_S after it is).
+ */
+async function waitForAll(gateway: Gateway, fake: FakeUpstream, createdBy: number): Promise<void> {
+  const db = openDb(gateway);
   const open = db.prepare("SELECT count(*) FROM tasks WHERE status IN ('queued', 'in_progress')").pluck();
+  const lastDoneAt = () => Math.max(createdBy + MAX_S * 1000, ...[...fake.tasks.values()].map((task) => task.doneAt));
   try {
-    for (;;) {
-      const left = open.get() as number;
-      if (left === 0 || Date.now() > lastDone + GRACE_MS) return peakRssBytes(pid);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
+    while ((open.get() as number) > 0 && Date.now() < lastDoneAt() + GRACE_MS) await sleep(1000);
   } finally {
     db.close();
   }
+}
+
+// ─── Sampling while it runs: once a second ─────────────────────────────────────
+
+/**
+ * Upstream requests so far; CPU seconds so far of the gateway's main thread, of the whole
+ * gateway process, with its children (the probe host, ffprobe), and of this process (the
+ * fake); how long GET /healthz took (the gateway's event-loop delay, roughly); and from the
+ * database, the tasks due for a check that no runner holds yet (the backlog), how overdue
+ * the oldest is, and how many steps are in flight (leased).
+ */
+interface Sample {
+  atMs: number;
+  requests: number;
+  mainCpu: number;
+  gatewayCpu: number;
+  treeCpu: number;
+  benchCpu: number;
+  healthMs: number;
+  backlog: number;
+  overdueMs: number;
+  inFlight: number;
+}
+
+function startSampling(gateway: Gateway, counting: CountingFake, started: number): { stop(): Sample[] } {
+  const samples: Sample[] = [];
+  const db = openDb(gateway);
+  const due = db.prepare(
+    "SELECT count(*) AS backlog, min(run_after) AS oldest FROM tasks WHERE status IN ('queued', 'in_progress') AND run_after <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
+  );
+  const leased = db.prepare("SELECT count(*) FROM tasks WHERE status IN ('queued', 'in_progress') AND lease_expires_at >= ?").pluck();
+  let stopped = false;
+  void (async () => {
+    while (!stopped) {
+      const asked = Date.now();
+      await fetch(`${gateway.url}/healthz`).then((response) => response.arrayBuffer()).catch(() => null);
+      const now = Date.now();
+      const { backlog, oldest } = due.get(now, now) as { backlog: number; oldest: number | null };
+      samples.push({
+        atMs: now - started,
+        requests: counting.fake.tasks.size + counting.lookups(),
+        mainCpu: cpuSeconds(`${gateway.pid}/task/${gateway.pid}`),
+        gatewayCpu: cpuSeconds(gateway.pid),
+        treeCpu: treeCpuSeconds(gateway.pid),
+        benchCpu: cpuUsageSeconds(process.cpuUsage()),
+        healthMs: now - asked,
+        backlog,
+        overdueMs: oldest === null ? 0 : now - oldest,
+        inFlight: leased.get(now) as number,
+      });
+      await sleep(asked + 1000 - Date.now());
+    }
+  })();
+  return {
+    stop() {
+      stopped = true;
+      db.close();
+      return samples;
+    },
+  };
+}
+
+/** The samples in 10 s rows: rates a second, CPU as cores used, the database's view at the row's worst. */
+function timelineRows(samples: Sample[], completedAt: number[]) {
+  const rows = [];
+  for (let from = 0; from + 1 < samples.length; from += 10) {
+    const [a, b] = [samples[from]!, samples[Math.min(samples.length - 1, from + 10)]!];
+    const perSecond = (count: number) => round(count / ((b.atMs - a.atMs) / 1000));
+    const within = samples.slice(from, from + 10);
+    rows.push({
+      from_s: Math.round(a.atMs / 1000),
+      upstream_requests_per_s: perSecond(b.requests - a.requests),
+      completions_per_s: perSecond(completedAt.filter((at) => at >= a.atMs && at < b.atMs).length),
+      main_thread_cores: perSecond(b.mainCpu - a.mainCpu),
+      gateway_cores: perSecond(b.gatewayCpu - a.gatewayCpu),
+      children_cores: perSecond(b.treeCpu - b.gatewayCpu - (a.treeCpu - a.gatewayCpu)),
+      bench_cores: perSecond(b.benchCpu - a.benchCpu),
+      steps_in_flight_max: Math.max(...within.map((sample) => sample.inFlight)),
+      backlog_max: Math.max(...within.map((sample) => sample.backlog)),
+      overdue_max_s: round(Math.max(...within.map((sample) => sample.overdueMs)) / 1000),
+      healthz_max_ms: Math.max(...within.map((sample) => sample.healthMs)),
+    });
+  }
+  return rows;
+}
+
+// ─── The figures ───────────────────────────────────────────────────────────────
+
+interface Run {
+  started: number;
+  createSeconds: number;
+  /** The gateway's CPU seconds over the run: its own process, and with its children. */
+  gatewayCpu: number;
+  treeCpu: number;
+  benchCpu: number;
+  peakRssMb: number;
+  samples: Sample[];
+  loadAtStart: string;
+}
+
+/** One task as both sides saw it. */
+interface Tracked {
+  upstream: FakeTask;
+  completedAt: number;
 }
 
 interface TaskRecord {
@@ -85,62 +280,209 @@ interface TaskRecord {
   operation: string | null;
 }
 
-function report(run: { createSeconds: number; runSeconds: number; peakRss: number; cpu: number; checks: number }): void {
-  const db = new BetterSqlite3(path.join(gateway.dataDir, 'vidgate.db'), { readonly: true });
+/** Completed tasks matched to the fake's record by request_id, and how many failed. */
+function readOutcomes(gateway: Gateway, fake: FakeUpstream): { tracked: Tracked[]; failed: number } {
+  const db = openDb(gateway);
   const rows = db.prepare('SELECT status, completed_at, operation FROM tasks').all() as TaskRecord[];
   db.close();
-  const lags: number[] = [];
-  let failed = 0;
-  let unfinished = 0;
+  const byId = new Map(fake.tasks); // a copy: the counting get() would count these lookups
+  const tracked: Tracked[] = [];
   for (const row of rows) {
-    if (row.status === 'failed') failed++;
-    if (row.status !== 'completed') {
-      if (row.status !== 'failed') unfinished++;
-      continue;
-    }
-    const upstream = fake.tasks.get((JSON.parse(row.operation!) as { request_id: string }).request_id)!;
-    lags.push((row.completed_at! - upstream.doneAt) / 1000);
+    if (row.status !== 'completed' || row.completed_at === null || row.operation === null) continue;
+    const upstream = byId.get((JSON.parse(row.operation) as { request_id: string }).request_id);
+    if (upstream) tracked.push({ upstream, completedAt: row.completed_at });
   }
-  lags.sort((a, b) => a - b);
-  const at = (q: number) => lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? NaN;
-  const gaps = [...fake.tasks.values()].map((task) => task.minCheckGapMs).filter((gap): gap is number => gap !== null);
-  const figures = {
+  return { tracked, failed: rows.filter((row) => row.status === 'failed').length };
+}
+
+function figuresOf(run: Run, counting: CountingFake, outcomes: { tracked: Tracked[]; failed: number }, gateway: Gateway) {
+  const { tracked, failed } = outcomes;
+  const upstream = [...counting.fake.tasks.values()];
+  const checks = upstream.reduce((sum, task) => sum + task.checks, 0);
+  const requests = upstream.length + counting.lookups();
+  const gaps = upstream.flatMap((task) => (task.minCheckGapMs === null ? [] : [task.minCheckGapMs]));
+  const onTime = tracked.map(({ upstream: task }) => onTimeSchedule(task));
+  // Rates over the run: from the first create to the last completion.
+  const windowS = (Math.max(...tracked.map((task) => task.completedAt), run.started + 1000) - run.started) / 1000;
+  const lag = tracked.map((task) => (task.completedAt - task.upstream.doneAt) / 1000);
+  const seen = tracked.filter((task) => task.upstream.lastCheckAt !== null);
+  const downloadAt = (task: Tracked) => counting.lastLookupAt.get(task.upstream.id)!;
+  return {
     tasks: TASKS,
     upstream_seconds: `${MIN_S}–${MAX_S}`,
+    setup: SETUP,
+    load_average_start_end: `${run.loadAtStart} / ${loadAverage()}`,
     creates_per_second: round(TASKS / run.createSeconds),
-    lag_p50_s: round(at(0.5)),
-    lag_p95_s: round(at(0.95)),
-    lag_p99_s: round(at(0.99)),
-    lag_max_s: round(lags.at(-1) ?? NaN),
-    status_checks: run.checks,
-    checks_per_second: round(run.checks / run.runSeconds),
-    upstream_requests_per_second: round((run.checks + requests + lags.length) / run.runSeconds),
-    min_check_gap_s: round(Math.min(...gaps) / 1000),
-    completed: lags.length,
+    lag_p50_s: quantile(lag, 0.5),
+    lag_p95_s: quantile(lag, 0.95),
+    lag_p99_s: quantile(lag, 0.99),
+    lag_max_s: quantile(lag, 1),
+    // The lag in two parts: upstream done → the check that saw it (the fake's last check), → completed_at (download, ffprobe, store).
+    noticed_after_p50_p99_s: pair(seen.map((task) => (task.upstream.lastCheckAt! - task.upstream.doneAt) / 1000)),
+    kept_after_p50_p99_s: pair(seen.map((task) => (task.completedAt - task.upstream.lastCheckAt!) / 1000)),
+    // … of which: the check's answer → the download request (its last lookup), → completed_at (ffprobe, storage, settle).
+    download_asked_after_p50_p99_s: pair(seen.map((task) => (downloadAt(task) - task.upstream.lastCheckAt!) / 1000)),
+    stored_after_download_p50_p99_s: pair(seen.map((task) => (task.completedAt - downloadAt(task)) / 1000)),
+    // What the schedule alone would give, had every check run when due (schedule.ts).
+    on_time_noticed_after_p50_p99_s: pair(onTime.map((schedule) => schedule.lagMs / 1000)),
+    upstream_requests_per_s: round(requests / windowS),
+    checks_per_s: round(checks / windowS),
+    checks_made_vs_on_time: `${checks} / ${onTime.reduce((sum, schedule) => sum + schedule.checks, 0)}`,
+    min_check_gap_s: gaps.length ? Math.min(...gaps) / 1000 : NaN,
+    completed: tracked.length,
     failed,
-    unfinished,
-    peak_rss_mb: round(run.peakRss / 1048576),
-    cpu_cores: round(run.cpu),
-    load_average: (readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3)).join(' '),
+    unfinished: TASKS - tracked.length - failed,
+    gateway_peak_rss_mb: round(run.peakRssMb),
+    gateway_cpu_cores: round(run.gatewayCpu / windowS),
+    gateway_with_children_cpu_cores: round(run.treeCpu / windowS),
+    bench_cpu_cores: round(run.benchCpu / windowS),
+    window_s: round(windowS),
+    gateway_warning_lines: gateway.logLines(),
+    timeline: timelineRows(run.samples, tracked.map((task) => task.completedAt - run.started)),
   };
-  const targets: Record<string, string> = { lag_p99_s: '≤ 10', min_check_gap_s: '≥ 2', unfinished: '0', peak_rss_mb: '< 300' };
-  for (const [name, value] of Object.entries(figures)) console.log(`${name.padEnd(30)} ${String(value).padStart(12)}  ${targets[name] ? `target ${targets[name]}` : ''}`);
-  const folder = path.join(ROOT, 'bench/results');
-  mkdirSync(folder, { recursive: true });
-  writeFileSync(path.join(folder, `tracking-${new Date().toISOString().replaceAll(':', '-')}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+}
+type Figures = ReturnType<typeof figuresOf>;
+
+/** When the fake would have seen the task done had every check run exactly when due (upstream-step.ts, schedule.ts). */
+function onTimeSchedule(task: FakeTask): { lagMs: number; checks: number } {
+  let at = task.createdAt + nextCheckDelay(0);
+  let checks = 1;
+  for (; at < task.doneAt; checks++) at += nextCheckDelay(at - task.createdAt);
+  return { lagMs: at - task.doneAt, checks };
+}
+
+const TARGETS: Partial<Record<keyof Figures, [string, (value: number) => boolean]>> = {
+  lag_p99_s: ['≤ 10', (value) => value <= 10],
+  min_check_gap_s: ['≥ 2', (value) => value >= 2],
+  unfinished: ['0', (value) => value === 0],
+  gateway_peak_rss_mb: ['< 300', (value) => value < 300],
+};
+
+function print(figures: Figures): void {
+  const { timeline, ...scalars } = figures;
+  for (const [name, value] of Object.entries(scalars)) {
+    const target = TARGETS[name as keyof Figures];
+    const verdict = target && typeof value === 'number' ? `   target ${target[0]}  ${target[1](value) ? 'ok' : 'MISSED'}` : '';
+    console.log(`${name.padEnd(32)} ${String(value).padStart(20)}${verdict}`);
+  }
+  const columns: [string, keyof Figures['timeline'][number]][] = [
+    ['from s', 'from_s'], ['req/s', 'upstream_requests_per_s'], ['done/s', 'completions_per_s'], ['main', 'main_thread_cores'],
+    ['gateway', 'gateway_cores'], ['children', 'children_cores'], ['bench', 'bench_cores'], ['steps', 'steps_in_flight_max'],
+    ['backlog', 'backlog_max'], ['overdue s', 'overdue_max_s'], ['healthz ms', 'healthz_max_ms'],
+  ];
+  console.log('\nper 10 s (CPU in cores; steps, backlog, overdue and healthz at their worst)');
+  console.log(columns.map(([title]) => title.padStart(11)).join(''));
+  for (const row of timeline) console.log(columns.map(([, key]) => String(row[key]).padStart(11)).join(''));
+}
+
+function save(figures: Figures): void {
+  mkdirSync(RESULTS, { recursive: true });
+  const file = path.join(RESULTS, `tracking-${STAMP}.json`);
+  writeFileSync(file, `${JSON.stringify(figures, null, 2)}\n`);
+  console.log(`\nwritten to ${path.relative(ROOT, file)}${PROFILE_DIR ? `; CPU profile in ${path.relative(ROOT, PROFILE_DIR)}/` : ''}`);
+}
+
+// ─── Small helpers ─────────────────────────────────────────────────────────────
+
+function openDb(gateway: Gateway): BetterSqlite3.Database {
+  return new BetterSqlite3(path.join(gateway.dataDir, 'vidgate.db'), { readonly: true, fileMustExist: true });
+}
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+}
+
+function pair(values: number[]): string {
+  return `${quantile(values, 0.5)} / ${quantile(values, 0.99)}`;
 }
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-/** utime + stime of a process, in seconds (clock ticks are 100 a second on Linux). */
-function cpuSeconds(processId: number): number {
-  const fields = readFileSync(`/proc/${processId}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }
 
-function peakRssBytes(processId: number): number {
-  const line = readFileSync(`/proc/${processId}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmHWM:'));
-  return Number(line?.replace(/\D+/g, '') ?? 0) * 1024;
+function loadAverage(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
+
+function cpuUsageSeconds(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
+}
+
+/** /proc/<id>/stat after the command: [1] ppid, [11] utime, [12] stime, [13] cutime, [14] cstime (in 1/100 s). */
+function statOf(id: number | string): string[] | null {
+  try {
+    return readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  } catch {
+    return null; // gone
+  }
+}
+
+/** utime + stime of a process (or of one thread: `pid/task/tid`), in seconds. */
+function cpuSeconds(id: number | string): number {
+  const fields = statOf(id);
+  return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : NaN;
+}
+
+/** VmHWM: the process's peak resident memory. */
+function peakRssMb(pid: number): number {
+  return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/**
+ * CPU seconds of a process and its live descendants (the probe host, ffprobe runs), each
+ * with its reaped children: a finished ffprobe's time is in its parent's cutime + cstime.
+ */
+function treeCpuSeconds(root: number): number {
+  const parents = new Map<number, number>();
+  const seconds = new Map<number, number>();
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const fields = statOf(entry);
+    if (!fields) continue;
+    parents.set(Number(entry), Number(fields[1]));
+    seconds.set(Number(entry), (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100);
+  }
+  const descends = (id: number): boolean => id === root || (id > 1 && parents.has(id) && descends(parents.get(id)!));
+  return [...seconds].reduce((sum, [id, own]) => (descends(id) ? sum + own : sum), 0);
+}
+
+// ─── The run ───────────────────────────────────────────────────────────────────
+
+async function main(): Promise<void> {
+  const loadAtStart = loadAverage();
+  const counting = await startCountingFake();
+  const gateway = await startGatewayChild(counting.fake);
+  console.log(`vidgate bench:tracking — ${TASKS} tasks, upstream ${MIN_S}–${MAX_S} s, ${SETUP}, ${os.cpus().length} cores, load ${loadAtStart}`);
+  try {
+    const client = await newClient({ url: gateway.url }, 'bench');
+    const cpuAtStart = { gateway: cpuSeconds(gateway.pid), tree: treeCpuSeconds(gateway.pid), bench: process.cpuUsage() };
+    const started = Date.now();
+    const sampling = startSampling(gateway, counting, started);
+    const createSeconds = await createAll(client);
+    console.log(`created ${TASKS} in ${createSeconds.toFixed(1)} s; waiting for them, at most ${GRACE_MS / 1000} s past the last upstream completion`);
+    await waitForAll(gateway, counting.fake, Date.now());
+    const run: Run = {
+      started,
+      createSeconds,
+      gatewayCpu: cpuSeconds(gateway.pid) - cpuAtStart.gateway,
+      treeCpu: treeCpuSeconds(gateway.pid) - cpuAtStart.tree,
+      benchCpu: cpuUsageSeconds(process.cpuUsage(cpuAtStart.bench)),
+      peakRssMb: peakRssMb(gateway.pid),
+      samples: sampling.stop(),
+      loadAtStart,
+    };
+    const figures = figuresOf(run, counting, readOutcomes(gateway, counting.fake), gateway);
+    print(figures);
+    save(figures);
+  } finally {
+    await gateway.stop();
+    await counting.fake.close();
+  }
+}
+
+await main();
