@@ -1,4 +1,4 @@
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { Database, TaskRow } from './schema.ts';
 import { prepare } from './prepared.ts';
 
@@ -56,9 +56,11 @@ export function buildQueries(db: Kysely<Database>) {
           db
             .selectFrom('tasks')
             .select('id')
-            .where('status', 'in', ACTIVE)
+            // Literals, not parameters: SQLite uses a partial index (tasks_due_local/_upstream)
+            // only when the query's terms match its WHERE as written.
+            .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+            .where('provider', local ? '=' : '<>', sql.lit(LOCAL_CHANNEL))
             .where('run_after', '<=', p.now)
-            .where('provider', local ? '=' : '<>', LOCAL_CHANNEL)
             .where((eb) => unleased(eb, p.now))
             .orderBy('run_after')
             .limit(p.limit),
