@@ -36,8 +36,10 @@ export interface Config {
   fetchTimeoutSeconds: number;
   /** Upstream channels (config file CHANNELS and the XAI_/VIDU_/RELAY_ shortcuts); none: every model renders locally. */
   channels: ChannelSpec[];
-  /** Upstream steps (submits, checks, result copies) one worker runs at once. */
+  /** Upstream steps (submits, checks) one worker runs at once. */
   upstreamConcurrency: number;
+  /** Finished upstream results one worker copies (downloads, probes, stores) at once. */
+  copyConcurrency: number;
   /** The largest upstream result video we copy. */
   maxResultBytes: number;
   logLevel: string;
@@ -73,6 +75,8 @@ const schema = z.object({
   RELAY_API_KEY: z.string().optional(),
   RELAY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   UPSTREAM_CONCURRENCY: positiveInt(64),
+  // A copy mostly waits (the download, the disk): 4 kept 150 results a second at most (bench:tracking), 32 over 250.
+  COPY_CONCURRENCY: positiveInt(32),
   MAX_RESULT_MB: positiveInt(1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -160,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fetchTimeoutSeconds: c.FETCH_TIMEOUT_SECONDS,
     channels,
     upstreamConcurrency: c.UPSTREAM_CONCURRENCY,
+    copyConcurrency: c.COPY_CONCURRENCY,
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,
     logLevel: c.LOG_LEVEL,
   };

@@ -68,6 +68,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           upstream: channels.all().length > 0 ? { channels, inputs } : null,
           concurrency: config.runnerConcurrency,
           upstreamConcurrency: config.upstreamConcurrency,
+          copyConcurrency: config.copyConcurrency,
           leaseMs: config.leaseSeconds * 1000,
           expirySweepMs: config.expirySweepSeconds * 1000,
         });

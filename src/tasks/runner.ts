@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
 import type { VideoProvider } from '../providers/interface.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -23,8 +24,10 @@ export interface RunnerOptions {
   upstream: Pick<UpstreamStepDeps, 'channels' | 'inputs'> | null;
   /** Preview renders this runner holds at once (each waits for a render slot of the renderer). */
   concurrency: number;
-  /** Upstream steps (a submit, a check, a result copy) this runner runs at once. */
+  /** Upstream steps (a submit, a check) this runner runs at once. */
   upstreamConcurrency?: number;
+  /** Finished upstream results (a download, a probe, a store) this runner copies at once. */
+  copyConcurrency?: number;
   leaseMs: number;
   /** How often an idle runner looks for due tasks that another process queued. */
   idleMs?: number;
@@ -51,7 +54,9 @@ export interface RunnerOptions {
  */
 export class Runner {
   readonly owner = `runner-${randomUUID()}`;
-  private readonly active = new Map<string, { controller: AbortController; lane: Lane }>();
+  /** Every task this runner holds, and where: its lease is renewed until it is let go. */
+  private readonly active = new Map<string, { controller: AbortController; lane: Lane | 'copy' }>();
+  private readonly copies: LimitFunction;
   private readonly stopping = new AbortController();
   private readonly sweeper: Sweeper;
   private wake: (() => void) | null = null;
@@ -61,6 +66,7 @@ export class Runner {
 
   constructor(private readonly options: RunnerOptions) {
     this.sweeper = new Sweeper(options);
+    this.copies = pLimit(options.copyConcurrency ?? 32);
   }
 
   start(): void {
@@ -98,10 +104,14 @@ export class Runner {
 
   private capacity(lane: Lane): number {
     if (lane === 'local') return this.options.concurrency;
-    return this.options.upstream ? (this.options.upstreamConcurrency ?? 64) : 0;
+    if (!this.options.upstream) return 0;
+    const steps = this.options.upstreamConcurrency ?? 64;
+    // Copies waiting for their pool hold their tasks' leases: past a bound, leave the next
+    // checks to other runners (or to later) rather than hoard finished tasks.
+    return this.copies.pendingCount >= steps * 4 ? 0 : steps;
   }
 
-  private running(lane: Lane): number {
+  private running(lane: Lane | 'copy'): number {
     let count = 0;
     for (const entry of this.active.values()) if (entry.lane === lane) count++;
     return count;
@@ -158,7 +168,12 @@ export class Runner {
     try {
       if (await this.giveUpLost(task)) return;
       if (lane === 'upstream' && upstream) {
-        await upstreamStep(task, this.owner, signal, { ...deps, ...upstream });
+        const copy = await upstreamStep(task, this.owner, signal, { ...deps, ...upstream });
+        if (copy) {
+          this.active.set(task.id, { controller, lane: 'copy' });
+          this.wakeForSteps();
+          await this.copies(copy);
+        }
       } else {
         const outcome = await renderStep(task, this.owner, signal, { ...deps, renderer, pollIntervalMs: this.options.pollIntervalMs ?? 500 });
         if (outcome === 'stopped' && this.stopping.signal.aborted) await store.release(task.id, this.owner, clock.now());
@@ -173,9 +188,13 @@ export class Runner {
       this.active.delete(task.id);
       if (!signal.aborted) controller.abort();
       log.debug({ task: task.id }, 'runner let go of task');
-      // Upstream steps are short: once half the lane is free, claim the next due ones without waiting for the idle tick.
-      if (lane === 'upstream' && this.running('upstream') <= this.capacity('upstream') / 2) this.wake?.();
+      if (lane === 'upstream') this.wakeForSteps();
     }
+  }
+
+  /** Upstream steps are short: once half their lane is free, claim the next due ones without waiting for the idle tick. */
+  private wakeForSteps(): void {
+    if (this.running('upstream') <= this.capacity('upstream') / 2) this.wake?.();
   }
 
   /**

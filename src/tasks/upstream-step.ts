@@ -28,18 +28,28 @@ export interface UpstreamStepDeps {
   maxAttempts: number;
 }
 
+/** Copying a finished result into our storage: the step's last part, run by the runner in a pool of its own. */
+export type ResultCopy = () => Promise<void>;
+
 /**
  * One short step of an upstream task, under a lease: submit it, or check it once. The
  * step writes its outcome and the next check time, and lets go; nothing is kept in memory
- * between steps, so the next one may run in any worker.
+ * between steps, so the next one may run in any worker. A check that finds the video done
+ * returns the copy of its result instead of running it: a copy (a download and a probe)
+ * costs hundreds of checks, and must not hold a check's place while it waits for CPU
+ * (bench:tracking). The caller runs it under the same lease, and records its failure.
  */
-export async function upstreamStep(task: TaskRow, owner: string, signal: AbortSignal, deps: UpstreamStepDeps): Promise<void> {
+export async function upstreamStep(task: TaskRow, owner: string, signal: AbortSignal, deps: UpstreamStepDeps): Promise<ResultCopy | null> {
   try {
-    if (task.operation === null) await submit(task, owner, deps);
-    else await check(task, owner, signal, deps);
+    if (task.operation === null) {
+      await submit(task, owner, deps);
+      return null;
+    }
+    return await check(task, owner, signal, deps);
   } catch (error) {
     if (signal.aborted) throw error;
     await recordFailure(task, owner, error, deps);
+    return null;
   }
 }
 
@@ -122,7 +132,7 @@ async function submitTo(channel: Channel, task: TaskRow, job: VideoJob, owner: s
   return 'done';
 }
 
-async function check(task: TaskRow, owner: string, signal: AbortSignal, deps: UpstreamStepDeps): Promise<void> {
+async function check(task: TaskRow, owner: string, signal: AbortSignal, deps: UpstreamStepDeps): Promise<ResultCopy | null> {
   const { store, clock, log, keeper, channels } = deps;
   const channel = channels.byName(task.provider);
   if (!channel) throw new ProviderFailure('provider_unavailable', `No channel named ${task.provider} is configured any more`);
@@ -132,7 +142,7 @@ async function check(task: TaskRow, owner: string, signal: AbortSignal, deps: Up
   if (model && age > trackingLimitMs(model)) {
     await channel.provider.cancel?.(operation, signal).catch(() => undefined);
     await fail(task, owner, 'upstream_timeout', 'The upstream did not finish this video in time', deps);
-    return;
+    return null;
   }
   let result;
   try {
@@ -143,21 +153,21 @@ async function check(task: TaskRow, owner: string, signal: AbortSignal, deps: Up
     channel.breaker.failed();
     log.warn({ task: task.id, channel: channel.name, reason: error.message }, 'checking the task upstream failed; will look again');
     await store.checked(task.id, owner, { progress: task.progress, updatedAt: task.updated_at, runAfter: clock.now() + nextCheckDelay(age, error.retryAfterMs) });
-    return;
+    return null;
   }
   channel.breaker.succeeded();
   if (result.state === 'pending') {
     const progress = Math.max(task.progress, Math.min(99, Math.floor(result.progress ?? 0)));
     const now = clock.now();
     await store.checked(task.id, owner, { progress, updatedAt: progress > task.progress ? now : task.updated_at, runAfter: now + nextCheckDelay(age) });
-    return;
+    return null;
   }
   if (result.state === 'failed') {
     log.info({ task: task.id, channel: channel.name, code: result.code, detail: result.detail }, 'the upstream failed the task');
     await fail(task, owner, result.code, result.message, deps);
-    return;
+    return null;
   }
-  await keeper.keepLink(task, owner, result, resultHosts(channel), signal);
+  return () => keeper.keepLink(task, owner, result, resultHosts(channel), signal);
 }
 
 /** The channel's own host may be private (a relay on the LAN): its results may be fetched from it. */
