@@ -423,7 +423,7 @@ describe('fake xAI', () => {
     assert.equal((await poll()).status, 202, 'then back to normal');
   });
 
-  test('faults on downloads: truncated, not-video, redirect-private, a status; download-only faults are refused elsewhere', async (t) => {
+  test('faults on downloads: truncated, cut-file, not-video, redirect-private, a status; download-only faults are refused elsewhere', async (t) => {
     const xai = await startFakeXai({ completeAfterMs: 0 });
     t.after(() => xai.close());
     const created = await call(`${xai.url}/videos/generations`, { headers: XAI, json: { model: 'grok-imagine-video', prompt: 'x' } });
@@ -434,6 +434,11 @@ describe('fake xAI', () => {
     assert.equal(truncated.status, 200);
     assert.equal(truncated.headers.get('content-length'), String(xai.videoBytes.length));
     await assert.rejects(truncated.arrayBuffer());
+
+    xai.fault('download', 'cut-file');
+    const cut = await download(url);
+    assert.equal(cut.status, 200);
+    assert.ok(cut.bytes.equals(xai.videoBytes.subarray(0, Math.floor(xai.videoBytes.length / 2))), 'the first half, as a whole response');
 
     xai.fault('download', 'not-video');
     const page = await download(url);
@@ -452,7 +457,7 @@ describe('fake xAI', () => {
     const whole = await download(url);
     assert.ok(whole.bytes.equals(xai.videoBytes), 'then the file again');
 
-    for (const fault of ['truncated', 'not-video', 'redirect-private'] as const) {
+    for (const fault of ['truncated', 'cut-file', 'not-video', 'redirect-private'] as const) {
       assert.throws(() => xai.fault('check', fault), TypeError);
       assert.throws(() => xai.fault('create', fault), TypeError);
     }

@@ -215,6 +215,8 @@ describe('upstream faults', { concurrency: true }, () => {
         assert.equal(task.seconds, '2');
       });
     downloadRetried('truncated', 'cut short');
+    // ffprobe reads such a file as a whole 2 s video: only its sample tables show what is missing.
+    downloadRetried('cut-file', 'a cut MP4 sent as a whole file');
     downloadRetried('not-video', 'an HTML page');
 
     test('a result link that redirects to a private address fails result_unavailable, and is not fetched again', async () => {

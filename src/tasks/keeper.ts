@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
+import { readMp4Header } from '../media/mp4-header.ts';
 import { makeThumbnail } from '../media/stills.ts';
 import { downloadToFile, FetchError, type GuardOptions } from '../net/guarded-fetch.ts';
 import { ProviderFailure } from '../providers/interface.ts';
@@ -123,11 +124,15 @@ function downloadFailure(error: unknown): Error {
   return new PassingFailure('result_unavailable', 'The upstream result could not be downloaded', { cause: error });
 }
 
-/** What a finished file is, as the task reports it: whole seconds (at least 1) and WIDTHxHEIGHT. */
+/**
+ * What a finished file is, as the task reports it: whole seconds (at least 1) and
+ * WIDTHxHEIGHT. An MP4's own boxes say it in a fraction of a millisecond; ffprobe reads
+ * whatever they do not.
+ */
 async function measure(file: string): Promise<{ seconds: string; size: string }> {
   let info: MediaInfo;
   try {
-    info = await probeMedia(file);
+    info = (await readMp4Header(file)) ?? (await probeMedia(file));
   } catch (error) {
     throw new PassingFailure('invalid_output', 'The finished video could not be read back', { cause: error });
   }

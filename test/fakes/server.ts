@@ -33,6 +33,8 @@ export type Fault =
   | 'reset'
   /** Download only: Content-Length of the whole file, send half, destroy the socket. */
   | 'truncated'
+  /** Download only: the first half of the video as a whole, well-formed response (an upstream that stored a cut file). */
+  | 'cut-file'
   /** Download only: 200 with an HTML page. */
   | 'not-video'
   /** Download only: 302 to the cloud metadata address, which a gateway must refuse to follow. */
@@ -198,9 +200,9 @@ export const isHttpUrl = (value: string): boolean => /^https?:\/\/[^\s/?#]+/i.te
 let defaultVideo: Buffer | undefined;
 let defaultCover: Buffer | undefined;
 
-/** A real 2 s 320×240 H.264 MP4 with sound. */
+/** A real 2 s 320×240 H.264 MP4 with sound, web-ready (its index first) as upstreams serve them. */
 export function defaultVideoBytes(): Buffer {
-  return (defaultVideo ??= readFileSync(mp4File(2)));
+  return (defaultVideo ??= readFileSync(mp4File(2, 320, 240, { faststart: true })));
 }
 
 /** A real 320×240 JPEG (ffmpeg's test pattern). */
@@ -239,7 +241,7 @@ export function probeSeconds(bytes: Buffer): number {
 // ─── The server ────────────────────────────────────────────────────────────────
 
 /** Faults only a file download can show. */
-const DOWNLOAD_FAULTS = new Set<Fault>(['truncated', 'not-video', 'redirect-private']);
+const DOWNLOAD_FAULTS = new Set<Fault>(['truncated', 'cut-file', 'not-video', 'redirect-private']);
 const FILE_PATH = /^\/files\/([^/]+)\.(mp4|jpg)$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -325,6 +327,12 @@ export async function startFakeServer(spec: UpstreamSpec): Promise<FakeUpstream>
         const bytes = route === 'cover' && spec.cover ? spec.cover : video;
         response.writeHead(200, { 'content-type': route === 'cover' ? 'image/jpeg' : 'video/mp4', 'content-length': bytes.length });
         response.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => request.socket.destroy());
+        return true;
+      }
+      case 'cut-file': {
+        const cut = video.subarray(0, Math.floor(video.length / 2));
+        response.writeHead(200, { 'content-type': 'video/mp4', 'content-length': cut.length });
+        response.end(cut);
         return true;
       }
       case 'not-video':

@@ -18,14 +18,18 @@ export function pngDataUri(width = 320, height = 240): string {
   return `data:image/png;base64,${readFileSync(pngFile(width, height)).toString('base64')}`;
 }
 
-/** A short H.264 MP4 with a tone, as a client would upload. */
-export function mp4File(seconds: number, width = 320, height = 240): string {
-  const file = path.join(scratch, `clip-${seconds}s-${width}x${height}.mp4`);
+/**
+ * A short H.264 MP4 with a tone, as a client would upload; with `faststart`, its index
+ * (moov) comes first, as web-ready videos from an upstream have it.
+ */
+export function mp4File(seconds: number, width = 320, height = 240, { faststart = false } = {}): string {
+  const file = path.join(scratch, `clip-${seconds}s-${width}x${height}${faststart ? '-faststart' : ''}.mp4`);
   execFileSync(ffmpegPath, [
     '-y', '-loglevel', 'error',
     '-f', 'lavfi', '-i', `testsrc2=s=${width}x${height}:d=${seconds}:r=24`,
     '-f', 'lavfi', '-i', `sine=d=${seconds}`,
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', file,
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest',
+    ...(faststart ? ['-movflags', '+faststart'] : []), file,
   ]);
   return file;
 }
