@@ -24,7 +24,7 @@ import { ADMIN_KEY, type Client, newClient, ROOT } from '../test/support/gateway
  * (30) s after the last upstream completion, gateway peak RSS < 300 MB.
  *
  * Other knobs: BENCH_UPSTREAM_CONCURRENCY (the gateway's UPSTREAM_CONCURRENCY, default its
- * own 64), BENCH_CREATES_IN_FLIGHT (32), BENCH_CPU_PROF=1 (a --cpu-prof of the gateway's
+ * own 64), COPY_CONCURRENCY (passed to the gateway as is), BENCH_CREATES_IN_FLIGHT (32), BENCH_CPU_PROF=1 (a --cpu-prof of the gateway's
  * main process into bench/results/prof-<time>/; read it with tsx bench/profile-top.ts FILE).
  */
 const env = process.env;
@@ -38,7 +38,7 @@ const UPSTREAM_CONCURRENCY = env.BENCH_UPSTREAM_CONCURRENCY;
 const STAMP = new Date().toISOString().replaceAll(':', '-');
 const RESULTS = path.join(ROOT, 'bench/results');
 const PROFILE_DIR = env.BENCH_CPU_PROF ? path.join(RESULTS, `prof-${STAMP}`) : null;
-const SETUP = `channel max_concurrent ${MAX_CONCURRENT} (CHANNELS JSON), UPSTREAM_CONCURRENCY ${UPSTREAM_CONCURRENCY ?? '64 (default)'}`;
+const SETUP = `channel max_concurrent ${MAX_CONCURRENT} (CHANNELS JSON), UPSTREAM_CONCURRENCY ${UPSTREAM_CONCURRENCY ?? '64 (default)'}, COPY_CONCURRENCY ${env.COPY_CONCURRENCY ?? '32 (default)'}`;
 
 // ─── The fake upstream ─────────────────────────────────────────────────────────
 

@@ -75,7 +75,7 @@ const schema = z.object({
   RELAY_API_KEY: z.string().optional(),
   RELAY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   UPSTREAM_CONCURRENCY: positiveInt(64),
-  // A copy mostly waits (the download, the disk): 4 kept 150 results a second at most (bench:tracking), 32 over 250.
+  // A copy mostly waits (the download, the disk): 4 at once kept about 150 results a second at most (bench:tracking), 32 over 250.
   COPY_CONCURRENCY: positiveInt(32),
   MAX_RESULT_MB: positiveInt(1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -35,8 +35,8 @@ export type ResultCopy = () => Promise<void>;
  * One short step of an upstream task, under a lease: submit it, or check it once. The
  * step writes its outcome and the next check time, and lets go; nothing is kept in memory
  * between steps, so the next one may run in any worker. A check that finds the video done
- * returns the copy of its result instead of running it: a copy (a download and a probe)
- * costs hundreds of checks, and must not hold a check's place while it waits for CPU
+ * returns the copy of its result instead of running it: a copy (a download, a measure, a
+ * store) lasts as long as hundreds of checks, and must not hold a check's place meanwhile
  * (bench:tracking). The caller runs it under the same lease, and records its failure.
  */
 export async function upstreamStep(task: TaskRow, owner: string, signal: AbortSignal, deps: UpstreamStepDeps): Promise<ResultCopy | null> {
