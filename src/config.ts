@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { buildPriceTable, type PriceTable, pricesSchema } from './billing/prices.ts';
 import { channelSpecs, channelsSchema, type ChannelSpec } from './channels/settings.ts';
 import { parseAllowedHosts } from './net/address-policy.ts';
 
@@ -36,6 +37,8 @@ export interface Config {
   fetchTimeoutSeconds: number;
   /** Upstream channels (config file CHANNELS and the XAI_/VIDU_/RELAY_ shortcuts); none: every model renders locally. */
   channels: ChannelSpec[];
+  /** What each model's videos cost (defaults with the config file's PRICES over them). */
+  prices: PriceTable;
   /** Upstream steps (submits, checks) one worker runs at once. */
   upstreamConcurrency: number;
   /** Finished upstream results one worker copies (downloads, probes, stores) at once. */
@@ -74,6 +77,8 @@ const schema = z.object({
   VIDU_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   RELAY_API_KEY: z.string().optional(),
   RELAY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
+  // Per model, over the defaults (src/billing/prices.ts): a JSON object in the config file, or a JSON string.
+  PRICES: z.preprocess(parseJsonString, pricesSchema).default({}),
   UPSTREAM_CONCURRENCY: positiveInt(64),
   // A copy mostly waits (the download, the disk): 4 at once kept about 150 results a second at most (bench:tracking), 32 over 250.
   COPY_CONCURRENCY: positiveInt(32),
@@ -163,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxInputBytes: c.MAX_INPUT_MB * 1024 * 1024,
     fetchTimeoutSeconds: c.FETCH_TIMEOUT_SECONDS,
     channels,
+    prices: buildPriceTable(c.PRICES),
     upstreamConcurrency: c.UPSTREAM_CONCURRENCY,
     copyConcurrency: c.COPY_CONCURRENCY,
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,

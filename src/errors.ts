@@ -1,5 +1,5 @@
 /**
- * The domain's own failures (catalog, tasks, inputs; later billing). They say what went
+ * The domain's own failures (catalog, tasks, inputs, billing). They say what went
  * wrong in the domain's words — a bad input and which field, a missing thing, a state
  * that forbids the step — and know nothing of HTTP: src/http/errors.ts maps them to
  * statuses once, so a worker process or a billing module can fail without importing HTTP.
@@ -40,5 +40,17 @@ export class Conflict extends Error {
   ) {
     super(message);
     this.name = 'Conflict';
+  }
+}
+
+/** A metered key's balance does not cover the price of what it asks for. */
+export class InsufficientBalance extends Error {
+  constructor(
+    message: string,
+    readonly price: number,
+    readonly balance: number,
+  ) {
+    super(message);
+    this.name = 'InsufficientBalance';
   }
 }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveAdminKey } from './auth/admin-key.ts';
 import { KeyService } from './auth/keys.ts';
+import { Accounts } from './billing/accounts.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
 import { UrlSigner } from './auth/signed-url.ts';
@@ -46,6 +47,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   // Links to inputs and callbacks outlive the longest an upstream may take over a task.
   const inputs = new UpstreamInputs(storage, signer, config.publicUrl, 50 * 3600_000);
   const keeper = new Keeper({
+    prices: config.prices,
     store,
     storage,
     clock: systemClock,
@@ -73,6 +75,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           expirySweepMs: config.expirySweepSeconds * 1000,
         });
   const tasks = new TaskService({
+    prices: config.prices,
     store,
     storage,
     media,
@@ -98,7 +101,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
-    app = await buildApp({ config, log, keys: new KeyService(store), tasks, storage, signer, adminKey, scratch, channelsFor });
+    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, storage, signer, adminKey, scratch, channelsFor });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {

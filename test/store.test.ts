@@ -12,6 +12,8 @@ import { systemClock } from '../src/tasks/clock.ts';
 import { Keeper } from '../src/tasks/keeper.ts';
 import { Runner } from '../src/tasks/runner.ts';
 import type { TaskRow } from '../src/store/schema.ts';
+import { buildPriceTable } from '../src/billing/prices.ts';
+import { validate } from '../src/catalog/validate.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/store.ts';
 import { removeDataDir } from './support/gateway.ts';
@@ -43,7 +45,9 @@ async function freshStore(dir = scratchDir()): Promise<Store> {
 }
 
 const NOW = 1_700_000_000_000;
-const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW };
+const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW, balance: null };
+
+const JOB = JSON.stringify(validate('create', { model: 'grok-imagine', prompt: 'p', duration: 3, size: '480p' }));
 
 function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
   return {
@@ -52,7 +56,7 @@ function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
     model: 'grok-imagine',
     status: 'queued',
     progress: 0,
-    job: '{}',
+    job: JOB,
     prompt: 'p',
     seconds: '3',
     size: '480p',
@@ -76,6 +80,9 @@ function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
     lease_expires_at: null,
     video_key: null,
     video_size: null,
+    price: null,
+    hold: null,
+    cost: null,
     ...fields,
   };
 }
@@ -103,7 +110,7 @@ async function held(owner = 'runner-1', fields: Partial<TaskRow> = {}) {
 }
 
 /** The methods that change no row; every other method of Store must have a case below. */
-const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'expiredVideos', 'idempotentTask', 'close'] as const satisfies readonly (keyof Store)[];
+const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'expiredVideos', 'idempotentTask', 'close'] as const satisfies readonly (keyof Store)[];
 type Writing = Exclude<keyof Store, (typeof READ_ONLY)[number]>;
 
 /** One case per writing method: it runs the method on a primed store and checks the cached reads see it. */
@@ -115,6 +122,14 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     await store.insertKey(KEY);
     assert.equal((await store.activeKeyByHash(KEY.hash))?.id, KEY.id);
     assert.equal((await store.activeKeyById(KEY.id))?.key_hash, KEY.hash);
+  },
+  async adjustBalance() {
+    const store = await freshStore();
+    await store.insertKey({ ...KEY, balance: 100 });
+    assert.equal((await store.activeKeyById(KEY.id))?.balance, 100);
+    assert.equal(await store.adjustBalance(KEY.id, { kind: 'topup', amount: 50, now: NOW, note: null }), 150);
+    assert.equal((await store.activeKeyById(KEY.id))?.balance, 150);
+    assert.equal((await store.activeKeyByHash(KEY.hash))?.balance, 150);
   },
   async revokeKey() {
     const { store } = await primed();
@@ -136,11 +151,11 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     assert.equal((await cancelled.read())?.status, 'cancelled');
 
     const deleted = await primed();
-    assert.equal((await deleted.store.settle('video_a', { kind: 'deleted', keyId: KEY.id }))?.id, 'video_a');
+    assert.equal((await deleted.store.settle('video_a', { kind: 'deleted', keyId: KEY.id, now: NOW + 1 }))?.id, 'video_a');
     assert.equal(await deleted.read(), undefined);
 
     const completed = await held();
-    const result = { owner: 'runner-1', now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240', usage: '{"credits":4}' };
+    const result = { owner: 'runner-1', now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240', usage: '{"credits":4}', cost: 0 };
     assert.equal((await completed.store.settle('video_a', { kind: 'completed', ...result }))?.status, 'completed');
     assert.equal((await completed.read())?.size, '320x240');
     assert.equal((await completed.read())?.usage, '{"credits":4}');
@@ -288,7 +303,7 @@ describe('an Idempotency-Key commits with its task', () => {
     const store = await freshStore();
     await store.insertKey(KEY);
     await store.insertTaskOnce(taskRow('video_a'), ONCE);
-    await store.settle('video_a', { kind: 'deleted', keyId: KEY.id });
+    await store.settle('video_a', { kind: 'deleted', keyId: KEY.id, now: NOW + 1 });
     assert.equal(await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore), undefined);
     assert.equal(await store.insertTaskOnce(taskRow('video_b'), ONCE), null);
     assert.equal((await store.idempotentTask(KEY.id, ONCE.key, ONCE.staleBefore))?.task.id, 'video_b');
@@ -337,7 +352,7 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
     };
     const log = pino({ level: 'silent' });
     const guard = { allowedPrivateHosts: new Set<string>(), maxBytes: 1 << 20, timeoutMs: 1000 };
-    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch') });
+    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable() });
     const runner = new Runner({ store, storage, clock: systemClock, log, keeper, renderer: provider, upstream: null, concurrency: 1, leaseMs: 30_000, idleMs: 20 });
     await store.insertKey(KEY);
     await store.insertTask(taskRow('video_a', { created_at: Date.now(), run_after: Date.now() }));

@@ -7,6 +7,8 @@ export interface CreatedKey {
   name: string;
   key: string;
   created_at: number;
+  /** Micro-dollars; null: unmetered. */
+  balance: number | null;
 }
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -19,11 +21,12 @@ export class KeyService {
 
   constructor(private readonly store: Store) {}
 
-  async create(name: string, now = Date.now()): Promise<CreatedKey> {
+  /** `balance` (micro-dollars) makes a metered key; without one the key is unmetered. */
+  async create(name: string, { balance = null, now = Date.now() }: { balance?: number | null; now?: number } = {}): Promise<CreatedKey> {
     const id = `key_${randomBytes(8).toString('hex')}`;
     const key = `sk-${randomBytes(24).toString('base64url')}`;
-    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, 7), now });
-    return { id, name, key, created_at: Math.floor(now / 1000) };
+    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, 7), now, balance });
+    return { id, name, key, created_at: Math.floor(now / 1000), balance };
   }
 
   async list() {
@@ -33,6 +36,7 @@ export class KeyService {
       name: row.name,
       prefix: row.key_prefix,
       created_at: Math.floor(row.created_at / 1000),
+      balance: row.balance,
       revoked_at: row.revoked_at === null ? null : Math.floor(row.revoked_at / 1000),
     }));
   }

@@ -3,6 +3,7 @@ import multipart from '@fastify/multipart';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.ts';
+import { registerBalanceRoutes } from './balance.ts';
 import { MAX_FORM_FIELD_BYTES } from './body.ts';
 import { Common } from './common.ts';
 import { registerContentRoutes } from './content.ts';
@@ -135,6 +136,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   const routeDeps = { ...deps, presenter };
   registerAdminRoutes(app, routes, routeDeps);
   registerModelRoutes(app, routes, routeDeps);
+  registerBalanceRoutes(app, routes, routeDeps);
   registerVideoRoutes(app, routes, routeDeps);
   registerContentRoutes(app, routes, routeDeps);
   registerEventRoutes(app, routes, routeDeps);

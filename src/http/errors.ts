@@ -1,4 +1,4 @@
-import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { Conflict, InsufficientBalance, InvalidInput, NotFound } from '../errors.ts';
 
 /**
  * Every error a client sees is an ApiError rendered as
@@ -10,6 +10,8 @@ export type ErrorType =
   | 'authentication_error'
   | 'not_found_error'
   | 'conflict_error'
+  /** OpenAI's type for an account out of money. */
+  | 'insufficient_quota'
   | 'rate_limit_error'
   | 'server_error';
 
@@ -52,6 +54,7 @@ export function fromDomain(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   if (error instanceof InvalidInput) return new ApiError(400, error.message, 'invalid_request_error', error.code, error.param);
   if (error instanceof NotFound) return new ApiError(404, error.message, 'not_found_error', error.code);
+  if (error instanceof InsufficientBalance) return new ApiError(402, error.message, 'insufficient_quota', 'insufficient_quota');
   if (error instanceof Conflict) {
     const answer = new ApiError(409, error.message, 'conflict_error', error.code);
     if (!error.retryable) answer.shouldRetry = false;

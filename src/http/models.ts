@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ModelPrice } from '../billing/prices.ts';
 import { MODELS, findModel } from '../catalog/models.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
@@ -16,8 +17,20 @@ function servedBy(channels: string[]) {
   };
 }
 
+/** A model's price, in micro-dollars (1 USD = 1,000,000). */
+function pricing(price: ModelPrice) {
+  return {
+    currency: 'USD',
+    unit: 'micro',
+    per_second: Object.fromEntries(Object.entries(price.perSecond).map(([tier, rate]) => [`${tier}p`, rate])),
+    per_input_video_second: price.perInputVideoSecond,
+    per_input_image: price.perInputImage,
+    off_peak_discount_percent: price.offPeakDiscountPercent,
+  };
+}
+
 /** The catalog as an OpenAI model list, each entry with what it accepts. */
-export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys, channelsFor }: RouteDependencies): void {
+export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { keys, channelsFor, config }: RouteDependencies): void {
   const onRequest = requireApiKey(keys);
   const list = {
     object: 'list',
@@ -42,6 +55,7 @@ export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { 
         ]),
       ),
       prompt_max_length: model.promptMaxLength,
+      pricing: pricing(config.prices.get(model.id)!),
     })),
   };
 

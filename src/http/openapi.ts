@@ -206,7 +206,13 @@ export function buildOpenApi(): JsonSchema {
       '/v1/videos/{id}/events': {
         get: { summary: 'Status and progress as Server-Sent Events', parameters: [idParameter], responses: { '200': { description: 'An event stream', content: { 'text/event-stream': {} } }, ...errors } },
       },
-      '/v1/models': { get: { summary: 'The model catalog', responses: { '200': { description: 'A list', ...json({ type: 'object' }) }, ...errors } } },
+      '/v1/models': { get: { summary: 'The model catalog, with each model\'s pricing (micro-dollars)', responses: { '200': { description: 'A list', ...json({ type: 'object' }) }, ...errors } } },
+      '/v1/balance': {
+        get: {
+          summary: "The calling key's balance in micro-dollars (1 USD = 1,000,000); null when the key is unmetered",
+          responses: { '200': { description: 'The balance', ...json({ type: 'object', properties: { balance: { type: ['integer', 'null'] }, metered: { type: 'boolean' } } }) }, ...errors },
+        },
+      },
     },
   };
 }

@@ -32,6 +32,8 @@ export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: 
     video_url: contentUrl ?? '',
     ...(contentUrl ? { metadata: { url: contentUrl } } : {}),
     ...(task.warnings ? { warnings: JSON.parse(task.warnings) as string[] } : {}),
+    // Micro-dollars: the quote (held on a metered key) and, once the task ended, what it was billed.
+    billing: { currency: 'USD', unit: 'micro', price: task.price, cost: task.cost, metered: task.hold !== null },
   };
 }
 

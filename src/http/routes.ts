@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { Logger } from 'pino';
 import type { KeyService } from '../auth/keys.ts';
+import type { Accounts } from '../billing/accounts.ts';
 import type { Config } from '../config.ts';
 import type { Scratch } from '../scratch.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -15,6 +16,7 @@ export interface AppDependencies {
   config: Config;
   log: Logger;
   keys: KeyService;
+  accounts: Accounts;
   tasks: TaskService;
   storage: Storage;
   signer: UrlSigner;

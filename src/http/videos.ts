@@ -43,13 +43,14 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
 
   /** A route that makes a task: body in either encoding, Idempotency-Key, rate limit. */
   const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, idempotencyKey?: string) => Promise<TaskRow>) => {
-    app.post<{ Params: P }>(url, { onRequest, config: limited }, async (request) => {
+    app.post<{ Params: P }>(url, { onRequest, config: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
       try {
         const task = await make(request, body, idempotencyKey);
         // From here a failure must not invite a blind retry: the task exists.
         request.taskCreated = idempotencyKey === undefined;
+        if (task.price !== null) reply.header('x-vidgate-price', String(task.price));
         return presenter.video(task, object, request.host);
       } finally {
         await cleanup();

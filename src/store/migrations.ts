@@ -97,4 +97,26 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0007_billing': {
+    // Balances and the ledger: each change to a balance is an entry, written in the same
+    // transaction as the task change that causes it. A task has at most one hold and one
+    // end (capture or release): a unique index makes a second one fail, whatever the code.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('api_keys').addColumn('balance', 'bigint').execute();
+      for (const column of ['price', 'hold', 'cost']) await db.schema.alterTable('tasks').addColumn(column, 'bigint').execute();
+      await db.schema
+        .createTable('ledger')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('amount', 'bigint', (c) => c.notNull())
+        .addColumn('balance', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('note', 'text')
+        .execute();
+      await db.schema.createIndex('ledger_by_key').on('ledger').columns(['key_id', 'id']).execute();
+      await sql`CREATE UNIQUE INDEX ledger_once ON ledger (task_id, kind = 'hold') WHERE task_id IS NOT NULL`.execute(db);
+    },
+  },
 };

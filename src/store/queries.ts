@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import type { Database, TaskRow } from './schema.ts';
+import type { Database, LedgerKind, TaskRow } from './schema.ts';
 import { prepare } from './prepared.ts';
 
 /**
@@ -10,7 +10,7 @@ export const TASK_COLUMNS = [
   'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
   'remixed_from_video_id', 'warnings', 'provider', 'operation', 'submit_started_at', 'usage', 'error_code', 'error_message',
   'created_at', 'updated_at', 'started_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
-  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size',
+  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size', 'price', 'hold', 'cost',
 ] as const satisfies readonly (keyof TaskRow)[];
 
 const ACTIVE = ['queued', 'in_progress'] as const;
@@ -71,8 +71,35 @@ export function buildQueries(db: Kysely<Database>) {
 
   return {
     insertKey: prepare(
-      (p: { id: string; name: string; hash: string; prefix: string; now: number }) =>
-        db.insertInto('api_keys').values({ id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now }),
+      (p: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }) =>
+        db.insertInto('api_keys').values({ id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now, balance: p.balance }),
+    ),
+    keyById: prepare((p: { id: string }) => db.selectFrom('api_keys').selectAll().where('id', '=', p.id)),
+
+    /** Takes an amount off a metered balance that covers it; answers the new balance, or nothing. */
+    debit: prepare((p: { keyId: string; amount: number }) =>
+      db
+        .updateTable('api_keys')
+        .set((eb) => ({ balance: eb('balance', '-', p.amount) }))
+        .where('id', '=', p.keyId)
+        .where('balance', '>=', p.amount)
+        .returning('balance'),
+    ),
+    /** Adds an amount to a metered balance; answers the new balance, or nothing for an unmetered key. */
+    credit: prepare((p: { keyId: string; amount: number }) =>
+      db
+        .updateTable('api_keys')
+        .set((eb) => ({ balance: eb('balance', '+', p.amount) }))
+        .where('id', '=', p.keyId)
+        .where('balance', 'is not', null)
+        .returning('balance'),
+    ),
+    insertLedger: prepare(
+      (p: { keyId: string; taskId: string | null; kind: LedgerKind; amount: number; balance: number; now: number; note: string | null }) =>
+        db.insertInto('ledger').values({ key_id: p.keyId, task_id: p.taskId, kind: p.kind, amount: p.amount, balance: p.balance, created_at: p.now, note: p.note }),
+    ),
+    ledgerPage: prepare((p: { keyId: string; after: number; limit: number }) =>
+      db.selectFrom('ledger').selectAll().where('key_id', '=', p.keyId).where('id', '>', p.after).orderBy('id').limit(p.limit),
     ),
     activeKeyByHash: prepare((p: { hash: string }) =>
       db.selectFrom('api_keys').selectAll().where('key_hash', '=', p.hash).where('revoked_at', 'is', null),
@@ -145,7 +172,7 @@ export function buildQueries(db: Kysely<Database>) {
       held(p).set({ progress: p.progress, updated_at: p.now }),
     ),
     settleCompleted: prepare(
-      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string; usage: string | null }) =>
+      (p: { id: string; owner: string; now: number; expiresAt: number; videoKey: string; videoSize: number; seconds: string; size: string; usage: string | null; cost: number }) =>
         held(p).set({
           status: 'completed',
           progress: 100,
@@ -157,6 +184,7 @@ export function buildQueries(db: Kysely<Database>) {
           seconds: p.seconds,
           size: p.size,
           usage: p.usage,
+          cost: p.cost,
           lease_owner: null,
           lease_expires_at: null,
         }).returningAll(),
@@ -169,6 +197,7 @@ export function buildQueries(db: Kysely<Database>) {
         error_message: p.message,
         completed_at: p.now,
         updated_at: p.now,
+        cost: 0,
         lease_owner: null,
         lease_expires_at: null,
       }).returningAll(),
@@ -176,7 +205,7 @@ export function buildQueries(db: Kysely<Database>) {
     settleCancelled: prepare((p: { id: string; keyId: string; now: number }) =>
       db
         .updateTable('tasks')
-        .set({ status: 'cancelled', updated_at: p.now, completed_at: p.now, lease_owner: null, lease_expires_at: null })
+        .set({ status: 'cancelled', updated_at: p.now, completed_at: p.now, cost: 0, lease_owner: null, lease_expires_at: null })
         .where('id', '=', p.id)
         .where('key_id', '=', p.keyId)
         .where('status', 'in', ACTIVE)

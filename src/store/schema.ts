@@ -1,3 +1,5 @@
+import type { Generated, Selectable } from 'kysely';
+
 /** Table shapes as the query builder sees them. Times are Unix milliseconds. */
 
 export interface ApiKeyTable {
@@ -7,6 +9,8 @@ export interface ApiKeyTable {
   key_prefix: string;
   created_at: number;
   revoked_at: number | null;
+  /** Micro-dollars left; null: unmetered (priced and recorded, never refused for money). */
+  balance: number | null;
 }
 
 export type TaskStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
@@ -56,6 +60,29 @@ export interface TaskTable {
   lease_expires_at: number | null;
   video_key: string | null;
   video_size: number | null;
+  /** What the task was quoted at submit (micro-dollars): the most it can cost. */
+  price: number | null;
+  /** The amount held on its key's balance at submit; null when the key is unmetered. */
+  hold: number | null;
+  /** What it was billed when it ended: the probed output's price when completed, 0 otherwise. */
+  cost: number | null;
+}
+
+export type LedgerKind = 'hold' | 'capture' | 'release' | 'topup' | 'adjustment';
+
+/** Every change to a balance, appended in the transaction that causes it; never updated. */
+export interface LedgerTable {
+  /** Rises with every entry (a cursor for pages). */
+  id: Generated<number>;
+  key_id: string;
+  task_id: string | null;
+  kind: LedgerKind;
+  /** Signed change to the balance (micro-dollars): a hold is negative, its capture gives back what was not spent. */
+  amount: number;
+  /** The balance after this entry. */
+  balance: number;
+  created_at: number;
+  note: string | null;
 }
 
 export interface IdempotencyTable {
@@ -76,8 +103,10 @@ export interface Database {
   tasks: TaskTable;
   settings: SettingTable;
   idempotency_keys: IdempotencyTable;
+  ledger: LedgerTable;
 }
 
 export type ApiKeyRow = ApiKeyTable;
 export type TaskRow = TaskTable;
+export type LedgerRow = Selectable<LedgerTable>;
 export type IdempotencyRow = IdempotencyTable;

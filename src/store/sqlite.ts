@@ -5,7 +5,8 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import type { PreparedQuery } from './prepared.ts';
 import { buildQueries, type Queries } from './queries.ts';
-import type { ApiKeyRow, Database, IdempotencyRow, TaskRow } from './schema.ts';
+import { InsufficientBalance } from '../errors.ts';
+import type { ApiKeyRow, Database, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
 import type { IdempotentTask, Lane, Settlement, Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
@@ -58,6 +59,8 @@ class SqliteStore implements Store {
   readonly #insertOnce: BetterSqlite3.Transaction<(task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => IdempotentTask | null>;
   #pendingInserts: { task: TaskRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
   readonly #settle: BetterSqlite3.Transaction<(id: string, settlement: Settlement) => TaskRow | undefined>;
+  readonly #insertAlone: (task: TaskRow) => void;
+  readonly #adjust: BetterSqlite3.Transaction<(keyId: string, change: Parameters<Store['adjustBalance']>[1]) => number | undefined>;
 
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
     this.#sqlite = sqlite;
@@ -66,6 +69,8 @@ class SqliteStore implements Store {
     this.#dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     this.#insertOnce = sqlite.transaction((task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => this.#claimAndInsert(task, once));
     this.#settle = sqlite.transaction((id: string, settlement: Settlement) => this.#settleTask(id, settlement));
+    this.#insertAlone = sqlite.transaction((task: TaskRow) => this.#insertOne(task));
+    this.#adjust = sqlite.transaction((keyId: string, change: Parameters<Store['adjustBalance']>[1]) => this.#adjustBalance(keyId, change));
   }
 
   #forget(): void {
@@ -126,8 +131,37 @@ class SqliteStore implements Store {
     return this.#execute(query, params, (statement, values) => statement.run(...values).changes);
   }
 
-  async insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number }) {
+  async insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }) {
     this.#run(this.#q.insertKey, key);
+  }
+  async keyById(id: string) {
+    return this.#get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id });
+  }
+  async adjustBalance(keyId: string, change: Parameters<Store['adjustBalance']>[1]) {
+    return this.#adjust.immediate(keyId, change);
+  }
+  #adjustBalance(keyId: string, { kind, amount, now, note }: Parameters<Store['adjustBalance']>[1]): number | undefined {
+    const key = this.#get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id: keyId });
+    if (!key || key.balance === null) return undefined;
+    const changed = amount >= 0 ? this.#credit(keyId, amount) : this.#debit(keyId, -amount);
+    this.#run(this.#q.insertLedger, { keyId, taskId: null, kind, amount, balance: changed, now, note });
+    return changed;
+  }
+  /** The new balance; throws InsufficientBalance when the balance does not cover the amount. */
+  #debit(keyId: string, amount: number): number {
+    const row = this.#get<{ keyId: string; amount: number }, { balance: number }>(this.#q.debit, { keyId, amount });
+    if (row) return row.balance;
+    const balance = this.#get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id: keyId })?.balance ?? 0;
+    throw new InsufficientBalance(`This key's balance (${balance} micro-USD) does not cover ${amount} micro-USD`, amount, balance);
+  }
+  #credit(keyId: string, amount: number): number {
+    const row = this.#get<{ keyId: string; amount: number }, { balance: number }>(this.#q.credit, { keyId, amount });
+    // Only a metered key has a hold to give back, and a key never stops being metered.
+    if (!row) throw new Error(`key ${keyId} has no balance to credit`);
+    return row.balance;
+  }
+  async ledger(keyId: string, after: number, limit: number) {
+    return this.#all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit });
   }
   async activeKeyByHash(hash: string) {
     return this.#cached(this.#keys, hash, () => this.#get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }));
@@ -153,15 +187,15 @@ class SqliteStore implements Store {
     const batch = this.#pendingInserts;
     this.#pendingInserts = [];
     const insertAll = this.#sqlite.transaction(() => {
-      for (const { task } of batch) this.#run(this.#q.insertTask, task);
+      for (const { task } of batch) this.#insertOne(task);
     });
     try {
       insertAll();
     } catch {
-      // One bad row must not fail its neighbours: retry them one by one.
+      // One bad row (or a balance short of its hold) must not fail its neighbours: retry them one by one.
       for (const { task, resolve, reject } of batch) {
         try {
-          this.#run(this.#q.insertTask, task);
+          this.#insertAlone(task);
           resolve();
         } catch (error) {
           reject(error);
@@ -170,6 +204,14 @@ class SqliteStore implements Store {
       return;
     }
     for (const { resolve } of batch) resolve();
+  }
+  /** Saves a task, taking its hold off its key's balance with the ledger entry; the caller runs it in a transaction. */
+  #insertOne(task: TaskRow): void {
+    if (task.hold !== null) {
+      const balance = this.#debit(task.key_id, task.hold);
+      this.#run(this.#q.insertLedger, { keyId: task.key_id, taskId: task.id, kind: 'hold', amount: -task.hold, balance, now: task.created_at, note: null });
+    }
+    this.#run(this.#q.insertTask, task);
   }
   async taskById(id: string) {
     return this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id });
@@ -189,8 +231,32 @@ class SqliteStore implements Store {
   async settle(id: string, settlement: Settlement) {
     return this.#settle.immediate(id, settlement);
   }
-  /** The guarded state change; the caller runs it in a transaction, where billing's ledger rows will join it. */
+  /** The guarded state change and the money that moves with it; the caller runs it in a transaction. */
   #settleTask(id: string, s: Settlement): TaskRow | undefined {
+    const task = this.#changeState(id, s);
+    if (task && task.hold !== null) this.#settleHold(task, task.hold, s);
+    return task;
+  }
+  /**
+   * A held amount ends once, with its task: captured when the video was made (what it
+   * cost is kept, the rest given back), released in full otherwise.
+   */
+  #settleHold(task: TaskRow, hold: number, s: Settlement): void {
+    const unfinished = task.status === 'queued' || task.status === 'in_progress';
+    let kind: 'capture' | 'release';
+    let back: number;
+    if (s.kind === 'completed') {
+      kind = 'capture';
+      back = hold - Math.min(s.cost, hold);
+    } else if (s.kind === 'failed' || s.kind === 'cancelled' || (s.kind === 'deleted' && unfinished)) {
+      kind = 'release';
+      back = hold;
+    } else return;
+    const balance = this.#credit(task.key_id, back);
+    const note = kind === 'capture' ? `cost ${hold - back}` : null;
+    this.#run(this.#q.insertLedger, { keyId: task.key_id, taskId: task.id, kind, amount: back, balance, now: s.now, note });
+  }
+  #changeState(id: string, s: Settlement): TaskRow | undefined {
     switch (s.kind) {
       case 'completed':
         return this.#get(this.#q.settleCompleted, { id, ...s });
@@ -247,7 +313,7 @@ class SqliteStore implements Store {
   #claimAndInsert(task: TaskRow, { key, hash, staleBefore }: { key: string; hash: string; staleBefore: number }): IdempotentTask | null {
     const claim = { keyId: task.key_id, key, hash, taskId: task.id, now: task.created_at, staleBefore };
     if (this.#run(this.#q.claimIdempotencyKey, claim) > 0) {
-      this.#run(this.#q.insertTask, task);
+      this.#insertOne(task);
       return null;
     }
     const held = this.#heldClaim(task.key_id, key, staleBefore);

@@ -1,4 +1,4 @@
-import type { ApiKeyRow, IdempotencyRow, TaskRow } from './schema.ts';
+import type { ApiKeyRow, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
 
 /** An Idempotency-Key's claim and the task it made. */
 export interface IdempotentTask {
@@ -21,11 +21,13 @@ export type Settlement =
       seconds: string;
       size: string;
       usage: string | null;
+      /** What the video is billed (micro-dollars): captured from the hold, which gives back the rest. */
+      cost: number;
     }
   | { kind: 'failed'; owner: string; now: number; code: string; message: string }
   | { kind: 'cancelled'; keyId: string; now: number }
   /** The task and its row go; an unfinished one ends as if cancelled. */
-  | { kind: 'deleted'; keyId: string }
+  | { kind: 'deleted'; keyId: string; now: number }
   /** A completed video's file is gone; the task stays, as a record. */
   | { kind: 'expired'; now: number };
 
@@ -38,13 +40,28 @@ export type Lane = 'local' | 'upstream';
  * so a runner that lost its lease (or a task deleted under it) changes nothing.
  */
 export interface Store {
-  insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number }): Promise<void>;
+  /** `balance` in micro-dollars, or null for an unmetered key. */
+  insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }): Promise<void>;
+  /** Any key, revoked or not. */
+  keyById(id: string): Promise<ApiKeyRow | undefined>;
+  /**
+   * Adds to (or, negative, takes from) a metered key's balance, with its ledger entry.
+   * Answers the new balance; undefined for no such key or an unmetered one. A change that
+   * would take the balance below zero throws InsufficientBalance.
+   */
+  adjustBalance(keyId: string, change: { kind: 'topup' | 'adjustment'; amount: number; now: number; note: string | null }): Promise<number | undefined>;
+  /** A key's ledger entries in order, after the entry `after` (0: from the start). */
+  ledger(keyId: string, after: number, limit: number): Promise<LedgerRow[]>;
   activeKeyByHash(hash: string): Promise<ApiKeyRow | undefined>;
   /** The key with this id unless it is revoked (a signed link names its owner key by id). */
   activeKeyById(id: string): Promise<ApiKeyRow | undefined>;
   listKeys(): Promise<ApiKeyRow[]>;
   revokeKey(id: string, now: number): Promise<boolean>;
 
+  /**
+   * Saves a task; when it has a `hold`, takes it off its key's balance in the same
+   * transaction, with the ledger's hold entry, or throws InsufficientBalance and saves nothing.
+   */
   insertTask(task: TaskRow): Promise<void>;
   taskById(id: string): Promise<TaskRow | undefined>;
   taskForKey(id: string, keyId: string): Promise<TaskRow | undefined>;
@@ -52,7 +69,9 @@ export interface Store {
 
   /**
    * The one way a task ends (completed, failed, cancelled, deleted, its video expired): the
-   * final state and whatever must change with it, in one transaction. Answers the task as
+   * final state and whatever must change with it, in one transaction: a held amount is
+   * captured (completed: the cost is kept, the rest given back) or released in full
+   * (failed, cancelled, deleted unfinished), with its ledger entry. Answers the task as
    * settled (as it was, for a delete), or undefined when its guard refused: the task was
    * already settled, or is not this lease's or this key's.
    */

@@ -1,6 +1,9 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { PriceTable } from '../billing/prices.ts';
+import { bill } from '../billing/quote.ts';
+import type { VideoJob } from '../catalog/types.ts';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
 import { readMp4Header } from '../media/mp4-header.ts';
 import { makeThumbnail } from '../media/stills.ts';
@@ -24,6 +27,8 @@ export interface KeeperOptions {
   guard: GuardOptions;
   /** This process's scratch folder for downloads (see src/scratch.ts). */
   scratchDirectory: string;
+  /** What a finished video is billed, from its measured length. */
+  prices: PriceTable;
 }
 
 /**
@@ -37,12 +42,14 @@ export class Keeper {
 
   /** Takes over a finished local file (it is gone afterwards, kept or not). */
   async keepFile(task: TaskRow, owner: string, file: string, usage: UpstreamUsage | null = null): Promise<void> {
-    const { store, storage, clock, videoTtlMs } = this.options;
+    const { store, storage, clock, videoTtlMs, prices } = this.options;
     const key = `videos/${task.id}/video.mp4`;
     let size: number;
     let output: { seconds: string; size: string };
+    let cost: number;
     try {
       output = await measure(file);
+      cost = bill(JSON.parse(task.job) as VideoJob, prices, Number(output.seconds)).amount;
       ({ size } = await storage.putFile(key, file));
     } finally {
       // Moved, or failed to be: either way no one else will take the local file.
@@ -60,6 +67,7 @@ export class Keeper {
       // The size the client asked for, else the frame we serve.
       size: task.size ?? output.size,
       usage: usage ? JSON.stringify(usage) : null,
+      cost,
     });
     if (settled) return;
     // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner

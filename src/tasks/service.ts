@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { PriceTable } from '../billing/prices.ts';
+import { quote } from '../billing/quote.ts';
 import { fieldFor } from '../catalog/fields.ts';
 import { findModel } from '../catalog/models.ts';
 import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
@@ -23,6 +25,8 @@ export interface TaskServiceOptions {
    * model, else a channel able to do it as asked; or what no channel can do.
    */
   route: (job: VideoJob) => Promise<Routed>;
+  /** What each model's videos cost: a task is quoted at submit, and a metered key holds the quote. */
+  prices: PriceTable;
   /** Told when a task is queued, so that an in-process runner starts it at once. */
   onQueued?: () => void;
   /** Told when a task is cancelled or deleted, so that an in-process runner stops its work at once and the upstream is told. */
@@ -189,6 +193,8 @@ export class TaskService {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;
     }
+    const price = quote(job, this.options.prices).amount;
+    const metered = ((await this.options.store.keyById(keyId))?.balance ?? null) !== null;
     return {
       id,
       key_id: keyId,
@@ -219,6 +225,9 @@ export class TaskService {
       lease_expires_at: null,
       video_key: null,
       video_size: null,
+      price,
+      hold: metered ? price : null,
+      cost: null,
     };
   }
 
@@ -270,7 +279,7 @@ export class TaskService {
 
   /** Removes the task and every file it owns. */
   async delete(keyId: string, id: string): Promise<void> {
-    const deleted = await this.options.store.settle(id, { kind: 'deleted', keyId });
+    const deleted = await this.options.store.settle(id, { kind: 'deleted', keyId, now: this.options.clock.now() });
     if (!deleted) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
     if (deleted.status === 'queued' || deleted.status === 'in_progress') this.options.onAbandoned?.(deleted);
     await Promise.all([this.options.storage.deletePrefix(`videos/${id}`), this.options.media.deleteInputs(id)]);
