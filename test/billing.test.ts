@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import type { FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
-import { ADMIN_KEY, Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { ADMIN_KEY, Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { pngDataUri } from './support/media.ts';
 import { xaiChannel } from './support/upstream-kit.ts';
 
 /**
@@ -12,6 +18,7 @@ import { xaiChannel } from './support/upstream-kit.ts';
  * queued) and `full` (the preview renderer, and grok-video-1.5 on an xAI fake that serves a
  * 2 s video whatever was asked).
  */
+const run = promisify(execFile);
 let queue: RunningGateway;
 let full: RunningGateway;
 let fake: FakeUpstream;
@@ -19,7 +26,7 @@ let fake: FakeUpstream;
 before(async () => {
   fake = await startFakeXai({ completeAfterMs: 100 });
   [queue, full] = await Promise.all([
-    startGateway({ ROLE: 'api', RATE_LIMIT_PER_MINUTE: '100000' }),
+    startGateway({ ROLE: 'api', RATE_LIMIT_PER_MINUTE: '100000', PRICES: JSON.stringify({ 'viduq3t-540p': { per_second: { '540p': 12_345 } } }) }),
     startGateway({ CHANNELS: JSON.stringify([xaiChannel('x', fake, { models: ['grok-video-1.5'] })]) }),
   ]);
 });
@@ -45,11 +52,13 @@ async function admin(gateway: RunningGateway, method: string, route: string, bod
   return { status: response.status, body: (await response.json()) as Record<string, any> };
 }
 
-/** A client whose key holds `balance` micro-dollars. */
+/** A client whose key holds `balance` micro-dollars, its opening balance the first ledger entry. */
 async function metered(gateway: RunningGateway, balance: number): Promise<Client & { id: string }> {
   const { status, body } = await admin(gateway, 'POST', '/admin/keys', { name: 'metered', balance });
   assert.equal(status, 201, JSON.stringify(body));
   assert.equal(body.balance, balance);
+  const opening = (await admin(gateway, 'GET', `/admin/keys/${body.id}/ledger`)).body.data;
+  assert.deepEqual(opening.map((entry: Record<string, unknown>) => [entry.kind, entry.amount, entry.note]), balance > 0 ? [['topup', balance, 'opening balance']] : []);
   return Object.assign(new Client(gateway.url, body.key), { id: body.id as string });
 }
 
@@ -59,10 +68,12 @@ async function balanceOf(client: Client): Promise<number | null> {
   return body.balance;
 }
 
+/** A key's ledger after its opening balance (which metered() checked). */
 async function ledgerOf(gateway: RunningGateway, keyId: string) {
   const { status, body } = await admin(gateway, 'GET', `/admin/keys/${keyId}/ledger?limit=100`);
   assert.equal(status, 200, JSON.stringify(body));
-  return body.data as { kind: string; amount: number; balance: number; task_id: string | null; note: string | null }[];
+  const entries = body.data as { kind: string; amount: number; balance: number; task_id: string | null; note: string | null }[];
+  return entries.filter((entry) => entry.note !== 'opening balance');
 }
 
 describe('prices', () => {
@@ -87,6 +98,39 @@ describe('prices', () => {
     assert.equal(balance.metered, false);
     assert.equal(balance.balance, null, 'an unmetered key has no balance');
   });
+
+  test('each billing basis of the seeds: tier and output seconds, input images, the input video, off-peak, and the operator\'s PRICES', async () => {
+    const client = await newClient(queue);
+    const image = pngDataUri(64, 48);
+    const video = 'https://example.com/source.mp4';
+    const cases: [string, Record<string, unknown>, number][] = [
+      ['text, 720p, 5 s', { model: 'grok-imagine', prompt: 'p', duration: 5, size: '720p' }, 5 * 70_000],
+      ['one image, 480p, 3 s: + one input image', { model: 'grok-imagine', prompt: 'p', image, duration: 3, size: '480p' }, 3 * 50_000 + 2_000],
+      ['two reference images, 720p, 5 s', { model: 'grok-imagine', prompt: 'p', images: [image, image], duration: 5, size: '720p' }, 5 * 70_000 + 2 * 2_000],
+      ['edit of an 8 s video at 720p: the output follows it', { model: 'grok-imagine', prompt: 'p', video, size: '720p', extra_body: { operation: 'edit_video', input_video_seconds: 8 } }, 8 * 70_000 + 8 * 10_000],
+      ['edit of a video of unknown length: held at the longest accepted (8 s)', { model: 'grok-imagine', prompt: 'p', video, size: '480p', extra_body: { operation: 'edit_video' } }, 8 * 50_000 + 8 * 10_000],
+      ['extension by 6 s of an 8 s video (default tier 720p)', { model: 'grok-imagine', prompt: 'p', video, duration: 6, extra_body: { operation: 'video_extend', input_video_seconds: 8 } }, 6 * 70_000 + 8 * 10_000],
+      ['Vidu Pro 720p off-peak, 5 s: half price', { model: 'viduq3p-720p-offpeak', prompt: 'p', duration: 5 }, (5 * 90_000) / 2],
+      ["Vidu Turbo 540p at the operator's PRICES", { model: 'viduq3t-540p', prompt: 'p', duration: 4 }, 4 * 12_345],
+    ];
+    for (const [what, body, price] of cases) {
+      const { status, body: task } = await client.json('POST', '/v1/videos', body);
+      assert.equal(status, 200, `${what}: ${JSON.stringify(task)}`);
+      assert.equal(task.billing.price, price, what);
+    }
+    const models = (await client.json('GET', '/v1/models')).body.data as { id: string; pricing: { per_second: Record<string, number> } }[];
+    assert.deepEqual(models.find((model) => model.id === 'viduq3t-540p')?.pricing.per_second, { '540p': 12_345, '720p': 54_000, '1080p': 90_000 });
+  });
+
+  for (const [what, prices, problem] of [
+    ['a model not in the catalog', { 'sora-9': { per_second: { '720p': 1 } } }, /PRICES.*sora-9/],
+    ['a rate that is not whole micro-dollars', { 'grok-imagine': { per_second: { '720p': 0.5 } } }, /PRICES/],
+    ['an unknown field', { 'grok-imagine': { per_minute: 1 } }, /PRICES/],
+  ] as const) {
+    test(`PRICES with ${what} is refused at start, by name`, () => {
+      assert.throws(() => loadConfig({ PRICES: JSON.stringify(prices) }), (error: unknown) => error instanceof ConfigError && problem.test(error.message));
+    });
+  }
 });
 
 describe('holds at submit', () => {
@@ -127,7 +171,7 @@ describe('holds at submit', () => {
     const ledger = await ledgerOf(queue, client.id);
     assert.equal(ledger.length, 7);
     assert.ok(ledger.every((entry) => entry.balance >= 0));
-    assert.equal(7 * 2 * GROK_480 + GROK_480 / 2 + ledger.reduce((sum, entry) => sum + entry.amount, 0), GROK_480 / 2, 'the balance is the sum of its entries');
+    assert.equal(7 * 2 * GROK_480 + GROK_480 / 2 + ledger.reduce((sum, entry) => sum + entry.amount, 0), GROK_480 / 2, 'the balance is the opening balance and its entries');
   });
 });
 
@@ -228,5 +272,36 @@ describe('top-ups', () => {
     const badBalance = await admin(queue, 'POST', '/admin/keys', { name: 'x', balance: -1 });
     assert.equal(badBalance.status, 400);
     assert.equal(badBalance.body.error.param, 'balance');
+  });
+});
+
+describe('vidgate ledger check', () => {
+  const check = (dataDir: string) =>
+    run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } }).then(
+      ({ stdout }) => ({ code: 0, stdout }),
+      (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+    );
+
+  test('the books of both gateways hold after every test above: exit 0', async () => {
+    for (const gateway of [queue, full]) assert.deepEqual(await check(gateway.dataDir), { code: 0, stdout: 'ledger ok\n' });
+  });
+
+  test('a balance changed behind the ledger, or a hold that never ended, is found: exit 1, a line each', async (t) => {
+    const gateway = await startGateway({ ROLE: 'api' });
+    t.after(async () => {
+      await gateway.stop();
+      removeDataDir(gateway.dataDir);
+    });
+    const client = await metered(gateway, 10 * GROK_480);
+    const { body: task } = await client.json('POST', '/v1/videos', textTask(2));
+    const db = new BetterSqlite3(path.join(gateway.dataDir, 'vidgate.db'));
+    db.prepare('UPDATE api_keys SET balance = balance + 1 WHERE id = ?').run(client.id);
+    db.prepare("UPDATE tasks SET status = 'failed' WHERE id = ?").run(task.id);
+    db.close();
+    const { code, stdout } = await check(gateway.dataDir);
+    assert.equal(code, 1);
+    assert.match(stdout, new RegExp(`key ${client.id}: balance ${8 * GROK_480 + 1} is not the sum of its ledger entries \\(${8 * GROK_480}\\)`));
+    assert.match(stdout, new RegExp(`task ${task.id} \\(failed\\): 0 captures or releases for its hold, not 1`));
+    assert.match(stdout, /2 problem\(s\)/);
   });
 });

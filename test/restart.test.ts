@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { after, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../src/store/schema.ts';
 import { pngDataUri, probe } from './support/media.ts';
-import { Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { ADMIN_KEY, Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 
 /**
  * A crash at any moment loses no task: kill -9 in the middle of rendering, start again on
  * the same DATA_DIR, and every task still completes exactly as asked.
  */
+const run = promisify(execFile);
 let gateway: RunningGateway | undefined;
 after(async () => {
   await gateway?.stop('SIGKILL');
@@ -26,9 +28,17 @@ async function statuses(client: Client, ids: string[]) {
   return Promise.all(ids.map(async (id) => (await client.json('GET', `/v1/videos/${id}`)).body));
 }
 
-test('kill -9 mid-render, restart: every task completes once, with the right video', async () => {
+test('kill -9 mid-render, restart: every task completes once, with the right video, and is billed once', async () => {
   gateway = await startGateway(env);
-  const client = await newClient(gateway);
+  // A metered key: the kill lands between each task's hold and its capture.
+  const opening = 10_000_000;
+  const created = await fetch(`${gateway.url}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'metered', balance: opening }),
+  });
+  const { key, id: keyId } = (await created.json()) as { key: string; id: string };
+  const client = new Client(gateway.url, key);
   const ids: string[] = [];
   // Longer clips than elsewhere, so that the kill surely lands mid-render.
   for (const seconds of [8, 6, 6]) {
@@ -57,6 +67,14 @@ test('kill -9 mid-render, restart: every task completes once, with the right vid
   }
   const { body } = await again.json('GET', '/v1/videos?limit=10');
   assert.equal(body.data.length, 3, 'no task lost, none duplicated');
+
+  // grok-imagine at 720p: 70,000 micro-dollars a second, 20 s in all; each hold captured once.
+  assert.equal((await again.json('GET', '/v1/balance')).body.balance, opening - 20 * 70_000);
+  const ledger = await fetch(`${gateway.url}/admin/keys/${keyId}/ledger`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  const kinds = ((await ledger.json()) as { data: { kind: string }[] }).data.map((entry) => entry.kind).sort();
+  assert.deepEqual(kinds, ['capture', 'capture', 'capture', 'hold', 'hold', 'hold', 'topup']);
+  const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } });
+  assert.equal(check.stdout, 'ledger ok\n');
 });
 
 test('SIGTERM hands running tasks back, so a restart resumes them at once', async () => {

@@ -1,11 +1,17 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeyService } from '../auth/keys.ts';
+import { checkLedger } from '../billing/ledger-check.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 
 const USAGE = `Usage:
-  vidgate keys create --name NAME   issue a key (shown once)
+  vidgate keys create --name NAME [--balance MICROS]
+                                    issue a key (shown once); with a balance in
+                                    micro-dollars (1 USD = 1000000) it is metered
+  vidgate ledger check              check the books: balances are the sum of their
+                                    entries, never below zero, each hold ended once;
+                                    exit 0 when they hold, 1 with a line per problem
   vidgate keys list                 list keys (no secrets)
   vidgate keys revoke ID            revoke a key
   vidgate --help                    this text
@@ -15,7 +21,7 @@ Reads DATA_DIR (default ./data) like the server; the server itself starts with n
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, balance: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     return 2;
@@ -26,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [group, command, argument] = positionals;
-  if (group !== 'keys' || !command) {
+  if ((group !== 'keys' && group !== 'ledger') || !command) {
     const what = positionals.length === 0 ? 'a command is needed' : `unknown command: ${positionals.join(' ')}`;
     process.stderr.write(`vidgate: ${what}\n${USAGE}\n`);
     return 2;
@@ -35,13 +41,28 @@ async function main(argv: string[]): Promise<number> {
   const store = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
   const keys = new KeyService(store);
   try {
+    if (group === 'ledger') {
+      if (command !== 'check') {
+        process.stderr.write(`vidgate: unknown command: ledger ${command}\n${USAGE}\n`);
+        return 2;
+      }
+      const problems = await checkLedger(store);
+      for (const problem of problems) process.stdout.write(`${problem}\n`);
+      process.stdout.write(problems.length === 0 ? 'ledger ok\n' : `${problems.length} problem(s)\n`);
+      return problems.length === 0 ? 0 : 1;
+    }
     switch (command) {
       case 'create': {
         if (!values.name?.trim()) {
           process.stderr.write('keys create needs --name NAME\n');
           return 2;
         }
-        process.stdout.write(`${JSON.stringify(await keys.create(values.name.trim()), null, 2)}\n`);
+        const balance = values.balance === undefined ? null : Number(values.balance);
+        if (balance !== null && !(Number.isSafeInteger(balance) && balance >= 0)) {
+          process.stderr.write('--balance is micro-dollars: a whole number of at least 0\n');
+          return 2;
+        }
+        process.stdout.write(`${JSON.stringify(await keys.create(values.name.trim(), { balance }), null, 2)}\n`);
         return 0;
       }
       case 'list':

@@ -98,6 +98,43 @@ export function buildQueries(db: Kysely<Database>) {
       (p: { keyId: string; taskId: string | null; kind: LedgerKind; amount: number; balance: number; now: number; note: string | null }) =>
         db.insertInto('ledger').values({ key_id: p.keyId, task_id: p.taskId, kind: p.kind, amount: p.amount, balance: p.balance, created_at: p.now, note: p.note }),
     ),
+    /** Metered keys whose balance is not the sum of their ledger entries, or is below zero. */
+    balanceMismatches: prepare((_: object) =>
+      db
+        .selectFrom('api_keys')
+        .leftJoin('ledger', 'ledger.key_id', 'api_keys.id')
+        .select((eb) => ['api_keys.id as key_id', 'api_keys.balance as balance', eb.fn.coalesce(eb.fn.sum<number>('ledger.amount'), eb.lit(0)).as('total')])
+        .where('api_keys.balance', 'is not', null)
+        .groupBy('api_keys.id')
+        .having((eb) => eb.or([eb('api_keys.balance', '<', 0), eb('api_keys.balance', '<>', eb.fn.coalesce(eb.fn.sum<number>('ledger.amount'), eb.lit(0)))])),
+    ),
+    negativeEntries: prepare((_: object) => db.selectFrom('ledger').select(['id', 'key_id', 'balance']).where('balance', '<', 0)),
+    /**
+     * Holds and their ends, per task: an ended (or deleted) task must have exactly one
+     * capture or release for its hold, a running one none, and no capture may exceed its hold.
+     */
+    holdsAndEnds: prepare((_: object) =>
+      db
+        .selectFrom('ledger as hold')
+        .leftJoin('tasks', 'tasks.id', 'hold.task_id')
+        .select((eb) => [
+          'hold.task_id as task_id',
+          'hold.amount as held',
+          'tasks.status as status',
+          'tasks.hold as task_hold',
+          eb.selectFrom('ledger as end').select((inner) => inner.fn.countAll<number>().as('n')).whereRef('end.task_id', '=', 'hold.task_id').where('end.kind', 'in', ['capture', 'release']).as('ends'),
+          eb.selectFrom('ledger as end').select((inner) => inner.fn.coalesce(inner.fn.sum<number>('end.amount'), inner.lit(0)).as('s')).whereRef('end.task_id', '=', 'hold.task_id').where('end.kind', 'in', ['capture', 'release']).as('given_back'),
+        ])
+        .where('hold.kind', '=', 'hold'),
+    ),
+    /** Tasks that say they hold an amount with no hold entry in the ledger. */
+    holdsMissing: prepare((_: object) =>
+      db
+        .selectFrom('tasks')
+        .select(['id', 'hold'])
+        .where('hold', 'is not', null)
+        .where((eb) => eb.not(eb.exists(eb.selectFrom('ledger').select('ledger.id').whereRef('ledger.task_id', '=', 'tasks.id').where('ledger.kind', '=', 'hold')))),
+    ),
     ledgerPage: prepare((p: { keyId: string; after: number; limit: number }) =>
       db.selectFrom('ledger').selectAll().where('key_id', '=', p.keyId).where('id', '>', p.after).orderBy('id').limit(p.limit),
     ),

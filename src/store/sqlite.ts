@@ -7,7 +7,7 @@ import type { PreparedQuery } from './prepared.ts';
 import { buildQueries, type Queries } from './queries.ts';
 import { InsufficientBalance } from '../errors.ts';
 import type { ApiKeyRow, Database, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
-import type { IdempotentTask, Lane, Settlement, Store } from './store.ts';
+import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -60,6 +60,7 @@ class SqliteStore implements Store {
   #pendingInserts: { task: TaskRow; resolve: () => void; reject: (error: unknown) => void }[] = [];
   readonly #settle: BetterSqlite3.Transaction<(id: string, settlement: Settlement) => TaskRow | undefined>;
   readonly #insertAlone: (task: TaskRow) => void;
+  readonly #insertKey: BetterSqlite3.Transaction<(key: Parameters<Store['insertKey']>[0]) => void>;
   readonly #adjust: BetterSqlite3.Transaction<(keyId: string, change: Parameters<Store['adjustBalance']>[1]) => number | undefined>;
 
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
@@ -70,6 +71,11 @@ class SqliteStore implements Store {
     this.#insertOnce = sqlite.transaction((task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => this.#claimAndInsert(task, once));
     this.#settle = sqlite.transaction((id: string, settlement: Settlement) => this.#settleTask(id, settlement));
     this.#insertAlone = sqlite.transaction((task: TaskRow) => this.#insertOne(task));
+    // A key's opening balance is its first ledger entry: every balance is the sum of its entries.
+    this.#insertKey = sqlite.transaction((key: Parameters<Store['insertKey']>[0]) => {
+      this.#run(this.#q.insertKey, key);
+      if (key.balance) this.#run(this.#q.insertLedger, { keyId: key.id, taskId: null, kind: 'topup', amount: key.balance, balance: key.balance, now: key.now, note: 'opening balance' });
+    });
     this.#adjust = sqlite.transaction((keyId: string, change: Parameters<Store['adjustBalance']>[1]) => this.#adjustBalance(keyId, change));
   }
 
@@ -132,7 +138,7 @@ class SqliteStore implements Store {
   }
 
   async insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }) {
-    this.#run(this.#q.insertKey, key);
+    this.#insertKey.immediate(key);
   }
   async keyById(id: string) {
     return this.#get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id });
@@ -159,6 +165,15 @@ class SqliteStore implements Store {
     // Only a metered key has a hold to give back, and a key never stops being metered.
     if (!row) throw new Error(`key ${keyId} has no balance to credit`);
     return row.balance;
+  }
+  async ledgerAudit() {
+    // One snapshot: a task settling between two of these reads must not look half-settled.
+    return this.#sqlite.transaction(() => ({
+      balanceMismatches: this.#all<object, LedgerAudit['balanceMismatches'][number]>(this.#q.balanceMismatches, {}),
+      negativeEntries: this.#all<object, LedgerAudit['negativeEntries'][number]>(this.#q.negativeEntries, {}),
+      holdsAndEnds: this.#all<object, LedgerAudit['holdsAndEnds'][number]>(this.#q.holdsAndEnds, {}),
+      holdsMissing: this.#all<object, LedgerAudit['holdsMissing'][number]>(this.#q.holdsMissing, {}),
+    }))();
   }
   async ledger(keyId: string, after: number, limit: number) {
     return this.#all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit });

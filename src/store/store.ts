@@ -31,6 +31,13 @@ export type Settlement =
   /** A completed video's file is gone; the task stays, as a record. */
   | { kind: 'expired'; now: number };
 
+export interface LedgerAudit {
+  balanceMismatches: { key_id: string; balance: number; total: number }[];
+  negativeEntries: { id: number; key_id: string; balance: number }[];
+  holdsAndEnds: { task_id: string; held: number; status: string | null; task_hold: number | null; ends: number; given_back: number }[];
+  holdsMissing: { id: string; hold: number }[];
+}
+
 /** The lanes a runner claims from: the preview renderer's long steps, upstream tasks' short ones. */
 export type Lane = 'local' | 'upstream';
 
@@ -50,6 +57,8 @@ export interface Store {
    * would take the balance below zero throws InsufficientBalance.
    */
   adjustBalance(keyId: string, change: { kind: 'topup' | 'adjustment'; amount: number; now: number; note: string | null }): Promise<number | undefined>;
+  /** Everything the ledger check reads, in one read transaction (see billing/ledger-check.ts). */
+  ledgerAudit(): Promise<LedgerAudit>;
   /** A key's ledger entries in order, after the entry `after` (0: from the start). */
   ledger(keyId: string, after: number, limit: number): Promise<LedgerRow[]>;
   activeKeyByHash(hash: string): Promise<ApiKeyRow | undefined>;
