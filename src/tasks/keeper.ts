@@ -49,7 +49,8 @@ export class Keeper {
     let cost: number;
     try {
       output = await measure(file);
-      cost = bill(JSON.parse(task.job) as VideoJob, prices, Number(output.seconds)).amount;
+      // Never above the quote the client saw (and a metered key holds), even if prices rose since.
+      cost = Math.min(bill(JSON.parse(task.job) as VideoJob, prices, Number(output.seconds)).amount, task.price ?? Infinity);
       ({ size } = await storage.putFile(key, file));
     } finally {
       // Moved, or failed to be: either way no one else will take the local file.
