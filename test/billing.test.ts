@@ -246,6 +246,38 @@ describe('the end of a task settles its hold once', () => {
   });
 });
 
+describe('test-mode keys', () => {
+  test('a test key (sk-test-…) runs on the preview renderer though a channel serves the model, is never charged, and its tasks say so', async () => {
+    const created = await admin(full, 'POST', '/admin/keys', { name: 'ci', mode: 'test', balance: 1_000 });
+    assert.equal(created.status, 201);
+    assert.match(created.body.key, /^sk-test-/);
+    assert.equal(created.body.mode, 'test');
+    const client = new Client(full.url, created.body.key);
+    const prompt = 'a test-mode fox';
+    const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt, duration: 2, size: '480P' });
+    assert.equal(status, 200, 'a balance of 1,000 would not cover 160,000: a test task holds nothing');
+    assert.equal(body.mode, 'test');
+    assert.equal(body.billing.price, 2 * 80_000, 'quoted as live would be');
+    const task = await client.waitFor(body.id, 60_000);
+    assert.equal(task.status, 'completed', JSON.stringify(task));
+    assert.deepEqual(task.billing, { currency: 'USD', unit: 'micro', price: 2 * 80_000, cost: 0, metered: false });
+    assert.equal(fake.requests.filter((request) => JSON.stringify(request.body ?? '').includes(prompt)).length, 0, 'the upstream never heard of it');
+    assert.equal(await balanceOf(client), 1_000);
+
+    // Refused as live would be: 540P is not an xAI size.
+    const refused = await client.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt, duration: 2, size: '540P' });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.code, 'unsupported_by_upstream');
+    // And a live key's task does go upstream: the mode is the key's.
+    const live = await newClient(full);
+    const made = await live.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt: 'a live fox', duration: 2, size: '480P' });
+    assert.equal(made.body.mode, 'live');
+    assert.equal((await live.waitFor(made.body.id, 30_000)).status, 'completed');
+    assert.equal(fake.requests.filter((request) => JSON.stringify(request.body ?? '').includes('a live fox')).length, 1);
+    assert.equal((await admin(full, 'POST', '/admin/keys', { name: 'x', mode: 'sandbox' })).body.error.param, 'mode');
+  });
+});
+
 describe('top-ups', () => {
   test('the operator tops a metered key up, with a ledger entry; an unmetered key, a bad amount or an unknown key are refused', async () => {
     const client = await metered(queue, 0);

@@ -45,7 +45,7 @@ async function freshStore(dir = scratchDir()): Promise<Store> {
 }
 
 const NOW = 1_700_000_000_000;
-const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW, balance: null };
+const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW, balance: null, mode: 'live' as const };
 
 const JOB = JSON.stringify(validate('create', { model: 'grok-imagine', prompt: 'p', duration: 3, size: '480p' }));
 
@@ -83,6 +83,7 @@ function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
     price: null,
     hold: null,
     cost: null,
+    mode: 'live',
     ...fields,
   };
 }

@@ -44,7 +44,7 @@ before(async () => {
   const guard = { allowedPrivateHosts: new Set<string>(), maxBytes: 1 << 24, timeoutMs: 5000 };
   const keeper = new Keeper({ store, storage, clock, log, videoTtlMs: 3600_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable() });
   deps = { store, clock, log, keeper, channels, inputs: new UpstreamInputs(storage, new UrlSigner('s'), null, 3600_000), maxAttempts: 5 };
-  await store.insertKey({ id: 'key_1', name: 'k', hash: 'h', prefix: 'sk-', now, balance: null });
+  await store.insertKey({ id: 'key_1', name: 'k', hash: 'h', prefix: 'sk-', now, balance: null, mode: 'live' });
 });
 after(async () => {
   for (const channel of channels.all()) channel.close();
@@ -62,7 +62,7 @@ async function newTask(): Promise<string> {
     seconds: '3', size: '480p', remixed_from_video_id: null, warnings: null, provider: 'xai', operation: null,
     submit_started_at: null, usage: null, error_code: null, error_message: null, created_at: now, updated_at: now,
     started_at: null, completed_at: null, expires_at: null, run_after: now, attempts: 0, claims: 0, lease_owner: null,
-    lease_expires_at: null, video_key: null, video_size: null, price: null, hold: null, cost: null,
+    lease_expires_at: null, video_key: null, video_size: null, price: null, hold: null, cost: null, mode: 'live',
   };
   await store.insertTask(row);
   return id;

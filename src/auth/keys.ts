@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { KeyMode } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 
 /** API keys: shown once at creation, stored only as a SHA-256 hash. */
@@ -9,6 +10,7 @@ export interface CreatedKey {
   created_at: number;
   /** Micro-dollars; null: unmetered. */
   balance: number | null;
+  mode: KeyMode;
 }
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -21,12 +23,15 @@ export class KeyService {
 
   constructor(private readonly store: Store) {}
 
-  /** `balance` (micro-dollars) makes a metered key; without one the key is unmetered. */
-  async create(name: string, { balance = null, now = Date.now() }: { balance?: number | null; now?: number } = {}): Promise<CreatedKey> {
+  /**
+   * `balance` (micro-dollars) makes a metered key; without one the key is unmetered. A
+   * `test` key (`sk-test-…`) runs every task on the preview renderer and is never charged.
+   */
+  async create(name: string, { balance = null, mode = 'live', now = Date.now() }: { balance?: number | null; mode?: KeyMode; now?: number } = {}): Promise<CreatedKey> {
     const id = `key_${randomBytes(8).toString('hex')}`;
-    const key = `sk-${randomBytes(24).toString('base64url')}`;
-    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, 7), now, balance });
-    return { id, name, key, created_at: Math.floor(now / 1000), balance };
+    const key = `sk-${mode === 'test' ? 'test-' : ''}${randomBytes(24).toString('base64url')}`;
+    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, mode === 'test' ? 12 : 7), now, balance, mode });
+    return { id, name, key, created_at: Math.floor(now / 1000), balance, mode };
   }
 
   async list() {
@@ -37,6 +42,7 @@ export class KeyService {
       prefix: row.key_prefix,
       created_at: Math.floor(row.created_at / 1000),
       balance: row.balance,
+      mode: row.mode,
       revoked_at: row.revoked_at === null ? null : Math.floor(row.revoked_at / 1000),
     }));
   }

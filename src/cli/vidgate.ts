@@ -6,9 +6,10 @@ import { ConfigError, loadConfig } from '../config.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
 
 const USAGE = `Usage:
-  vidgate keys create --name NAME [--balance MICROS]
+  vidgate keys create --name NAME [--balance MICROS] [--test]
                                     issue a key (shown once); with a balance in
-                                    micro-dollars (1 USD = 1000000) it is metered
+                                    micro-dollars (1 USD = 1000000) it is metered;
+                                    --test: a test-mode key (preview renderer, never charged)
   vidgate ledger check              check the books: balances are the sum of their
                                     entries, never below zero, each hold ended once;
                                     exit 0 when they hold, 1 with a line per problem
@@ -21,7 +22,7 @@ Reads DATA_DIR (default ./data) like the server; the server itself starts with n
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, balance: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, balance: { type: 'string' }, test: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     return 2;
@@ -62,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
           process.stderr.write('--balance is micro-dollars: a whole number of at least 0\n');
           return 2;
         }
-        process.stdout.write(`${JSON.stringify(await keys.create(values.name.trim(), { balance }), null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(await keys.create(values.name.trim(), { balance, mode: values.test ? 'test' : 'live' }), null, 2)}\n`);
         return 0;
       }
       case 'list':

@@ -5,7 +5,7 @@ import { requireAdminKey } from './auth.ts';
 import { invalidRequest, notFound } from './errors.ts';
 
 const micros = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const createKeyBody = z.object({ name: z.string().trim().min(1).max(200), balance: micros.nullable().optional() });
+const createKeyBody = z.object({ name: z.string().trim().min(1).max(200), balance: micros.nullable().optional(), mode: z.enum(['live', 'test']).optional() });
 const topUpBody = z.object({ amount: micros.min(1), note: z.string().max(500).optional() }).strict();
 const ledgerQuery = z.object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(100).default(20) });
 
@@ -17,14 +17,14 @@ export function registerAdminRoutes(app: FastifyInstance, routes: RouteTable, { 
     const parsed = createKeyBody.safeParse(request.body ?? {});
     if (!parsed.success) {
       const param = String(parsed.error.issues[0]?.path[0] ?? 'name');
-      throw invalidRequest(
-        param === 'balance'
-          ? 'balance is micro-dollars: a whole number of at least 0 (or null for an unmetered key)'
-          : 'name is required: a non-empty string of at most 200 characters',
-        param,
-      );
+      const messages: Record<string, string> = {
+        balance: 'balance is micro-dollars: a whole number of at least 0 (or null for an unmetered key)',
+        mode: "mode is 'live' (the default) or 'test' (runs on the preview renderer, never charged)",
+      };
+      throw invalidRequest(messages[param] ?? 'name is required: a non-empty string of at most 200 characters', param);
     }
-    return reply.status(201).send(await keys.create(parsed.data.name, { balance: parsed.data.balance ?? null }));
+    const { name, balance, mode } = parsed.data;
+    return reply.status(201).send(await keys.create(name, { balance: balance ?? null, mode }));
   });
   app.post<{ Params: { id: string } }>('/admin/keys/:id/topup', { onRequest }, async (request) => {
     const parsed = topUpBody.safeParse(request.body ?? {});

@@ -34,6 +34,8 @@ export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: 
     ...(task.warnings ? { warnings: JSON.parse(task.warnings) as string[] } : {}),
     // Micro-dollars: the quote (held on a metered key) and, once the task ended, what it was billed.
     billing: { currency: 'USD', unit: 'micro', price: task.price, cost: task.cost, metered: task.hold !== null },
+    // test: made by the preview renderer for a test-mode key, and never charged.
+    mode: task.mode,
   };
 }
 

@@ -119,4 +119,11 @@ export const migrations: Record<string, Migration> = {
       await sql`CREATE UNIQUE INDEX ledger_once ON ledger (task_id, kind = 'hold') WHERE task_id IS NOT NULL`.execute(db);
     },
   },
+  '0008_test_mode': {
+    // Test-mode keys: their tasks run on the preview renderer and are never charged.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('api_keys').addColumn('mode', 'text', (c) => c.notNull().defaultTo('live')).execute();
+      await db.schema.alterTable('tasks').addColumn('mode', 'text', (c) => c.notNull().defaultTo('live')).execute();
+    },
+  },
 };

@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import type { Database, LedgerKind, TaskRow } from './schema.ts';
+import type { Database, KeyMode, LedgerKind, TaskRow } from './schema.ts';
 import { prepare } from './prepared.ts';
 
 /**
@@ -10,7 +10,7 @@ export const TASK_COLUMNS = [
   'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
   'remixed_from_video_id', 'warnings', 'provider', 'operation', 'submit_started_at', 'usage', 'error_code', 'error_message',
   'created_at', 'updated_at', 'started_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
-  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size', 'price', 'hold', 'cost',
+  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size', 'price', 'hold', 'cost', 'mode',
 ] as const satisfies readonly (keyof TaskRow)[];
 
 const ACTIVE = ['queued', 'in_progress'] as const;
@@ -71,8 +71,8 @@ export function buildQueries(db: Kysely<Database>) {
 
   return {
     insertKey: prepare(
-      (p: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }) =>
-        db.insertInto('api_keys').values({ id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now, balance: p.balance }),
+      (p: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode }) =>
+        db.insertInto('api_keys').values({ id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now, balance: p.balance, mode: p.mode }),
     ),
     keyById: prepare((p: { id: string }) => db.selectFrom('api_keys').selectAll().where('id', '=', p.id)),
 

@@ -11,7 +11,11 @@ export interface ApiKeyTable {
   revoked_at: number | null;
   /** Micro-dollars left; null: unmetered (priced and recorded, never refused for money). */
   balance: number | null;
+  /** `test`: its tasks run on the preview renderer, whatever channels exist, and are never charged. */
+  mode: KeyMode;
 }
+
+export type KeyMode = 'live' | 'test';
 
 export type TaskStatus = 'queued' | 'in_progress' | 'completed' | 'failed' | 'cancelled';
 
@@ -66,6 +70,8 @@ export interface TaskTable {
   hold: number | null;
   /** What it was billed when it ended: the probed output's price when completed, 0 otherwise. */
   cost: number | null;
+  /** The mode of the key that made it: a `test` task ran on the preview renderer and is never charged. */
+  mode: KeyMode;
 }
 
 export type LedgerKind = 'hold' | 'capture' | 'release' | 'topup' | 'adjustment';

@@ -137,7 +137,7 @@ class SqliteStore implements Store {
     return this.#execute(query, params, (statement, values) => statement.run(...values).changes);
   }
 
-  async insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }) {
+  async insertKey(key: Parameters<Store['insertKey']>[0]) {
     this.#insertKey.immediate(key);
   }
   async keyById(id: string) {

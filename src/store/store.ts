@@ -1,4 +1,4 @@
-import type { ApiKeyRow, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
+import type { ApiKeyRow, IdempotencyRow, KeyMode, LedgerRow, TaskRow } from './schema.ts';
 
 /** An Idempotency-Key's claim and the task it made. */
 export interface IdempotentTask {
@@ -48,7 +48,7 @@ export type Lane = 'local' | 'upstream';
  */
 export interface Store {
   /** `balance` in micro-dollars, or null for an unmetered key. */
-  insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null }): Promise<void>;
+  insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode }): Promise<void>;
   /** Any key, revoked or not. */
   keyById(id: string): Promise<ApiKeyRow | undefined>;
   /**

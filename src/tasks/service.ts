@@ -9,6 +9,7 @@ import { Conflict, InvalidInput, NotFound } from '../errors.ts';
 import { inputProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
+import { LOCAL_CHANNEL } from '../store/queries.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { IdempotentTask, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
@@ -177,24 +178,28 @@ export class TaskService {
 
   /** Stores the job's inputs under the new task and makes its row, not yet saved; on failure no input stays behind. */
   private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null, body: unknown): Promise<TaskRow> {
-    const { media, route } = this.options;
+    const { media, route, store } = this.options;
+    const key = await store.keyById(keyId);
+    const test = key?.mode === 'test';
     let job: VideoJob;
     let provider: string;
     try {
       job = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
+      // A test key's task is refused and warned as a live one would be, then made by the preview renderer.
       const routed = await route(job);
       if ('unsupported' in routed) {
         const { slot, message } = routed.unsupported;
         throw new InvalidInput(message, fieldFor(job.model, slot, body), 'unsupported_by_upstream');
       }
-      provider = routed.provider;
+      provider = test ? LOCAL_CHANNEL : routed.provider;
       if (routed.warnings.length > 0) job = { ...job, warnings: [...job.warnings, ...routed.warnings] };
     } catch (error) {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;
     }
+    // Quoted for every key (a test key sees what live would cost); held only on a metered live key.
     const price = quote(job, this.options.prices).amount;
-    const metered = ((await this.options.store.keyById(keyId))?.balance ?? null) !== null;
+    const metered = !test && (key?.balance ?? null) !== null;
     return {
       id,
       key_id: keyId,
@@ -228,6 +233,7 @@ export class TaskService {
       price,
       hold: metered ? price : null,
       cost: null,
+      mode: test ? 'test' : 'live',
     };
   }
 
