@@ -39,6 +39,8 @@ export interface Config {
   channels: ChannelSpec[];
   /** What each model's videos cost (defaults with the config file's PRICES over them). */
   prices: PriceTable;
+  /** A Vidu credit in micro-dollars. */
+  viduCreditMicros: number;
   /** Upstream steps (submits, checks) one worker runs at once. */
   upstreamConcurrency: number;
   /** Finished upstream results one worker copies (downloads, probes, stores) at once. */
@@ -79,6 +81,8 @@ const schema = z.object({
   RELAY_BASE_URL: z.url({ protocol: /^https?$/ }).optional(),
   // Per model, over the defaults (src/billing/prices.ts): a JSON object in the config file, or a JSON string.
   PRICES: z.preprocess(parseJsonString, pricesSchema).default({}),
+  // What one Vidu credit costs you, in micro-dollars: the usage report's upstream cost (default $0.005).
+  VIDU_CREDIT_MICROS: positiveInt(5_000),
   UPSTREAM_CONCURRENCY: positiveInt(64),
   // A copy mostly waits (the download, the disk): 4 at once kept about 150 results a second at most (bench:tracking), 32 over 250.
   COPY_CONCURRENCY: positiveInt(32),
@@ -169,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fetchTimeoutSeconds: c.FETCH_TIMEOUT_SECONDS,
     channels,
     prices: buildPriceTable(c.PRICES),
+    viduCreditMicros: c.VIDU_CREDIT_MICROS,
     upstreamConcurrency: c.UPSTREAM_CONCURRENCY,
     copyConcurrency: c.COPY_CONCURRENCY,
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,

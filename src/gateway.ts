@@ -48,6 +48,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const inputs = new UpstreamInputs(storage, signer, config.publicUrl, 50 * 3600_000);
   const keeper = new Keeper({
     prices: config.prices,
+    creditMicros: config.viduCreditMicros,
     store,
     storage,
     clock: systemClock,

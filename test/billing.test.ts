@@ -278,6 +278,45 @@ describe('test-mode keys', () => {
   });
 });
 
+describe('usage', () => {
+  test('per model and per day: what a key spent; for the operator, revenue beside what the upstream charged, and the margin', async () => {
+    const client = await newClient(full, 'usage');
+    const keyId = (await client.json('GET', '/v1/balance')).body.key_id as string;
+    const made = await Promise.all([
+      client.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt: 'usage fox', duration: 2, size: '480P' }),
+      client.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt: 'usage fox #fail', duration: 2, size: '480P' }),
+      client.json('POST', '/v1/videos', textTask(2)),
+    ]);
+    for (const { body } of made) await client.waitFor(body.id, 60_000);
+    const tester = (await admin(full, 'POST', '/admin/keys', { name: 'usage-test', mode: 'test' })).body;
+    await new Client(full.url, tester.key).waitFor((await new Client(full.url, tester.key).json('POST', '/v1/videos', textTask(1))).body.id, 60_000);
+
+    // xAI reports $0.05 a second: 2 s is 100,000 micro-dollars; we bill 80,000 a second at 480P.
+    const operator = await admin(full, 'GET', `/admin/usage?group_by=model&key_id=${keyId}`);
+    assert.equal(operator.status, 200, JSON.stringify(operator.body));
+    assert.deepEqual(operator.body.data, [
+      { group: 'grok-imagine', tasks: 1, completed: 1, revenue: 2 * GROK_480, upstream_cost: null, margin: null },
+      { group: 'grok-video-1.5', tasks: 2, completed: 1, revenue: 160_000, upstream_cost: 100_000, margin: 60_000 },
+    ]);
+    const own = await client.json('GET', '/v1/usage?group_by=model');
+    assert.deepEqual(own.body.data, [
+      { group: 'grok-imagine', tasks: 1, completed: 1, spend: 2 * GROK_480 },
+      { group: 'grok-video-1.5', tasks: 2, completed: 1, spend: 160_000 },
+    ]);
+    const days = await client.json('GET', '/v1/usage?group_by=day');
+    assert.deepEqual(days.body.data, [{ group: new Date().toISOString().slice(0, 10), tasks: 3, completed: 2, spend: 260_000 }]);
+    const byKey = (await admin(full, 'GET', '/admin/usage?group_by=key')).body.data as { group: string }[];
+    assert.ok(byKey.some((row) => row.group === keyId));
+    assert.ok(!byKey.some((row) => row.group === tester.id), 'test-mode tasks are not usage');
+
+    for (const [query, param] of [['key_id=x', 'key_id'], ['group_by=key', 'group_by'], ['from=2026-12-01&to=2026-11-01', 'from'], ['from=yesterday', 'from'], ['from=2020-01-01&to=2026-01-01', 'from']] as const) {
+      const bad = await client.json('GET', `/v1/usage?${query}`);
+      assert.equal(bad.status, 400, query);
+      assert.equal(bad.body.error.param, param, query);
+    }
+  });
+});
+
 describe('top-ups', () => {
   test('the operator tops a metered key up, with a ledger entry; an unmetered key, a bad amount or an unknown key are refused', async () => {
     const client = await metered(queue, 0);

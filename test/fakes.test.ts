@@ -271,7 +271,7 @@ describe('fake xAI', () => {
       video: { url: `${xai.origin}/files/${id}.mp4`, duration: 4, respect_moderation: true },
       model: 'grok-imagine-video',
       progress: 100,
-      usage: { cost_in_usd_ticks: 4 * 50_000_000 },
+      usage: { cost_in_usd_ticks: 4 * 500_000_000 },
     });
 
     const file = await download(`${xai.origin}/files/${id}.mp4`);
@@ -296,7 +296,7 @@ describe('fake xAI', () => {
     const done = (await call(`${xai.url}/videos/${id}`, { headers: XAI })).body as XaiResult;
     const seconds = Math.round(probe(xai.videoBytes).duration * 100) / 100;
     assert.equal(done.video?.duration, seconds);
-    assert.equal(done.usage?.cost_in_usd_ticks, Math.round(seconds * 50_000_000));
+    assert.equal(done.usage?.cost_in_usd_ticks, Math.round(seconds * 500_000_000));
 
     const unknown = await call(`${xai.url}/videos/no-such-id`, { headers: XAI });
     assert.equal(unknown.status, 404);

@@ -111,7 +111,7 @@ async function held(owner = 'runner-1', fields: Partial<TaskRow> = {}) {
 }
 
 /** The methods that change no row; every other method of Store must have a case below. */
-const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'ledgerAudit', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'expiredVideos', 'idempotentTask', 'close'] as const satisfies readonly (keyof Store)[];
+const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'ledgerAudit', 'usage', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'expiredVideos', 'idempotentTask', 'close'] as const satisfies readonly (keyof Store)[];
 type Writing = Exclude<keyof Store, (typeof READ_ONLY)[number]>;
 
 /** One case per writing method: it runs the method on a primed store and checks the cached reads see it. */
@@ -156,7 +156,7 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     assert.equal(await deleted.read(), undefined);
 
     const completed = await held();
-    const result = { owner: 'runner-1', now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240', usage: '{"credits":4}', cost: 0 };
+    const result = { owner: 'runner-1', now: NOW + 1, expiresAt: NOW + 2, videoKey: 'videos/video_a/video.mp4', videoSize: 10, seconds: '3', size: '320x240', usage: '{"credits":4}', cost: 0, upstreamCost: 20_000 };
     assert.equal((await completed.store.settle('video_a', { kind: 'completed', ...result }))?.status, 'completed');
     assert.equal((await completed.read())?.size, '320x240');
     assert.equal((await completed.read())?.usage, '{"credits":4}');
@@ -353,7 +353,7 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
     };
     const log = pino({ level: 'silent' });
     const guard = { allowedPrivateHosts: new Set<string>(), maxBytes: 1 << 20, timeoutMs: 1000 };
-    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable() });
+    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable(), creditMicros: 5_000 });
     const runner = new Runner({ store, storage, clock: systemClock, log, keeper, renderer: provider, upstream: null, concurrency: 1, leaseMs: 30_000, idleMs: 20 });
     await store.insertKey(KEY);
     await store.insertTask(taskRow('video_a', { created_at: Date.now(), run_after: Date.now() }));

@@ -1,6 +1,7 @@
 import { NotFound, Conflict } from '../errors.ts';
 import type { LedgerRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import { usageReport } from './usage.ts';
 
 /** A ledger entry as the API shows it: times in Unix seconds, money in micro-dollars. */
 export function ledgerEntry(row: LedgerRow) {
@@ -33,6 +34,11 @@ export class Accounts {
     if (balance !== undefined) return balance;
     if (!(await this.store.keyById(keyId))) throw new NotFound(`No key with id '${keyId}'`, 'key_not_found');
     throw new Conflict(`Key '${keyId}' is unmetered: it has no balance to top up`, 'key_unmetered', false);
+  }
+
+  /** The usage report (see usage.ts); `operator` adds the upstream cost and margin. */
+  usage(query: Parameters<typeof usageReport>[1], operator: boolean) {
+    return usageReport(this.store, query, operator);
   }
 
   /** One page of a key's ledger, oldest first, after the entry `after`. */

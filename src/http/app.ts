@@ -4,6 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.ts';
 import { registerBalanceRoutes } from './balance.ts';
+import { registerUsageRoutes } from './usage.ts';
 import { MAX_FORM_FIELD_BYTES } from './body.ts';
 import { Common } from './common.ts';
 import { registerContentRoutes } from './content.ts';
@@ -137,6 +138,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerAdminRoutes(app, routes, routeDeps);
   registerModelRoutes(app, routes, routeDeps);
   registerBalanceRoutes(app, routes, routeDeps);
+  registerUsageRoutes(app, routes, routeDeps);
   registerVideoRoutes(app, routes, routeDeps);
   registerContentRoutes(app, routes, routeDeps);
   registerEventRoutes(app, routes, routeDeps);

@@ -207,6 +207,17 @@ export function buildOpenApi(): JsonSchema {
         get: { summary: 'Status and progress as Server-Sent Events', parameters: [idParameter], responses: { '200': { description: 'An event stream', content: { 'text/event-stream': {} } }, ...errors } },
       },
       '/v1/models': { get: { summary: 'The model catalog, with each model\'s pricing (micro-dollars)', responses: { '200': { description: 'A list', ...json({ type: 'object' }) }, ...errors } } },
+      '/v1/usage': {
+        get: {
+          summary: "The calling key's usage: live tasks that ended in [from, to), per model or UTC day, with what they cost (micro-dollars)",
+          parameters: [
+            { name: 'from', in: 'query', schema: { type: 'string' }, description: 'UTC date (YYYY-MM-DD) or Unix seconds; default: 30 days before to' },
+            { name: 'to', in: 'query', schema: { type: 'string' }, description: 'UTC date (YYYY-MM-DD) or Unix seconds; default: now' },
+            { name: 'group_by', in: 'query', schema: { enum: ['model', 'day'], default: 'model' } },
+          ],
+          responses: { '200': { description: 'The report', ...json({ type: 'object' }) }, ...errors },
+        },
+      },
       '/v1/balance': {
         get: {
           summary: "The calling key's balance in micro-dollars (1 USD = 1,000,000); null when the key is unmetered",

@@ -126,4 +126,23 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('tasks').addColumn('mode', 'text', (c) => c.notNull().defaultTo('live')).execute();
     },
   },
+  '0009_charges': {
+    // What each ended task was billed, one row per task for ever (a deleted task's row
+    // goes, its charge stays): the usage report reads these.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('charges')
+        .addColumn('task_id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('model', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('cost', 'bigint', (c) => c.notNull())
+        .addColumn('upstream_cost', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('charges_by_time').on('charges').columns(['created_at']).execute();
+    },
+  },
 };

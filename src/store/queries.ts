@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import type { Database, KeyMode, LedgerKind, TaskRow } from './schema.ts';
+import type { ChargeTable, Database, KeyMode, LedgerKind, TaskRow } from './schema.ts';
 import { prepare } from './prepared.ts';
 
 /**
@@ -69,6 +69,26 @@ export function buildQueries(db: Kysely<Database>) {
         .returningAll(),
     );
 
+  /** Live tasks that ended in [from, to), per key, model or day; `keyId` null: every key. */
+  const usage = (column: 'key_id' | 'model' | 'day') =>
+    prepare((p: { from: number; to: number; keyId: string | null }) =>
+      db
+        .selectFrom('charges')
+        .select((eb) => [
+          `${column} as group`,
+          eb.fn.countAll<number>().as('tasks'),
+          eb.fn.sum<number>(eb.case().when('status', '=', 'completed').then(1).else(0).end()).as('completed'),
+          eb.fn.sum<number>('cost').as('revenue'),
+          eb.fn.sum<number | null>('upstream_cost').as('upstream_cost'),
+        ])
+        .where('mode', '=', 'live')
+        .where('created_at', '>=', p.from)
+        .where('created_at', '<', p.to)
+        .where((eb) => eb.or([eb(eb.val(p.keyId), 'is', null), eb('key_id', '=', p.keyId)]))
+        .groupBy(column)
+        .orderBy(column),
+    );
+
   return {
     insertKey: prepare(
       (p: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode }) =>
@@ -135,6 +155,10 @@ export function buildQueries(db: Kysely<Database>) {
         .where('hold', 'is not', null)
         .where((eb) => eb.not(eb.exists(eb.selectFrom('ledger').select('ledger.id').whereRef('ledger.task_id', '=', 'tasks.id').where('ledger.kind', '=', 'hold')))),
     ),
+    insertCharge: prepare((p: ChargeTable) => db.insertInto('charges').values(p), ['task_id', 'key_id', 'model', 'mode', 'status', 'cost', 'upstream_cost', 'created_at', 'day']),
+    usageByKey: usage('key_id'),
+    usageByModel: usage('model'),
+    usageByDay: usage('day'),
     ledgerPage: prepare((p: { keyId: string; after: number; limit: number }) =>
       db.selectFrom('ledger').selectAll().where('key_id', '=', p.keyId).where('id', '>', p.after).orderBy('id').limit(p.limit),
     ),

@@ -91,6 +91,23 @@ export interface LedgerTable {
   note: string | null;
 }
 
+/** What one ended task was billed; written once, when it ends, and kept after the task is deleted. */
+export interface ChargeTable {
+  task_id: string;
+  key_id: string;
+  model: string;
+  mode: KeyMode;
+  /** How it ended: completed, failed or cancelled (a task deleted before it ended counts as cancelled). */
+  status: TaskStatus;
+  /** Micro-dollars billed: 0 unless completed. */
+  cost: number;
+  /** What the upstream reported charging, in micro-dollars; null when it reported nothing. */
+  upstream_cost: number | null;
+  created_at: number;
+  /** The UTC day of created_at, YYYY-MM-DD: the report's days, the same in every database. */
+  day: string;
+}
+
 export interface IdempotencyTable {
   key_id: string;
   idempotency_key: string;
@@ -110,6 +127,7 @@ export interface Database {
   settings: SettingTable;
   idempotency_keys: IdempotencyTable;
   ledger: LedgerTable;
+  charges: ChargeTable;
 }
 
 export type ApiKeyRow = ApiKeyTable;

@@ -7,7 +7,7 @@ import type { PreparedQuery } from './prepared.ts';
 import { buildQueries, type Queries } from './queries.ts';
 import { InsufficientBalance } from '../errors.ts';
 import type { ApiKeyRow, Database, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
-import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store } from './store.ts';
+import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, UsageRow } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -166,6 +166,10 @@ class SqliteStore implements Store {
     if (!row) throw new Error(`key ${keyId} has no balance to credit`);
     return row.balance;
   }
+  async usage({ from, to, groupBy, keyId }: Parameters<Store['usage']>[0]) {
+    const query = groupBy === 'key' ? this.#q.usageByKey : groupBy === 'model' ? this.#q.usageByModel : this.#q.usageByDay;
+    return this.#all<{ from: number; to: number; keyId: string | null }, UsageRow>(query, { from, to, keyId });
+  }
   async ledgerAudit() {
     // One snapshot: a task settling between two of these reads must not look half-settled.
     return this.#sqlite.transaction(() => ({
@@ -249,8 +253,27 @@ class SqliteStore implements Store {
   /** The guarded state change and the money that moves with it; the caller runs it in a transaction. */
   #settleTask(id: string, s: Settlement): TaskRow | undefined {
     const task = this.#changeState(id, s);
-    if (task && task.hold !== null) this.#settleHold(task, task.hold, s);
+    if (!task) return undefined;
+    if (task.hold !== null) this.#settleHold(task, task.hold, s);
+    this.#charge(task, s);
     return task;
+  }
+  /** The task's line in the usage report, written as it ends (once: task_id is its key). */
+  #charge(task: TaskRow, s: Settlement): void {
+    const unfinished = task.status === 'queued' || task.status === 'in_progress';
+    if (s.kind === 'expired' || (s.kind === 'deleted' && !unfinished)) return;
+    const completed = s.kind === 'completed';
+    this.#run(this.#q.insertCharge, {
+      task_id: task.id,
+      key_id: task.key_id,
+      model: task.model,
+      mode: task.mode,
+      status: completed ? 'completed' : s.kind === 'failed' ? 'failed' : 'cancelled',
+      cost: completed ? Math.min(s.cost, task.hold ?? s.cost) : 0,
+      upstream_cost: completed ? s.upstreamCost : null,
+      created_at: s.now,
+      day: new Date(s.now).toISOString().slice(0, 10),
+    });
   }
   /**
    * A held amount ends once, with its task: captured when the video was made (what it

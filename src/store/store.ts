@@ -23,6 +23,8 @@ export type Settlement =
       usage: string | null;
       /** What the video is billed (micro-dollars): captured from the hold, which gives back the rest. */
       cost: number;
+      /** What the upstream reported charging, in micro-dollars; null when it said nothing (or the preview renderer made it). */
+      upstreamCost: number | null;
     }
   | { kind: 'failed'; owner: string; now: number; code: string; message: string }
   | { kind: 'cancelled'; keyId: string; now: number }
@@ -30,6 +32,16 @@ export type Settlement =
   | { kind: 'deleted'; keyId: string; now: number }
   /** A completed video's file is gone; the task stays, as a record. */
   | { kind: 'expired'; now: number };
+
+export interface UsageRow {
+  group: string;
+  tasks: number;
+  completed: number;
+  /** Micro-dollars billed. */
+  revenue: number;
+  /** Micro-dollars the upstreams reported charging, where they did; null when none did. */
+  upstream_cost: number | null;
+}
 
 export interface LedgerAudit {
   balanceMismatches: { key_id: string; balance: number; total: number }[];
@@ -57,6 +69,8 @@ export interface Store {
    * would take the balance below zero throws InsufficientBalance.
    */
   adjustBalance(keyId: string, change: { kind: 'topup' | 'adjustment'; amount: number; now: number; note: string | null }): Promise<number | undefined>;
+  /** What live tasks that ended in [from, to) (ms) were billed, per key, model or UTC day; one key's, or every key's. */
+  usage(query: { from: number; to: number; groupBy: 'key' | 'model' | 'day'; keyId: string | null }): Promise<UsageRow[]>;
   /** Everything the ledger check reads, in one read transaction (see billing/ledger-check.ts). */
   ledgerAudit(): Promise<LedgerAudit>;
   /** A key's ledger entries in order, after the entry `after` (0: from the start). */

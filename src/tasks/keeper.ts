@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { PriceTable } from '../billing/prices.ts';
 import { bill } from '../billing/quote.ts';
+import { upstreamCost } from '../billing/upstream-cost.ts';
 import type { VideoJob } from '../catalog/types.ts';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
 import { readMp4Header } from '../media/mp4-header.ts';
@@ -29,6 +30,8 @@ export interface KeeperOptions {
   scratchDirectory: string;
   /** What a finished video is billed, from its measured length. */
   prices: PriceTable;
+  /** A Vidu credit in micro-dollars, to record what the upstream charged beside our price. */
+  creditMicros: number;
 }
 
 /**
@@ -42,7 +45,7 @@ export class Keeper {
 
   /** Takes over a finished local file (it is gone afterwards, kept or not). */
   async keepFile(task: TaskRow, owner: string, file: string, usage: UpstreamUsage | null = null): Promise<void> {
-    const { store, storage, clock, videoTtlMs, prices } = this.options;
+    const { store, storage, clock, videoTtlMs, prices, creditMicros } = this.options;
     const key = `videos/${task.id}/video.mp4`;
     let size: number;
     let output: { seconds: string; size: string };
@@ -69,6 +72,7 @@ export class Keeper {
       size: task.size ?? output.size,
       usage: usage ? JSON.stringify(usage) : null,
       cost,
+      upstreamCost: upstreamCost(usage, creditMicros),
     });
     if (settled) return;
     // Deleted, cancelled or failed while we stored it: the file belongs to no video. A runner

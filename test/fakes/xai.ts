@@ -23,14 +23,14 @@ import { type ApiRequest, type FakeContext, type FakeOptions, type FakeTask, typ
  * - A pending poll answers 202 with, in turn by check count: `{"status":"pending","progress":N}`,
  *   an empty body, `{"request_id"}` only — so a client must handle all three.
  * - `video.duration` when done is the request's `duration` if it gave one, else the served
- *   file's probed length; `usage.cost_in_usd_ticks` is duration × 50,000,000 ($0.05/s).
+ *   file's probed length; `usage.cost_in_usd_ticks` is duration × 500,000,000 ($0.05/s).
  * - `idempotency-key` / `x-idempotency-key` headers are accepted and only recorded.
  */
 
 export const XAI_MODELS: ReadonlySet<string> = new Set(['grok-imagine-video', 'grok-imagine-video-1.5', 'grok-imagine-video-1.5-preview']);
 const MODELS_WITH_1080P = new Set(['grok-imagine-video-1.5', 'grok-imagine-video-1.5-preview']);
 const ASPECT_RATIOS = new Set(['1:1', '16:9', '9:16', '4:3', '3:4', '3:2', '2:3']);
-const TICKS_PER_SECOND = 50_000_000; // $0.05 a second; 1 US cent = 100,000,000 ticks
+const TICKS_PER_SECOND = 500_000_000; // $0.05 a second: 5 US cents, and 1 cent is 100,000,000 ticks
 
 type Kind = 'generations' | 'edits' | 'extensions';
 const FIELDS: Record<Kind, ReadonlySet<string>> = {
