@@ -54,3 +54,15 @@ export class InsufficientBalance extends Error {
     this.name = 'InsufficientBalance';
   }
 }
+
+/** A limit set on the key (tasks in flight, spend per day) stops this request; it may pass after `retryAfterSeconds`. */
+export class LimitReached extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'LimitReached';
+  }
+}

@@ -317,6 +317,59 @@ describe('usage', () => {
   });
 });
 
+describe('limits per key', () => {
+  async function limited(limits: Record<string, number>) {
+    const { status, body } = await admin(queue, 'POST', '/admin/keys', { name: 'limited', limits });
+    assert.equal(status, 201, JSON.stringify(body));
+    return new Client(queue.url, body.key);
+  }
+  async function assertLimited(answer: Response, code: string) {
+    assert.equal(answer.status, 429);
+    const body = (await answer.json()) as { error: Record<string, unknown> };
+    assert.deepEqual(Object.keys(body.error).sort(), ['code', 'message', 'param', 'type']);
+    assert.equal(body.error.code, code);
+    const retryAfter = Number(answer.headers.get('retry-after'));
+    assert.ok(retryAfter > 0, `Retry-After ${answer.headers.get('retry-after')}`);
+    return retryAfter;
+  }
+
+  test('tasks in flight: past the limit a create is 429 with Retry-After, until one ends', async () => {
+    const client = await limited({ tasks_in_flight: 2 });
+    const first = await client.json('POST', '/v1/videos', textTask(1));
+    assert.equal((await client.json('POST', '/v1/videos', textTask(1))).status, 200);
+    await assertLimited(await client.request('POST', '/v1/videos', textTask(1)), 'tasks_in_flight_limit');
+    await client.json('POST', `/v1/videos/${first.body.id}/cancel`);
+    assert.equal((await client.json('POST', '/v1/videos', textTask(1))).status, 200);
+  });
+
+  test('spend per UTC day: quoted tasks count while they run; past the limit, 429 until midnight', async () => {
+    const client = await limited({ spend_per_day: 5 * GROK_480 });
+    const three = await client.json('POST', '/v1/videos', textTask(3));
+    assert.equal(three.status, 200);
+    assert.equal((await client.json('POST', '/v1/videos', textTask(2))).status, 200);
+    const retryAfter = await assertLimited(await client.request('POST', '/v1/videos', textTask(1)), 'daily_spend_limit');
+    const midnight = Math.ceil(Date.now() / 86_400_000) * 86_400;
+    assert.ok(Math.abs(Date.now() / 1000 + retryAfter - midnight) < 5, 'Retry-After points at the next UTC midnight');
+    // A cancelled task costs nothing: its quote no longer counts.
+    await client.json('POST', `/v1/videos/${three.body.id}/cancel`);
+    assert.equal((await client.json('POST', '/v1/videos', textTask(3))).status, 200);
+  });
+
+  test('requests per minute: a key\'s own rate replaces the default', async () => {
+    const client = await limited({ requests_per_minute: 3 });
+    for (let n = 0; n < 3; n++) assert.equal((await client.json('POST', '/v1/videos', textTask(1))).status, 200);
+    await assertLimited(await client.request('POST', '/v1/videos', textTask(1)), 'rate_limit_exceeded');
+  });
+
+  test('limits that are not whole positive numbers are refused, naming the limit', async () => {
+    for (const limits of [{ tasks_in_flight: 0 }, { spend_per_day: -1 }, { requests_per_minute: 1.5 }, { per_hour: 3 }]) {
+      const { status, body } = await admin(queue, 'POST', '/admin/keys', { name: 'x', limits });
+      assert.equal(status, 400, JSON.stringify(limits));
+      assert.match(body.error.param, /^limits/);
+    }
+  });
+});
+
 describe('top-ups', () => {
   test('the operator tops a metered key up, with a ledger entry; an unmetered key, a bad amount or an unknown key are refused', async () => {
     const client = await metered(queue, 0);

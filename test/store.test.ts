@@ -45,7 +45,7 @@ async function freshStore(dir = scratchDir()): Promise<Store> {
 }
 
 const NOW = 1_700_000_000_000;
-const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW, balance: null, mode: 'live' as const };
+const KEY = { id: 'key_1', name: 'k', hash: 'hash-1', prefix: 'sk-abcd', now: NOW, balance: null, mode: 'live' as const, limit_rpm: null, limit_in_flight: null, limit_daily_spend: null };
 
 const JOB = JSON.stringify(validate('create', { model: 'grok-imagine', prompt: 'p', duration: 3, size: '480p' }));
 

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { KeyMode } from '../store/schema.ts';
+import type { KeyLimits, KeyMode } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 
 /** API keys: shown once at creation, stored only as a SHA-256 hash. */
@@ -11,6 +11,14 @@ export interface CreatedKey {
   /** Micro-dollars; null: unmetered. */
   balance: number | null;
   mode: KeyMode;
+  limits: ReturnType<typeof shownLimits>;
+}
+
+const NO_LIMITS: KeyLimits = { limit_rpm: null, limit_in_flight: null, limit_daily_spend: null };
+
+/** A key's limits as the API names them; null: none of that kind. */
+export function shownLimits(limits: KeyLimits) {
+  return { requests_per_minute: limits.limit_rpm, tasks_in_flight: limits.limit_in_flight, spend_per_day: limits.limit_daily_spend };
 }
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -27,11 +35,19 @@ export class KeyService {
    * `balance` (micro-dollars) makes a metered key; without one the key is unmetered. A
    * `test` key (`sk-test-…`) runs every task on the preview renderer and is never charged.
    */
-  async create(name: string, { balance = null, mode = 'live', now = Date.now() }: { balance?: number | null; mode?: KeyMode; now?: number } = {}): Promise<CreatedKey> {
+  async create(
+    name: string,
+    { balance = null, mode = 'live', limits = NO_LIMITS, now = Date.now() }: { balance?: number | null; mode?: KeyMode; limits?: KeyLimits; now?: number } = {},
+  ): Promise<CreatedKey> {
     const id = `key_${randomBytes(8).toString('hex')}`;
     const key = `sk-${mode === 'test' ? 'test-' : ''}${randomBytes(24).toString('base64url')}`;
-    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, mode === 'test' ? 12 : 7), now, balance, mode });
-    return { id, name, key, created_at: Math.floor(now / 1000), balance, mode };
+    await this.store.insertKey({ id, name, hash: hashKey(key), prefix: key.slice(0, mode === 'test' ? 12 : 7), now, balance, mode, ...limits });
+    return { id, name, key, created_at: Math.floor(now / 1000), balance, mode, limits: shownLimits(limits) };
+  }
+
+  /** Task creations a minute this key may make, or null for the gateway's default. */
+  async requestsPerMinute(keyId: string): Promise<number | null> {
+    return (await this.store.activeKeyById(keyId))?.limit_rpm ?? null;
   }
 
   async list() {
@@ -43,6 +59,7 @@ export class KeyService {
       created_at: Math.floor(row.created_at / 1000),
       balance: row.balance,
       mode: row.mode,
+      limits: shownLimits(row),
       revoked_at: row.revoked_at === null ? null : Math.floor(row.revoked_at / 1000),
     }));
   }

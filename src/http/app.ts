@@ -122,6 +122,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
           : null);
     // The openai SDK retries 409s and 5xx; say so when a retry cannot help or could duplicate a task.
     if (apiError?.shouldRetry === false || ((apiError?.status ?? 500) >= 500 && request.taskCreated)) reply.header('x-should-retry', 'false');
+    if (apiError?.retryAfter !== undefined) reply.header('retry-after', String(apiError.retryAfter));
     if (apiError) return reply.status(apiError.status).send(apiError.toBody());
     request.log.error({ err: error, method: request.method, path: request.routeOptions.url }, 'unhandled error');
     return reply.status(500).send(new ApiError(500, 'The server failed to handle this request', 'server_error', 'internal_error').toBody());

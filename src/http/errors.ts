@@ -1,4 +1,4 @@
-import { Conflict, InsufficientBalance, InvalidInput, NotFound } from '../errors.ts';
+import { Conflict, InsufficientBalance, InvalidInput, LimitReached, NotFound } from '../errors.ts';
 
 /**
  * Every error a client sees is an ApiError rendered as
@@ -22,6 +22,8 @@ export interface ErrorBody {
 export class ApiError extends Error {
   /** false: tell SDKs not to retry (`x-should-retry: false`), as for a 409 that no retry can mend. */
   shouldRetry: boolean | undefined;
+  /** Seconds after which asking again may work (`Retry-After`). */
+  retryAfter: number | undefined;
 
   constructor(
     readonly status: number,
@@ -55,6 +57,11 @@ export function fromDomain(error: unknown): ApiError | null {
   if (error instanceof InvalidInput) return new ApiError(400, error.message, 'invalid_request_error', error.code, error.param);
   if (error instanceof NotFound) return new ApiError(404, error.message, 'not_found_error', error.code);
   if (error instanceof InsufficientBalance) return new ApiError(402, error.message, 'insufficient_quota', 'insufficient_quota');
+  if (error instanceof LimitReached) {
+    const answer = new ApiError(429, error.message, 'rate_limit_error', error.code);
+    answer.retryAfter = error.retryAfterSeconds;
+    return answer;
+  }
   if (error instanceof Conflict) {
     const answer = new ApiError(409, error.message, 'conflict_error', error.code);
     if (!error.retryable) answer.shouldRetry = false;

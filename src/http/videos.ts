@@ -39,7 +39,8 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   const onRequest = requireApiKey(keys);
   const uploads = deps.scratch.folder('uploads');
 
-  const limited = { rateLimit: { max: config.rateLimitPerMinute, timeWindow: 60_000 } };
+  // A key's own requests_per_minute, else the gateway's RATE_LIMIT_PER_MINUTE.
+  const limited = { rateLimit: { max: async (request: FastifyRequest) => (await keys.requestsPerMinute(request.keyId)) ?? config.rateLimitPerMinute, timeWindow: 60_000 } };
 
   /** A route that makes a task: body in either encoding, Idempotency-Key, rate limit. */
   const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, idempotencyKey?: string) => Promise<TaskRow>) => {

@@ -145,4 +145,12 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('charges_by_time').on('charges').columns(['created_at']).execute();
     },
   },
+  '0010_key_limits': {
+    // Limits per key, checked in the transaction that inserts a task; null: no limit of that kind.
+    async up(db: Kysely<unknown>) {
+      for (const column of ['limit_rpm', 'limit_in_flight', 'limit_daily_spend']) await db.schema.alterTable('api_keys').addColumn(column, 'bigint').execute();
+      // A key's unfinished tasks, counted at each submit of a key with an in-flight limit.
+      await db.schema.createIndex('tasks_active_by_key').on('tasks').column('key_id').where(sql<boolean>`status IN ('queued', 'in_progress')`).execute();
+    },
+  },
 };

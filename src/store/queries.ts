@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
-import type { ChargeTable, Database, KeyMode, LedgerKind, TaskRow } from './schema.ts';
+import type { ChargeTable, Database, KeyLimits, KeyMode, LedgerKind, TaskRow } from './schema.ts';
 import { prepare } from './prepared.ts';
 
 /**
@@ -91,8 +91,11 @@ export function buildQueries(db: Kysely<Database>) {
 
   return {
     insertKey: prepare(
-      (p: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode }) =>
-        db.insertInto('api_keys').values({ id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now, balance: p.balance, mode: p.mode }),
+      (p: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode } & KeyLimits) =>
+        db.insertInto('api_keys').values({
+          id: p.id, name: p.name, key_hash: p.hash, key_prefix: p.prefix, created_at: p.now, balance: p.balance, mode: p.mode,
+          limit_rpm: p.limit_rpm, limit_in_flight: p.limit_in_flight, limit_daily_spend: p.limit_daily_spend,
+        }),
     ),
     keyById: prepare((p: { id: string }) => db.selectFrom('api_keys').selectAll().where('id', '=', p.id)),
 
@@ -154,6 +157,28 @@ export function buildQueries(db: Kysely<Database>) {
         .select(['id', 'hold'])
         .where('hold', 'is not', null)
         .where((eb) => eb.not(eb.exists(eb.selectFrom('ledger').select('ledger.id').whereRef('ledger.task_id', '=', 'tasks.id').where('ledger.kind', '=', 'hold')))),
+    ),
+    /** A key's unfinished tasks. */
+    inFlight: prepare((p: { keyId: string }) =>
+      db
+        .selectFrom('tasks')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('key_id', '=', p.keyId)
+        .where('status', 'in', ACTIVE.map((status) => sql.lit(status))),
+    ),
+    /** What a key's live tasks cost since `since`: billed when they ended, quoted while they run. */
+    spentSince: prepare((p: { keyId: string; since: number }) =>
+      db
+        .selectNoFrom((eb) => [
+          eb.selectFrom('charges').select((inner) => inner.fn.coalesce(inner.fn.sum<number>('cost'), inner.lit(0)).as('s')).where('key_id', '=', p.keyId).where('created_at', '>=', p.since).as('billed'),
+          eb
+            .selectFrom('tasks')
+            .select((inner) => inner.fn.coalesce(inner.fn.sum<number>('price'), inner.lit(0)).as('s'))
+            .where('key_id', '=', p.keyId)
+            .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+            .where('mode', '=', 'live')
+            .as('quoted'),
+        ]),
     ),
     insertCharge: prepare((p: ChargeTable) => db.insertInto('charges').values(p), ['task_id', 'key_id', 'model', 'mode', 'status', 'cost', 'upstream_cost', 'created_at', 'day']),
     usageByKey: usage('key_id'),

@@ -13,6 +13,18 @@ export interface ApiKeyTable {
   balance: number | null;
   /** `test`: its tasks run on the preview renderer, whatever channels exist, and are never charged. */
   mode: KeyMode;
+  /** Task creations a minute (over RATE_LIMIT_PER_MINUTE); null: the default. */
+  limit_rpm: number | null;
+  /** Unfinished (queued or running) tasks at once; null: no limit. */
+  limit_in_flight: number | null;
+  /** Micro-dollars of tasks per UTC day (billed, or quoted while unfinished); null: no limit. */
+  limit_daily_spend: number | null;
+}
+
+export interface KeyLimits {
+  limit_rpm: number | null;
+  limit_in_flight: number | null;
+  limit_daily_spend: number | null;
 }
 
 export type KeyMode = 'live' | 'test';

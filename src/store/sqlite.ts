@@ -5,7 +5,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import type { PreparedQuery } from './prepared.ts';
 import { buildQueries, type Queries } from './queries.ts';
-import { InsufficientBalance } from '../errors.ts';
+import { InsufficientBalance, LimitReached } from '../errors.ts';
 import type { ApiKeyRow, Database, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
 import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, UsageRow } from './store.ts';
 
@@ -22,6 +22,8 @@ export async function openSqliteStore(file: string): Promise<Store> {
   if (error) throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   return new SqliteStore(sqlite, db);
 }
+
+const DAY_MS = 24 * 3600 * 1000;
 
 /** Rows the cache keeps at most; past that it starts over. */
 const CACHE_LIMIT = 10_000;
@@ -226,11 +228,35 @@ class SqliteStore implements Store {
   }
   /** Saves a task, taking its hold off its key's balance with the ledger entry; the caller runs it in a transaction. */
   #insertOne(task: TaskRow): void {
+    this.#checkLimits(task);
     if (task.hold !== null) {
       const balance = this.#debit(task.key_id, task.hold);
       this.#run(this.#q.insertLedger, { keyId: task.key_id, taskId: task.id, kind: 'hold', amount: -task.hold, balance, now: task.created_at, note: null });
     }
     this.#run(this.#q.insertTask, task);
+  }
+  /** The key's limits on unfinished tasks and on spend per UTC day, read in the insert's transaction so that racing submits cannot pass them together. */
+  #checkLimits(task: TaskRow): void {
+    const key = this.#get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id: task.key_id });
+    if (!key) return;
+    if (key.limit_in_flight !== null) {
+      const { n } = this.#get<{ keyId: string }, { n: number }>(this.#q.inFlight, { keyId: key.id })!;
+      if (n >= key.limit_in_flight) {
+        throw new LimitReached(`This key may have ${key.limit_in_flight} unfinished videos at once; retry when one has ended`, 'tasks_in_flight_limit', 10);
+      }
+    }
+    if (key.limit_daily_spend !== null && task.mode === 'live' && task.price !== null) {
+      const since = Math.floor(task.created_at / DAY_MS) * DAY_MS;
+      const { billed, quoted } = this.#get<{ keyId: string; since: number }, { billed: number; quoted: number }>(this.#q.spentSince, { keyId: key.id, since })!;
+      if (billed + quoted + task.price > key.limit_daily_spend) {
+        const retryAfter = Math.ceil((since + DAY_MS - task.created_at) / 1000);
+        throw new LimitReached(
+          `This key may spend ${key.limit_daily_spend} micro-USD a day (UTC); it has spent or holds ${billed + quoted}, and this video is quoted at ${task.price}`,
+          'daily_spend_limit',
+          retryAfter,
+        );
+      }
+    }
   }
   async taskById(id: string) {
     return this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id });

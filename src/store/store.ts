@@ -1,4 +1,4 @@
-import type { ApiKeyRow, IdempotencyRow, KeyMode, LedgerRow, TaskRow } from './schema.ts';
+import type { ApiKeyRow, IdempotencyRow, KeyLimits, KeyMode, LedgerRow, TaskRow } from './schema.ts';
 
 /** An Idempotency-Key's claim and the task it made. */
 export interface IdempotentTask {
@@ -60,7 +60,7 @@ export type Lane = 'local' | 'upstream';
  */
 export interface Store {
   /** `balance` in micro-dollars, or null for an unmetered key. */
-  insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode }): Promise<void>;
+  insertKey(key: { id: string; name: string; hash: string; prefix: string; now: number; balance: number | null; mode: KeyMode } & KeyLimits): Promise<void>;
   /** Any key, revoked or not. */
   keyById(id: string): Promise<ApiKeyRow | undefined>;
   /**
@@ -84,6 +84,8 @@ export interface Store {
   /**
    * Saves a task; when it has a `hold`, takes it off its key's balance in the same
    * transaction, with the ledger's hold entry, or throws InsufficientBalance and saves nothing.
+   * The key's limits are checked in that transaction too (LimitReached): tasks in flight,
+   * and spend per UTC day.
    */
   insertTask(task: TaskRow): Promise<void>;
   taskById(id: string): Promise<TaskRow | undefined>;
