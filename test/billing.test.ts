@@ -410,6 +410,18 @@ describe('vidgate ledger check', () => {
     for (const gateway of [queue, full]) assert.deepEqual(await check(gateway.dataDir), { code: 0, stdout: 'ledger ok\n' });
   });
 
+  test('the operator tops up and reads a ledger from the CLI too', async () => {
+    const client = await metered(queue, 100);
+    const cli = (...args: string[]) => run(process.execPath, ['bin/vidgate.js', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: queue.dataDir } });
+    assert.deepEqual(JSON.parse((await cli('keys', 'topup', client.id, '--amount', '50')).stdout), { key_id: client.id, balance: 150 });
+    const ledger = JSON.parse((await cli('keys', 'ledger', client.id)).stdout) as { kind: string; amount: number; balance: number }[];
+    assert.deepEqual(ledger.map(({ kind, amount, balance }) => [kind, amount, balance]), [['topup', 100, 100], ['topup', 50, 150]]);
+    assert.equal(await balanceOf(client), 150, 'the server sees the CLI\'s top-up at once');
+    const refused = await cli('keys', 'topup', 'key_nope', '--amount', '5').catch((error: { code: number; stderr: string }) => error);
+    assert.equal((refused as { code: number }).code, 1);
+    assert.match((refused as { stderr: string }).stderr, /No key with id 'key_nope'/);
+  });
+
   test('a balance changed behind the ledger, or a hold that never ended, is found: exit 1, a line each', async (t) => {
     const gateway = await startGateway({ ROLE: 'api' });
     t.after(async () => {

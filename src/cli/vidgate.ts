@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KeyService } from '../auth/keys.ts';
+import { Accounts } from '../billing/accounts.ts';
 import { checkLedger } from '../billing/ledger-check.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { openSqliteStore } from '../store/sqlite.ts';
@@ -13,6 +14,9 @@ const USAGE = `Usage:
   vidgate ledger check              check the books: balances are the sum of their
                                     entries, never below zero, each hold ended once;
                                     exit 0 when they hold, 1 with a line per problem
+  vidgate keys topup ID --amount MICROS
+                                    add to a metered key's balance (a ledger entry)
+  vidgate keys ledger ID            a key's ledger entries, oldest first
   vidgate keys list                 list keys (no secrets)
   vidgate keys revoke ID            revoke a key
   vidgate --help                    this text
@@ -22,7 +26,7 @@ Reads DATA_DIR (default ./data) like the server; the server itself starts with n
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, balance: { type: 'string' }, test: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, balance: { type: 'string' }, amount: { type: 'string' }, test: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     return 2;
@@ -41,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   const store = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
   const keys = new KeyService(store);
+  const accounts = new Accounts(store);
   try {
     if (group === 'ledger') {
       if (command !== 'check') {
@@ -64,6 +69,26 @@ async function main(argv: string[]): Promise<number> {
           return 2;
         }
         process.stdout.write(`${JSON.stringify(await keys.create(values.name.trim(), { balance, mode: values.test ? 'test' : 'live' }), null, 2)}\n`);
+        return 0;
+      }
+      case 'topup': {
+        const amount = Number(values.amount);
+        if (!argument || !(Number.isSafeInteger(amount) && amount >= 1)) {
+          process.stderr.write('keys topup needs a key id and --amount MICROS (a whole number of at least 1)\n');
+          return 2;
+        }
+        const balance = await accounts.topUp(argument, amount, 'vidgate keys topup');
+        process.stdout.write(`${JSON.stringify({ key_id: argument, balance }, null, 2)}\n`);
+        return 0;
+      }
+      case 'ledger': {
+        if (!argument) {
+          process.stderr.write('keys ledger needs a key id\n');
+          return 2;
+        }
+        const entries = [];
+        for (let after = 0, page; (page = await accounts.ledger(argument, after, 100)).data.length > 0; after = page.last_id!) entries.push(...page.data);
+        process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
         return 0;
       }
       case 'list':
@@ -92,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
+  // A domain refusal (no such key, an unmetered key) is the operator's to read, as a line.
   process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 }
