@@ -135,7 +135,8 @@ describe('upstream faults', { concurrency: true }, () => {
         assert.equal(createsFor(main, id).length, 1, 'exactly one create reached the upstream');
         // A resend would come within the 2 s backoff: the last test looks again, when the later tests have given it time.
         sentOnce.push(id);
-        assert.ok(errorLineFor(gateway.logs, id, 'submit_outcome_unknown'), 'an error line names the task for the operator');
+        // The line comes through the gateway's stdout pipe, which may deliver it after the HTTP answer.
+        await waitUntil(() => errorLineFor(gateway.logs, id, 'submit_outcome_unknown') !== undefined, 'an error line names the task for the operator', 5000);
       });
     unknownOutcome({ status: 500 }, 'HTTP 500');
     unknownOutcome('hang', `no answer within read_timeout_ms (${READ_TIMEOUT_MS} ms)`);
@@ -266,7 +267,7 @@ describe('upstream faults', { concurrency: true }, () => {
       // A resend would come at once, or after the 2 s backoff.
       await sleep(2500);
       assert.equal(createsFor(fake, id).length, 1, 'exactly one create reached the upstream');
-      assert.ok(errorLineFor(current!.logs, id, 'submit_outcome_unknown'), 'an error line names the task for the operator');
+      await waitUntil(() => errorLineFor(current!.logs, id, 'submit_outcome_unknown') !== undefined, 'an error line names the task for the operator', 5000);
       assert.equal((await again.json('GET', '/v1/models')).status, 200);
     });
 
