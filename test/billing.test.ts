@@ -122,6 +122,39 @@ describe('prices', () => {
     assert.deepEqual(models.find((model) => model.id === 'viduq3t-540p')?.pricing.per_second, { '540p': 12_345, '720p': 54_000, '1080p': 90_000 });
   });
 
+  test('POST …/quotes prices a create without making anything: the same price, the same refusals, no task, no hold', async () => {
+    const client = await metered(queue, 10 * GROK_480);
+    const image = pngDataUri(64, 48);
+    const video = 'https://example.com/source.mp4';
+    for (const [route, body, price] of [
+      ['/v1/videos/quotes', { model: 'grok-imagine', prompt: 'p', image, duration: 3, size: '480p' }, 3 * GROK_480 + 2_000],
+      ['/v1/videos/edits/quotes', { model: 'grok-imagine', prompt: 'p', video, size: '480p' }, 8 * GROK_480 + 8 * 10_000],
+      ['/v1/videos/extensions/quotes', { model: 'grok-imagine', prompt: 'p', video: { id: 'video_0123abcd' }, duration: 4 }, 4 * 70_000 + 15 * 10_000],
+    ] as const) {
+      const { status, body: answer } = await client.json('POST', route, body);
+      assert.equal(status, 200, `${route}: ${JSON.stringify(answer)}`);
+      assert.equal(answer.object, 'video.quote');
+      assert.equal(answer.price, price, route);
+    }
+    const quoted = await client.json('POST', '/v1/videos/quotes', textTask(4));
+    const made = await client.request('POST', '/v1/videos', textTask(4));
+    assert.equal(made.headers.get('x-vidgate-price'), String(quoted.body.price), 'the quote is what the create holds');
+    assert.deepEqual(quoted.body.basis, { output_seconds: 4, input_video_seconds: 0, input_images: 0, tier: '480p' });
+    // Refused as the create is refused, field named.
+    const refused = await client.json('POST', '/v1/videos/quotes', { ...textTask(4), duration: 99 });
+    const refusedCreate = await client.json('POST', '/v1/videos', { ...textTask(4), duration: 99 });
+    assert.equal(refused.status, 400);
+    assert.deepEqual(refused.body, refusedCreate.body);
+    // A model on an upstream channel, with an inline image: priced without storing it.
+    const upstream = await newClient(full);
+    const inline = await upstream.json('POST', '/v1/videos/quotes', { model: 'grok-video-1.5', prompt: 'p', input_reference: image, duration: 2, size: '480P' });
+    assert.equal(inline.status, 200, JSON.stringify(inline.body));
+    assert.equal(inline.body.price, 2 * 80_000);
+    // Only the one create made a task and held money.
+    assert.equal((await client.json('GET', '/v1/videos')).body.data.length, 1);
+    assert.equal(await balanceOf(client), 10 * GROK_480 - 4 * GROK_480);
+  });
+
   for (const [what, prices, problem] of [
     ['a model not in the catalog', { 'sora-9': { per_second: { '720p': 1 } } }, /PRICES.*sora-9/],
     ['a rate that is not whole micro-dollars', { 'grok-imagine': { per_second: { '720p': 0.5 } } }, /PRICES/],
@@ -308,6 +341,13 @@ describe('usage', () => {
     const byKey = (await admin(full, 'GET', '/admin/usage?group_by=key')).body.data as { group: string }[];
     assert.ok(byKey.some((row) => row.group === keyId));
     assert.ok(!byKey.some((row) => row.group === tester.id), 'test-mode tasks are not usage');
+
+    // The CLI reads the same report from the database.
+    const cli = (...args: string[]) => run(process.execPath, ['bin/vidgate.js', 'usage', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: full.dataDir } });
+    assert.deepEqual(JSON.parse((await cli('--group-by', 'model', '--key-id', keyId)).stdout).data, operator.body.data);
+    const wrong = await cli('--from', 'yesterday').catch((error: { code: number; stderr: string }) => error);
+    assert.equal((wrong as { code: number }).code, 2);
+    assert.match((wrong as { stderr: string }).stderr, /usage: from is a UTC date \(YYYY-MM-DD\) or Unix seconds \(--from\)/);
 
     for (const [query, param] of [['key_id=x', 'key_id'], ['group_by=key', 'group_by'], ['from=2026-12-01&to=2026-11-01', 'from'], ['from=yesterday', 'from'], ['from=2020-01-01&to=2026-01-01', 'from']] as const) {
       const bad = await client.json('GET', `/v1/usage?${query}`);

@@ -216,3 +216,50 @@ test('inputs left by a create that crashed before its task was saved are swept; 
   assert.ok(existsSync(path.join(inputs, inFlight)), 'inputs younger than ten minutes may belong to a create in flight');
   assert.ok(existsSync(path.join(inputs, 'not-a-task-id')), 'what is not named like a task is not ours to remove');
 });
+
+test('kill -9 in the middle of settling (after the state, the capture or the usage line) keeps none of it; the restart settles once', async () => {
+  const preload = path.join(ROOT, 'test/support/crash-in-settle.mjs');
+  const opening = 1_000_000;
+  // allSettled: a failing point must not end the test while the others still start gateways.
+  const outcomes = await Promise.allSettled(
+    (['state', 'capture', 'charge'] as const).map(async (point) => {
+      const first = await startOwn({ ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${preload}`, CRASH_IN_SETTLE: point });
+      const created = await fetch(`${first.url}/admin/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `crash at ${point}`, balance: opening }),
+      });
+      const { key, id: keyId } = (await created.json()) as { key: string; id: string };
+      // grok-imagine at 480p: 50,000 micro-dollars a second.
+      const { body: task } = await new Client(first.url, key).json('POST', '/v1/videos', { model: 'grok-imagine', prompt: `crash at ${point}`, duration: 2, size: '480p' });
+      assert.equal(task.billing.price, 100_000);
+      // The render finishes and its settle kills the process before the commit.
+      if (first.process.exitCode === null && first.process.signalCode === null) await new Promise((resolve) => first.process.once('exit', resolve));
+      assert.equal(first.process.signalCode, 'SIGKILL', `${point}: the gateway died in its settle`);
+
+      await withDatabase(first.dataDir, async (db) => {
+        const row = await db.selectFrom('tasks').select(['status', 'cost']).where('id', '=', task.id).executeTakeFirstOrThrow();
+        assert.equal(row.status, 'in_progress', `${point}: the task did not end`);
+        const entries = await db.selectFrom('ledger').select('kind').where('key_id', '=', keyId).orderBy('id').execute();
+        assert.deepEqual(entries.map((entry) => entry.kind), ['topup', 'hold'], `${point}: only the hold stays`);
+        assert.equal((await db.selectFrom('charges').select('task_id').execute()).length, 0, `${point}: no usage line`);
+        const balance = await db.selectFrom('api_keys').select('balance').where('id', '=', keyId).executeTakeFirstOrThrow();
+        assert.equal(balance.balance, opening - 100_000);
+      });
+
+      const second = await startOwn(env, first.dataDir);
+      const client = new Client(second.url, key);
+      const done = await client.waitFor(task.id, 60_000);
+      assert.equal(done.status, 'completed', `${point}: ${JSON.stringify(done.error)}`);
+      assert.equal(done.billing.cost, 100_000);
+      assert.equal((await client.json('GET', '/v1/balance')).body.balance, opening - 100_000);
+      const ledger = await fetch(`${second.url}/admin/keys/${keyId}/ledger`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      assert.deepEqual(((await ledger.json()) as { data: { kind: string }[] }).data.map((entry) => entry.kind), ['topup', 'hold', 'capture']);
+      const usage = await client.json('GET', '/v1/usage');
+      assert.deepEqual(usage.body.data, [{ group: 'grok-imagine', tasks: 1, completed: 1, spend: 100_000 }], `${point}: one usage line`);
+      const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: first.dataDir } });
+      assert.equal(check.stdout, 'ledger ok\n');
+    }),
+  );
+  for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason;
+});

@@ -1,6 +1,7 @@
 import { NotFound, Conflict } from '../errors.ts';
 import type { LedgerRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import type { UsageQuery } from './usage-query.ts';
 import { usageReport } from './usage.ts';
 
 /** A ledger entry as the API shows it: times in Unix seconds, money in micro-dollars. */
@@ -37,7 +38,7 @@ export class Accounts {
   }
 
   /** The usage report (see usage.ts); `operator` adds the upstream cost and margin. */
-  usage(query: Parameters<typeof usageReport>[1], operator: boolean) {
+  usage(query: UsageQuery, operator: boolean) {
     return usageReport(this.store, query, operator);
   }
 

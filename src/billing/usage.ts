@@ -1,13 +1,12 @@
 import type { Store, UsageRow } from '../store/store.ts';
-
-export type UsageGroup = 'key' | 'model' | 'day';
+import type { UsageQuery } from './usage-query.ts';
 
 /**
  * The usage report: per key, model or UTC day, the live tasks that ended in [from, to),
  * how many completed, what they were billed (revenue) and, for the operator, what the
  * upstreams reported charging and the margin between the two. Micro-dollars throughout.
  */
-export async function usageReport(store: Store, query: { from: number; to: number; groupBy: UsageGroup; keyId: string | null }, operator: boolean) {
+export async function usageReport(store: Store, query: UsageQuery, operator: boolean) {
   const rows = await store.usage(query);
   return {
     object: 'usage',

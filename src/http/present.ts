@@ -1,3 +1,5 @@
+import type { Quote } from '../billing/quote.ts';
+import type { VideoJob } from '../catalog/types.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { UrlSigner } from '../auth/signed-url.ts';
 
@@ -50,6 +52,20 @@ export function pollAfterMs(task: TaskRow): number | null {
 }
 
 /** Presents tasks with their signed download links, rooted at PUBLIC_URL or the request's own host. */
+/** What a create would cost (POST …/quotes): the price a task would be quoted at, and what it was priced on. */
+export function quoteObject({ job, quote }: { job: VideoJob; quote: Quote }) {
+  return {
+    object: 'video.quote',
+    model: job.model,
+    capability: job.capability,
+    currency: 'USD',
+    unit: 'micro',
+    price: quote.amount,
+    basis: { output_seconds: quote.outputSeconds, input_video_seconds: quote.inputVideoSeconds, input_images: quote.inputImages, tier: `${quote.tier}p` },
+    warnings: job.warnings,
+  };
+}
+
 export class Presenter {
   /**
    * The last JSON made from each row object. The store hands out the same object until the

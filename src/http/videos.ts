@@ -5,7 +5,7 @@ import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
 import { invalidRequest } from './errors.ts';
-import { pollAfterMs, type VideoObjectKind } from './present.ts';
+import { pollAfterMs, quoteObject, type VideoObjectKind } from './present.ts';
 
 /**
  * The task API: POST creates, GET reads, lists and deletes. The seeds' compatibility
@@ -22,6 +22,8 @@ const listQuery = z.object({
   after: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
   order: z.enum(['asc', 'desc']).default('desc'),
+  status: z.enum(['queued', 'in_progress', 'completed', 'failed', 'cancelled']).optional(),
+  model: z.string().min(1).max(100).optional(),
 });
 
 type IdParams = { Params: { id: string } };
@@ -59,6 +61,25 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
     });
     routes.note(url, 'POST');
   };
+
+  /**
+   * What a create on `url` would cost, without making anything: the same validation, routing
+   * and quote as the create (its 400s included); nothing is fetched, stored or held.
+   */
+  const quoting = (url: string, route: 'create' | 'edit' | 'extend') => {
+    app.post(`${url}/quotes`, { onRequest }, async (request) => {
+      const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
+      try {
+        return quoteObject(await tasks.quote(request.keyId, route, body));
+      } finally {
+        await cleanup();
+      }
+    });
+    routes.note(`${url}/quotes`, 'POST');
+  };
+  quoting('/v1/videos', 'create');
+  quoting('/v1/videos/edits', 'edit');
+  quoting('/v1/videos/extensions', 'extend');
 
   // OpenAI's edit and extension routes map onto the catalog's edit_video and video_extend.
   creating('/v1/videos/edits', 'video', (request, body, key) => tasks.create(request.keyId, 'edit', body, key));

@@ -18,7 +18,13 @@ export async function openSqliteStore(file: string): Promise<Store> {
   // Another process (api, worker, CLI) may hold the write lock for a moment.
   sqlite.pragma('busy_timeout = 5000');
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  // Kysely's SQLite adapter takes no lock for migrations (kysely-org/kysely#729): processes
+  // starting together on a new file would all migrate it, and all but one fail. One write
+  // transaction around the whole run makes the others wait for it, then find nothing to do;
+  // it also makes the run all or nothing.
+  sqlite.exec('BEGIN IMMEDIATE');
   const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => migrations } }).migrateToLatest();
+  sqlite.exec(error ? 'ROLLBACK' : 'COMMIT');
   if (error) throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   return new SqliteStore(sqlite, db);
 }
@@ -265,12 +271,12 @@ class SqliteStore implements Store {
     const task = this.#cached(this.#tasks, id, () => this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id }));
     return task?.key_id === keyId ? task : undefined;
   }
-  async listTasks({ keyId, order, after, limit }: Parameters<Store['listTasks']>[0]) {
+  async listTasks({ keyId, order, after, limit, status = null, model = null }: Parameters<Store['listTasks']>[0]) {
     const query = after
       ? order === 'desc' ? this.#q.newestFirstAfter : this.#q.oldestFirstAfter
       : order === 'desc' ? this.#q.newestFirst : this.#q.oldestFirst;
     // Without a cursor the query ignores createdAt and id.
-    return this.#all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '' });
+    return this.#all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '', status, model });
   }
 
   async settle(id: string, settlement: Settlement) {
@@ -366,6 +372,10 @@ class SqliteStore implements Store {
     return this.#run(this.#q.retry, { id, owner, runAfter, submitStartedAt }) > 0;
   }
 
+  async unfinishedByProvider() {
+    const rows = this.#all<Record<string, never>, { provider: string; tasks: number }>(this.#q.unfinishedByProvider, {});
+    return new Map(rows.map((row) => [row.provider, row.tasks]));
+  }
   async expiredVideos(now: number, limit: number) {
     return this.#all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit });
   }

@@ -21,11 +21,12 @@ export type Routed = { provider: string; warnings: string[] } | { unsupported: U
  * and be handed its inputs. When none can, the create is refused with what the first could
  * not do: never a silent downgrade (a 1080p request made at 720p).
  */
-export async function routeJob(job: VideoJob, channels: Channels, inputs: UpstreamInputs): Promise<Routed> {
+export async function routeJob(job: VideoJob, channels: Channels, inputs: UpstreamInputs, { withInputs = true } = {}): Promise<Routed> {
   if (!channels.serves(job.model)) return { provider: LOCAL_CHANNEL, warnings: [] };
   let first: Unsupported | null = null;
   for (const channel of channels.candidates(job.model)) {
-    const problem = unsupportedBy(channel, job) ?? (await inputs.problem(job, channel.provider.inline));
+    // Whether the inputs can be handed over needs them stored; a quote stores nothing and skips it.
+    const problem = unsupportedBy(channel, job) ?? (withInputs ? await inputs.problem(job, channel.provider.inline) : null);
     if (!problem) return { provider: channel.name, warnings: channel.provider.warnings?.(job, channel.models.get(job.model)!) ?? [] };
     first ??= problem;
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { PriceTable } from '../billing/prices.ts';
-import { quote } from '../billing/quote.ts';
+import { type Quote, quote } from '../billing/quote.ts';
 import { fieldFor } from '../catalog/fields.ts';
 import { findModel } from '../catalog/models.ts';
 import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
@@ -25,7 +25,7 @@ export interface TaskServiceOptions {
    * Which channel serves a job: `local` (the preview renderer) when no channel serves its
    * model, else a channel able to do it as asked; or what no channel can do.
    */
-  route: (job: VideoJob) => Promise<Routed>;
+  route: (job: VideoJob, options?: { withInputs: boolean }) => Promise<Routed>;
   /** What each model's videos cost: a task is quoted at submit, and a metered key holds the quote. */
   prices: PriceTable;
   /** Told when a task is queued, so that an in-process runner starts it at once. */
@@ -38,6 +38,9 @@ export interface ListQuery {
   after?: string;
   limit: number;
   order: 'asc' | 'desc';
+  /** Only tasks of this status, of this model. */
+  status?: string;
+  model?: string;
 }
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -69,6 +72,28 @@ export class TaskService {
   async create(keyId: string, route: Route, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
     const job = validate(route, await this.withModel(keyId, route, body));
     return this.once(keyId, route, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, null, body));
+  }
+
+  /**
+   * What `create` would quote for this body, with its refusals, without making a task: no
+   * input is fetched or stored, so an input video of unknown length counts at its longest.
+   */
+  async quote(keyId: string, route: Route, body: unknown): Promise<{ job: VideoJob; quote: Quote }> {
+    const { job } = await this.routed(validate(route, await this.withModel(keyId, route, body)), body, { withInputs: false });
+    // One of the key's own videos has a known length: the quote is then exact, as the create's is.
+    const source = job.video?.kind === 'video' && job.inputVideoSeconds === null ? await this.find(keyId, job.video.id) : undefined;
+    const known = source?.status === 'completed' && source.seconds !== null ? { ...job, inputVideoSeconds: Math.max(1, Math.round(Number(source.seconds))) } : job;
+    return { job: known, quote: quote(known, this.options.prices) };
+  }
+
+  /** The channel that serves a job, with its warnings added; what no channel can do is a 400 naming the field. */
+  private async routed(job: VideoJob, body: unknown, options = { withInputs: true }): Promise<{ job: VideoJob; provider: string }> {
+    const routed = await this.options.route(job, options);
+    if ('unsupported' in routed) {
+      const { slot, message } = routed.unsupported;
+      throw new InvalidInput(message, fieldFor(job.model, slot, body), 'unsupported_by_upstream');
+    }
+    return { job: routed.warnings.length > 0 ? { ...job, warnings: [...job.warnings, ...routed.warnings] } : job, provider: routed.provider };
   }
 
   /** A new task on the source's model, inputs and settings, with a new prompt. */
@@ -178,21 +203,17 @@ export class TaskService {
 
   /** Stores the job's inputs under the new task and makes its row, not yet saved; on failure no input stays behind. */
   private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null, body: unknown): Promise<TaskRow> {
-    const { media, route, store } = this.options;
+    const { media, store } = this.options;
     const key = await store.keyById(keyId);
     const test = key?.mode === 'test';
     let job: VideoJob;
     let provider: string;
     try {
-      job = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
+      const checked = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
       // A test key's task is refused and warned as a live one would be, then made by the preview renderer.
-      const routed = await route(job);
-      if ('unsupported' in routed) {
-        const { slot, message } = routed.unsupported;
-        throw new InvalidInput(message, fieldFor(job.model, slot, body), 'unsupported_by_upstream');
-      }
+      const routed = await this.routed(checked, body);
+      job = routed.job;
       provider = test ? LOCAL_CHANNEL : routed.provider;
-      if (routed.warnings.length > 0) job = { ...job, warnings: [...job.warnings, ...routed.warnings] };
     } catch (error) {
       await media.deleteInputs(id).catch(() => undefined);
       throw error;
@@ -237,6 +258,11 @@ export class TaskService {
     };
   }
 
+  /** Tasks queued or running, per channel name. */
+  unfinishedByChannel(): Promise<Map<string, number>> {
+    return this.options.store.unfinishedByProvider();
+  }
+
   async get(keyId: string, id: string): Promise<TaskRow> {
     const task = await this.find(keyId, id);
     if (!task) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
@@ -262,7 +288,7 @@ export class TaskService {
       if (!cursor) throw new InvalidInput(`after: no video with id '${query.after}'`, 'after');
       after = { createdAt: cursor.created_at, id: cursor.id };
     }
-    const rows = await this.options.store.listTasks({ keyId, order: query.order, after, limit: query.limit + 1 });
+    const rows = await this.options.store.listTasks({ keyId, order: query.order, after, limit: query.limit + 1, status: query.status ?? null, model: query.model ?? null });
     return { tasks: rows.slice(0, query.limit), hasMore: rows.length > query.limit };
   }
 
