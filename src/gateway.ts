@@ -11,6 +11,7 @@ import { buildApp } from './http/app.ts';
 import { UrlSigner } from './auth/signed-url.ts';
 import { MediaResolver } from './net/media.ts';
 import { buildChannels } from './channels/build.ts';
+import { channelReport } from './channels/report.ts';
 import { LocalProvider } from './providers/local/provider.ts';
 import { LocalStorage } from './storage/local.ts';
 import type { Operation } from './providers/interface.ts';
@@ -81,7 +82,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     storage,
     media,
     clock: systemClock,
-    route: (job) => routeJob(job, channels, inputs),
+    route: (job, options) => routeJob(job, channels, inputs, options),
     onQueued: () => runner?.notify(),
     onAbandoned: (task) => {
       runner?.abandon(task.id);
@@ -102,7 +103,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
-    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, storage, signer, adminKey, scratch, channelsFor });
+    const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());
+    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, storage, signer, adminKey, scratch, channelsFor, channelStatus });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {

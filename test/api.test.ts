@@ -142,8 +142,24 @@ describe('list and delete', () => {
     assert.equal(body.data.length, 5);
     assert.equal(body.has_more, false);
   });
+  test('status and model filter the list, and page with it', async () => {
+    const erin = await newClient(gateway, 'erin');
+    const make = async (body: Record<string, unknown>) => (await erin.json('POST', '/v1/videos', body)).body.id as string;
+    const kept = [await make({ ...textTask, prompt: 'one' }), await make({ ...textTask, prompt: 'two' }), await make({ ...textTask, prompt: 'three' })];
+    const other = await make({ model: 'viduq3p-720p', prompt: 'vidu', duration: 2 });
+    const cancelled = await make({ ...textTask, prompt: 'stopped' });
+    await erin.json('POST', `/v1/videos/${cancelled}/cancel`);
+    const ids = async (query: string) => ((await erin.json('GET', `/v1/videos?${query}`)).body.data as { id: string }[]).map((task) => task.id);
+    assert.deepEqual(await ids('status=cancelled'), [cancelled]);
+    assert.deepEqual(await ids('model=viduq3p-720p'), [other]);
+    assert.deepEqual(await ids(`model=${textTask.model}&status=cancelled`), [cancelled]);
+    const first = (await erin.json('GET', `/v1/videos?model=${textTask.model}&limit=2&order=asc`)).body;
+    assert.deepEqual([first.data.map((task: { id: string }) => task.id), first.has_more], [kept.slice(0, 2), true]);
+    const rest = (await erin.json('GET', `/v1/videos?model=${textTask.model}&limit=2&order=asc&after=${first.last_id}`)).body;
+    assert.deepEqual(rest.data.map((task: { id: string }) => task.id), [kept[2], cancelled]);
+  });
   test('bad paging values are 400s naming the parameter', async () => {
-    for (const [query, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['order=sideways', 'order'], ['after=video_nope', 'after']]) {
+    for (const [query, param] of [['limit=0', 'limit'], ['limit=101', 'limit'], ['order=sideways', 'order'], ['after=video_nope', 'after'], ['status=done', 'status']]) {
       const { status, body } = await alice.json('GET', `/v1/videos?${query}`);
       assert.equal(status, 400, query);
       assert.equal(body.error.param, param);

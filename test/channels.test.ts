@@ -56,13 +56,14 @@ describe('channels from the config', () => {
 function channel(name: string, priority: number, weight: number, breaker = new Breaker({ now: () => 0 })): Channel {
   return {
     name,
+    kind: 'xai',
     priority,
     weight,
     breaker,
     baseUrl: 'http://127.0.0.1:1',
     models: new Map([['grok-imagine', 'grok-imagine-video']]),
     provider: {} as Channel['provider'],
-    load: () => ({ inFlight: 0, waiting: 0 }),
+    load: () => ({ inFlight: 0, waiting: 0, maxConcurrent: 32 }),
     close: () => {},
   };
 }
@@ -83,17 +84,23 @@ describe('which channel a task goes to', () => {
     let now = 0;
     const breaker = new Breaker({ now: () => now }, 5, 30_000);
     const channels = new Channels([channel('flaky', 1, 1, breaker), channel('steady', 0, 1)]);
-    for (let i = 0; i < 4; i++) breaker.failed();
+    for (let i = 0; i < 4; i++) breaker.failed(`503 number ${i}`);
     assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'four failures: still in service');
-    breaker.failed();
+    breaker.failed('timed out');
     assert.deepEqual(channels.route('grok-imagine').map((c) => c.name), ['steady'], 'resting');
+    const record = breaker.record();
+    assert.equal(record.state, 'open');
+    assert.deepEqual([record.calls, record.failures], [5, 5]);
+    assert.deepEqual(record.lastErrors.map((one) => one.message), ['timed out', '503 number 3', '503 number 2', '503 number 1', '503 number 0'], 'the last five, newest first');
     now = 30_001;
+    assert.equal(breaker.record().state, 'half-open');
     assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'rest over: one trial');
     assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'routing alone spends no trial');
     assert.equal(breaker.acquire(), true, 'the trial call');
     assert.deepEqual(channels.route('grok-imagine').map((c) => c.name), ['steady'], 'only one trial at a time');
     breaker.succeeded();
     assert.equal(channels.route('grok-imagine')[0]?.name, 'flaky', 'a good trial closes it');
+    assert.deepEqual([breaker.record().state, breaker.record().calls], ['closed', 6]);
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
-import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { ADMIN_KEY, type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { checksOf, contentOf, createTask, createsFor, fakeTasksFor, logEntries, sleep, waitUntil, xaiChannel } from './support/upstream-kit.ts';
 
 /**
@@ -176,6 +176,13 @@ describe('channels', { concurrency: true }, () => {
     }
     await sleep(2000);
     assert.equal(flaky.requests.length, 5, 'the resting channel got no request at all');
+    // The operator sees it: breaker open, five failed calls, the reasons, newest first.
+    const report = (await channelReport()).find((channel) => channel.name === 'flaky')!;
+    assert.equal(report.breaker, 'open');
+    assert.deepEqual([report.calls, report.errors, report.error_rate], [5, 5, 1]);
+    assert.equal(report.last_errors.length, 5);
+    assert.ok(report.last_errors.every((error: { message: string; at: number }) => error.message.length > 0 && error.at > 0));
+    assert.deepEqual(report.models, ['grok-video-3']);
     for (const id of ids) assert.equal((await client.waitFor(id, 20_000)).status, 'completed');
   });
 
@@ -249,8 +256,16 @@ describe('channels', { concurrency: true }, () => {
   });
 });
 
-test('upstream keys never appear in a task object, an error, /v1/models or a log line', async () => {
-  const texts: string[] = [JSON.stringify((await client.json('GET', '/v1/models')).body)];
+/** GET /admin/channels, as the operator reads it. */
+async function channelReport() {
+  const response = await fetch(`${gateway.url}/admin/channels`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  assert.equal(response.status, 200);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return ((await response.json()) as { data: Record<string, any>[] }).data;
+}
+
+test('upstream keys never appear in a task object, an error, /v1/models, /admin/channels or a log line', async () => {
+  const texts: string[] = [JSON.stringify((await client.json('GET', '/v1/models')).body), JSON.stringify(await channelReport())];
   for (const id of made) {
     const { body } = await client.json('GET', `/v1/videos/${id}`);
     assert.ok(['completed', 'failed', 'cancelled'].includes(body.status), `task ${id} ("${body.prompt}") ended (${body.status})`);

@@ -27,13 +27,14 @@ export function buildChannels(specs: readonly ChannelSpec[], clock: Clock): Chan
     });
     return {
       name: spec.name,
+      kind: spec.kind,
       provider: new ADAPTERS[spec.kind]({ name: spec.name, baseUrl: spec.baseUrl, keys: spec.keys, fetch, clock }),
       baseUrl: spec.baseUrl,
       models: spec.models,
       priority: spec.priority,
       weight: spec.weight,
       breaker: new Breaker(clock),
-      load: () => ({ inFlight: fetch.inFlight(), waiting: fetch.waiting() }),
+      load: () => ({ inFlight: fetch.inFlight(), waiting: fetch.waiting(), maxConcurrent: spec.maxConcurrent }),
       close: () => fetch.close(),
     };
   }));

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ModelPrice } from '../billing/prices.ts';
-import { MODELS, findModel } from '../catalog/models.ts';
+import { DIALECTS, type Slot } from '../catalog/dialects.ts';
+import { type Family, MODELS, findModel } from '../catalog/models.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { invalidRequest } from './errors.ts';
@@ -15,6 +16,29 @@ function servedBy(channels: string[]) {
     channels,
     note: 'Served by the local preview renderer: real MP4s that show the prompt and inputs, not AI-generated footage',
   };
+}
+
+const FIELD_NAMES: Partial<Record<Slot, string>> = {
+  prompt: 'prompt',
+  duration: 'duration',
+  resolution: 'resolution',
+  aspectRatio: 'aspect_ratio',
+  image: 'image',
+  lastImage: 'last_image',
+  images: 'images',
+  video: 'video',
+  videos: 'videos',
+};
+
+/** Our input names → the body keys this family reads them from (its first name for each). */
+function requestFields(family: Family): Record<string, string> {
+  const keys = DIALECTS[family].keys;
+  return Object.fromEntries(
+    Object.entries(FIELD_NAMES).flatMap(([slot, name]) => {
+      const key = keys[slot as Slot]?.[0];
+      return key ? [[name, key]] : [];
+    }),
+  );
 }
 
 /** A model's price, in micro-dollars (1 USD = 1,000,000). */
@@ -51,9 +75,21 @@ export function registerModelRoutes(app: FastifyInstance, routes: RouteTable, { 
             custom_aspect_ratios: typeof rule.aspectRatios === 'object' && rule.aspectRatios.custom === true,
             resolutions:
               rule.resolution === 'forbidden' ? [] : model.resolutions.map((side) => `${side}${model.resolutionSuffix}`),
+            inputs: {
+              image: rule.image === true,
+              last_image: rule.lastImage === true,
+              images: rule.images ?? null,
+              video: rule.video === true,
+              videos: rule.videos ?? null,
+              input_video_seconds: rule.inputVideoSeconds ?? null,
+            },
+            // Edits and extensions have routes of their own; the other capabilities follow from the inputs sent.
+            route: capability === 'edit_video' ? '/v1/videos/edits' : capability === 'video_extend' ? '/v1/videos/extensions' : '/v1/videos',
           },
         ]),
       ),
+      // The body key this model's dialect reads each input from (the first it accepts).
+      fields: requestFields(model.family),
       prompt_max_length: model.promptMaxLength,
       pricing: pricing(config.prices.get(model.id)!),
     })),

@@ -108,6 +108,9 @@ const createBody = bodyOf('CreateVideoRequest');
 const idempotency = { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 } };
 const videoAnswer = { '200': { description: 'The video object', ...json(ref('Video')) }, ...errors };
 
+const quoteAnswer = { '200': { description: 'What the create would be quoted at; nothing is made, stored or held', ...json(ref('VideoQuote')) }, ...errors };
+const quote = (summary: string, body: JsonSchema) => ({ post: { summary, requestBody: body, responses: quoteAnswer } });
+
 function create(summary: string, body: JsonSchema = createBody) {
   return { post: { summary, parameters: [idempotency], requestBody: body, responses: videoAnswer } };
 }
@@ -153,6 +156,23 @@ export function buildOpenApi(): JsonSchema {
             warnings: { type: 'array', items: { type: 'string' } },
           },
         },
+        VideoQuote: {
+          type: 'object',
+          required: ['object', 'model', 'capability', 'currency', 'unit', 'price', 'basis', 'warnings'],
+          properties: {
+            object: { const: 'video.quote' },
+            model: { type: 'string' },
+            capability: { type: 'string' },
+            currency: { const: 'USD' },
+            unit: { const: 'micro', description: 'micro-dollars: 1 USD = 1,000,000' },
+            price: { type: 'integer', description: 'the most the task can cost: what a metered key would hold' },
+            basis: {
+              type: 'object',
+              properties: { output_seconds: { type: 'number' }, input_video_seconds: { type: 'number' }, input_images: { type: 'integer' }, tier: { type: 'string' } },
+            },
+            warnings: { type: 'array', items: { type: 'string' } },
+          },
+        },
         VideoList: {
           type: 'object',
           properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Video') }, first_id: { type: ['string', 'null'] }, last_id: { type: ['string', 'null'] }, has_more: { type: 'boolean' } },
@@ -180,6 +200,8 @@ export function buildOpenApi(): JsonSchema {
             { name: 'after', in: 'query', schema: { type: 'string' } },
             { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
             { name: 'order', in: 'query', schema: { enum: ['asc', 'desc'], default: 'desc' } },
+            { name: 'status', in: 'query', schema: { enum: ['queued', 'in_progress', 'completed', 'failed', 'cancelled'] }, description: 'only videos of this status' },
+            { name: 'model', in: 'query', schema: { type: 'string' }, description: 'only videos of this model' },
           ],
           responses: { '200': { description: 'A page', ...json(ref('VideoList')) }, ...errors },
         },
@@ -188,6 +210,9 @@ export function buildOpenApi(): JsonSchema {
       '/v1/video/generations': create('Create a video task (legacy route; answers object "video.generation.job")'),
       '/v1/videos/edits': create('Edit a video (edit_video)', bodyOf('EditVideoRequest')),
       '/v1/videos/extensions': create('Extend a video (video_extend)', bodyOf('ExtendVideoRequest')),
+      '/v1/videos/quotes': quote('Price a create without making it: the same validation, refusals and quote', createBody),
+      '/v1/videos/edits/quotes': quote('Price an edit without making it (an input video of unknown length counts at its longest)', bodyOf('EditVideoRequest')),
+      '/v1/videos/extensions/quotes': quote('Price an extension without making it', bodyOf('ExtendVideoRequest')),
       '/v1/videos/{id}/remix': { post: { ...create('Remix a video with a new prompt', { required: true, ...json(ref('RemixRequest')) }).post, parameters: [idParameter, idempotency] } },
       '/v1/videos/{id}': {
         get: { summary: 'Retrieve a video', parameters: [idParameter], responses: videoAnswer },

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import type { Logger } from 'pino';
 import type { KeyService } from '../auth/keys.ts';
 import type { Accounts } from '../billing/accounts.ts';
+import type { channelReport } from '../channels/report.ts';
 import type { Config } from '../config.ts';
 import type { Scratch } from '../scratch.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -24,6 +25,8 @@ export interface AppDependencies {
   scratch: Scratch;
   /** The names of the channels that serve a model; none when the preview renderer does. */
   channelsFor: (model: string) => string[];
+  /** Each channel's models, load and health, for the operator. */
+  channelStatus: () => Promise<ReturnType<typeof channelReport>>;
 }
 
 /** The dependencies plus the presenter made from them. */

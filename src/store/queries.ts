@@ -15,7 +15,8 @@ export const TASK_COLUMNS = [
 
 const ACTIVE = ['queued', 'in_progress'] as const;
 
-type Cursor = { keyId: string; createdAt: number; id: string; limit: number };
+/** A page of a key's tasks: after the cursor task, optionally only one status and one model (null: any). */
+type Cursor = { keyId: string; createdAt: number; id: string; limit: number; status: string | null; model: string | null };
 type Claim = { owner: string; now: number; leaseUntil: number; limit: number };
 
 /** The channel name of tasks the preview renderer makes: they run as one long step, upstream tasks as short ones. */
@@ -32,7 +33,12 @@ export function buildQueries(db: Kysely<Database>) {
             eb.or([eb('created_at', beyond, p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', beyond, p.id)])]),
           )
         : ownTasks(p);
-      return query.orderBy('created_at', order).orderBy('id', order).limit(p.limit);
+      return query
+        .where(sql<boolean>`(${p.status} IS NULL OR status = ${p.status})`)
+        .where(sql<boolean>`(${p.model} IS NULL OR model = ${p.model})`)
+        .orderBy('created_at', order)
+        .orderBy('id', order)
+        .limit(p.limit);
     });
   /**
    * 1 while the task is in_progress, else 0. A claim counts towards `claims` only while the
@@ -353,6 +359,14 @@ export function buildQueries(db: Kysely<Database>) {
       db.selectFrom('idempotency_keys').selectAll().where('key_id', '=', p.keyId).where('idempotency_key', '=', p.key),
     ),
 
+    /** Unfinished tasks per channel (`local` included), for the operator's channel page. */
+    unfinishedByProvider: prepare((_: Record<string, never>) =>
+      db
+        .selectFrom('tasks')
+        .select((eb) => ['provider', eb.fn.countAll<number>().as('tasks')])
+        .where('status', 'in', ['queued', 'in_progress'])
+        .groupBy('provider'),
+    ),
     expiredVideos: prepare((p: { now: number; limit: number }) =>
       db
         .selectFrom('tasks')

@@ -90,7 +90,7 @@ export interface Store {
   insertTask(task: TaskRow): Promise<void>;
   taskById(id: string): Promise<TaskRow | undefined>;
   taskForKey(id: string, keyId: string): Promise<TaskRow | undefined>;
-  listTasks(query: { keyId: string; order: 'asc' | 'desc'; after: { createdAt: number; id: string } | null; limit: number }): Promise<TaskRow[]>;
+  listTasks(query: { keyId: string; order: 'asc' | 'desc'; after: { createdAt: number; id: string } | null; limit: number; status?: string | null; model?: string | null }): Promise<TaskRow[]>;
 
   /**
    * The one way a task ends (completed, failed, cancelled, deleted, its video expired): the
@@ -120,6 +120,9 @@ export interface Store {
   release(id: string, owner: string, runAfter: number): Promise<boolean>;
   /** Hands a task back after a step failed, counting the failed attempt; `submitStartedAt` as it should stay. */
   retry(id: string, owner: string, runAfter: number, submitStartedAt?: number | null): Promise<boolean>;
+
+  /** How many tasks are queued or running, per channel name (`local`: the preview renderer). */
+  unfinishedByProvider(): Promise<Map<string, number>>;
 
   /** Completed tasks whose video has expired and whose file is still kept. */
   expiredVideos(now: number, limit: number): Promise<{ id: string; video_key: string | null }[]>;

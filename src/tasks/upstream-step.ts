@@ -108,7 +108,7 @@ async function submitTo(channel: Channel, task: TaskRow, job: VideoJob, owner: s
     operation = await channel.provider.start(request, unbounded);
   } catch (error) {
     if (error instanceof UpstreamUnavailable) {
-      channel.breaker.failed();
+      channel.breaker.failed(error.message);
       if (!error.created) {
         log.warn({ task: task.id, channel: channel.name, reason: error.message }, 'channel refused the task');
         return error;
@@ -150,7 +150,7 @@ async function check(task: TaskRow, owner: string, signal: AbortSignal, deps: Up
   } catch (error) {
     if (!(error instanceof UpstreamUnavailable)) throw error;
     // A passing outage is not the task's fault: look again later, until the task is too old.
-    channel.breaker.failed();
+    channel.breaker.failed(error.message);
     log.warn({ task: task.id, channel: channel.name, reason: error.message }, 'checking the task upstream failed; will look again');
     await store.checked(task.id, owner, { progress: task.progress, updatedAt: task.updated_at, runAfter: clock.now() + nextCheckDelay(age, error.retryAfterMs) });
     return null;
