@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { ADMIN_KEY, removeDataDir, ROOT } from './support/gateway.ts';
+import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.ts';
 
 /** The gateway as an operator meets it: started by npm, stopped by a process manager, on a busy port, asked for help. */
 const run = promisify(execFile);
@@ -89,4 +89,28 @@ test('vidgate --help prints the usage and exits 0', async () => {
   );
   assert.equal(frob.code, 2);
   assert.match(frob.stderr, /^vidgate: unknown command: frob\n/);
+});
+
+test('processes started together on a new DATA_DIR all come up: one migrates the database, the others wait for it', async () => {
+  for (let round = 0; round < 3; round++) {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+    const started = await Promise.allSettled(['all', 'api', 'worker', 'all'].map((role) => startGateway({ ROLE: role }, dataDir)));
+    for (const one of started) if (one.status === 'fulfilled') await one.value.stop('SIGKILL');
+    removeDataDir(dataDir);
+    for (const one of started) assert.equal(one.status, 'fulfilled', one.status === 'rejected' ? String(one.reason) : '');
+  }
+});
+
+test('operator commands on a DATA_DIR without a database refuse, rather than read empty books as "ledger ok"', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  for (const args of [['ledger', 'check'], ['keys', 'list'], ['usage']]) {
+    const answer = await run(process.execPath, ['bin/vidgate.js', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: path.join(dataDir, 'typo') } }).then(
+      () => assert.fail(`${args.join(' ')} passed`),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.equal(answer.code, 1, args.join(' '));
+    assert.match(answer.stderr, /no database at .*typo\/vidgate\.db: is DATA_DIR right\?/);
+  }
+  assert.deepEqual(readdirSync(dataDir), [], 'nothing was made');
+  removeDataDir(dataDir);
 });

@@ -1,123 +1,112 @@
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KeyService } from '../auth/keys.ts';
-import { Accounts } from '../billing/accounts.ts';
-import { checkLedger } from '../billing/ledger-check.ts';
-import { ConfigError, loadConfig } from '../config.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { ConfigError } from '../config.ts';
+import { GatewayClient, GatewayError, TaskUnfinished, UsageError } from './client.ts';
+import { operator } from './operator.ts';
+import { generate, usage, videos } from './user.ts';
 
 const USAGE = `Usage:
+  For users, against any vidgate (VIDGATE_URL, default http://127.0.0.1:8080, and
+  VIDGATE_API_KEY; or --url and --api-key):
+  vidgate generate --model M --prompt P [--seconds N] [--size S] [--image FILE|URL] [-o out.mp4]
+                                    make a video: a progress bar, then the file saved
+  vidgate videos list [--limit N]   your videos, newest first
+  vidgate videos get ID             one video object
+  vidgate videos download ID [-o FILE] [--variant video|thumbnail|spritesheet]
+  vidgate videos delete ID | cancel ID
+  vidgate usage [--from DATE] [--to DATE] [--group-by model|day]
+                                    your usage (with a key; DATE is YYYY-MM-DD or Unix seconds)
+  --json                            answers as JSON, for scripts
+
+  For the operator, on DATA_DIR's database (default ./data), server running or not:
   vidgate keys create --name NAME [--balance MICROS] [--test]
                                     issue a key (shown once); with a balance in
                                     micro-dollars (1 USD = 1000000) it is metered;
                                     --test: a test-mode key (preview renderer, never charged)
-  vidgate ledger check              check the books: balances are the sum of their
-                                    entries, never below zero, each hold ended once;
-                                    exit 0 when they hold, 1 with a line per problem
   vidgate keys topup ID --amount MICROS
                                     add to a metered key's balance (a ledger entry)
   vidgate keys ledger ID            a key's ledger entries, oldest first
   vidgate keys list                 list keys (no secrets)
   vidgate keys revoke ID            revoke a key
-  vidgate --help                    this text
-Reads DATA_DIR (default ./data) like the server; the server itself starts with npm start.`;
+  vidgate ledger check              check the books: balances are the sum of their
+                                    entries, never below zero, each hold ended once;
+                                    exit 0 when they hold, 1 with a line per problem
+  vidgate usage [--from DATE] [--to DATE] [--group-by key|model|day] [--key-id ID]
+                                    without an API key: revenue, upstream cost and margin
+                                    across keys, as GET /admin/usage
 
-/** The operator's CLI; it works on the database directly, server running or not. */
+  vidgate --help                    this text
+
+Exit codes: 0 done; 1 the video failed or was cancelled (or the books do not hold);
+2 the command line is wrong; 3 the gateway refused (its message is printed);
+4 the gateway could not be reached or failed.`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  json: { type: 'boolean' },
+  model: { type: 'string' },
+  prompt: { type: 'string' },
+  seconds: { type: 'string' },
+  size: { type: 'string' },
+  image: { type: 'string' },
+  output: { type: 'string', short: 'o' },
+  limit: { type: 'string' },
+  variant: { type: 'string' },
+  name: { type: 'string' },
+  balance: { type: 'string' },
+  amount: { type: 'string' },
+  test: { type: 'boolean' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  'group-by': { type: 'string' },
+  'key-id': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, balance: { type: 'string' }, amount: { type: 'string' }, test: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+  const parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const { positionals, values } = parsed;
   if (values.help || positionals[0] === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const [group, command, argument] = positionals;
-  if ((group !== 'keys' && group !== 'ledger') || !command) {
-    const what = positionals.length === 0 ? 'a command is needed' : `unknown command: ${positionals.join(' ')}`;
-    process.stderr.write(`vidgate: ${what}\n${USAGE}\n`);
-    return 2;
-  }
-  const config = loadConfig();
-  const store = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
-  const keys = new KeyService(store);
-  const accounts = new Accounts(store);
-  try {
-    if (group === 'ledger') {
-      if (command !== 'check') {
-        process.stderr.write(`vidgate: unknown command: ledger ${command}\n${USAGE}\n`);
-        return 2;
-      }
-      const problems = await checkLedger(store);
-      for (const problem of problems) process.stdout.write(`${problem}\n`);
-      process.stdout.write(problems.length === 0 ? 'ledger ok\n' : `${problems.length} problem(s)\n`);
-      return problems.length === 0 ? 0 : 1;
-    }
-    switch (command) {
-      case 'create': {
-        if (!values.name?.trim()) {
-          process.stderr.write('keys create needs --name NAME\n');
-          return 2;
-        }
-        const balance = values.balance === undefined ? null : Number(values.balance);
-        if (balance !== null && !(Number.isSafeInteger(balance) && balance >= 0)) {
-          process.stderr.write('--balance is micro-dollars: a whole number of at least 0\n');
-          return 2;
-        }
-        process.stdout.write(`${JSON.stringify(await keys.create(values.name.trim(), { balance, mode: values.test ? 'test' : 'live' }), null, 2)}\n`);
-        return 0;
-      }
-      case 'topup': {
-        const amount = Number(values.amount);
-        if (!argument || !(Number.isSafeInteger(amount) && amount >= 1)) {
-          process.stderr.write('keys topup needs a key id and --amount MICROS (a whole number of at least 1)\n');
-          return 2;
-        }
-        const balance = await accounts.topUp(argument, amount, 'vidgate keys topup');
-        process.stdout.write(`${JSON.stringify({ key_id: argument, balance }, null, 2)}\n`);
-        return 0;
-      }
-      case 'ledger': {
-        if (!argument) {
-          process.stderr.write('keys ledger needs a key id\n');
-          return 2;
-        }
-        const entries = [];
-        for (let after = 0, page; (page = await accounts.ledger(argument, after, 100)).data.length > 0; after = page.last_id!) entries.push(...page.data);
-        process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
-        return 0;
-      }
-      case 'list':
-        process.stdout.write(`${JSON.stringify(await keys.list(), null, 2)}\n`);
-        return 0;
-      case 'revoke':
-        if (!argument) {
-          process.stderr.write('keys revoke needs a key id\n');
-          return 2;
-        }
-        if (!(await keys.revoke(argument))) {
-          process.stderr.write(`no active key with id ${argument}\n`);
-          return 1;
-        }
-        process.stdout.write(`revoked ${argument}\n`);
-        return 0;
-      default:
-        process.stderr.write(`vidgate: unknown command: keys ${command}\n${USAGE}\n`);
-        return 2;
-    }
-  } finally {
-    await store.close();
+  const [group, ...words] = positionals;
+  const print = (text: string) => process.stdout.write(`${text}\n`);
+  const apiKey = values['api-key'] ?? process.env.VIDGATE_API_KEY;
+  const client = () => {
+    if (!apiKey) throw new UsageError(`${group} needs an API key: VIDGATE_API_KEY or --api-key`);
+    return new GatewayClient({ url: (values.url ?? process.env.VIDGATE_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), key: apiKey });
+  };
+  switch (group) {
+    case 'generate':
+      return generate(client(), { words, flags: values }, print, process.stderr);
+    case 'videos':
+      return videos(client(), { words, flags: values }, print);
+    case 'usage':
+      return apiKey ? usage(client(), { words, flags: values }, print) : operator('usage', { words, flags: values }, print);
+    case 'keys':
+    case 'ledger':
+      return operator(group, { words, flags: values }, print);
+    default:
+      throw new UsageError(positionals.length === 0 ? 'a command is needed' : `unknown command: ${positionals.join(' ')}`);
   }
 }
 
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  // A domain refusal (no such key, an unmetered key) is the operator's to read, as a line.
-  process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`vidgate: ${(error as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+  } else if (error instanceof GatewayError) {
+    process.stderr.write(`vidgate: ${error.message}${error.param ? ` (${error.param})` : ''}${error.code ? ` [${error.code}]` : ''}\n`);
+    process.exitCode = error.status >= 400 && error.status < 500 ? 3 : 4;
+  } else if (error instanceof TaskUnfinished) {
+    process.stderr.write(`vidgate: ${error.message}\n`);
+    process.exitCode = 1;
+  } else {
+    // A domain refusal (no such key, an unmetered key) or a bad config is the operator's to read, as a line.
+    process.stderr.write(`${error instanceof ConfigError || error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  }
 }
