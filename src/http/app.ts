@@ -4,6 +4,8 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerAdminRoutes } from './admin.ts';
 import { registerBalanceRoutes } from './balance.ts';
+import { registerChannelRoutes } from './channels.ts';
+import { registerConsole } from './console.ts';
 import { registerUsageRoutes } from './usage.ts';
 import { MAX_FORM_FIELD_BYTES } from './body.ts';
 import { Common } from './common.ts';
@@ -144,6 +146,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerContentRoutes(app, routes, routeDeps);
   registerEventRoutes(app, routes, routeDeps);
   registerUpstreamRoutes(app, routes, routeDeps);
+  registerChannelRoutes(app, routes, routeDeps);
+  await registerConsole(app, routes);
   routes.answerOtherMethods();
   return app;
 }
