@@ -85,10 +85,11 @@ test('operator makes a key; the user makes a video, watches it render and play, 
   await user.waitForSelector('select[name=model]');
   await user.selectOption('select[name=model]', 'grok-imagine');
   await user.fill('textarea[name=prompt]', 'a red kite over the sea');
-  await user.fill('input[name=duration]', '4');
-  await user.selectOption('select[name=resolution]', '480p');
-  // The price comes from the gateway's own quote: 4 s at 480p, $0.05 a second.
-  await user.waitForSelector('[data-testid=price]:has-text("$0.20")');
+  // 10 s at 720p: a render long enough (2 s on a quiet machine) for progress to be seen rising.
+  await user.fill('input[name=duration]', '10');
+  await user.selectOption('select[name=resolution]', '720p');
+  // The price comes from the gateway's own quote: 10 s at 720p, $0.07 a second.
+  await user.waitForSelector('[data-testid=price]:has-text("$0.70")');
   await user.click('form.card button[type=submit]');
 
   // Progress rises while it renders, then the video plays in the page.
@@ -106,20 +107,20 @@ test('operator makes a key; the user makes a video, watches it render and play, 
     return video !== null && video.currentTime > 0.3;
   });
   const size = await user.$eval('.result video', (video) => [(video as HTMLVideoElement).videoWidth, (video as HTMLVideoElement).videoHeight]);
-  assert.deepEqual(size, [854, 480]);
+  assert.deepEqual(size, [1280, 720]);
   await user.screenshot({ path: path.join(SCREENSHOTS, 'playground-done-desktop.png'), fullPage: true });
   const id = (await user.textContent('.result h2 a'))!.trim();
 
-  // Extend it from there: the playground opens on the video, priced exactly (2 s at 720p + 4 s of input).
+  // Extend it from there: the playground opens on the video, priced exactly (2 s at 720p + 10 s of input).
   await user.click('.result a:has-text("Extend")');
   await user.waitForSelector('fieldset.media:has-text("Your video")');
   assert.equal(await user.inputValue('select[name=capability]'), 'video_extend');
   await user.fill('textarea[name=prompt]', 'and then it rains');
   await user.fill('input[name=duration]', '2');
-  await user.waitForSelector('[data-testid=price]:has-text("$0.18")');
+  await user.waitForSelector('[data-testid=price]:has-text("$0.24")');
   await user.click('form.card button[type=submit]');
   await user.waitForFunction((source) => document.querySelector('.result h2 a')?.textContent !== source, id);
-  await user.waitForFunction(() => ((document.querySelector('.result[data-status=completed] video') as HTMLVideoElement | null)?.duration ?? 0) > 5.9, undefined, { timeout: 60_000 });
+  await user.waitForFunction(() => ((document.querySelector('.result[data-status=completed] video') as HTMLVideoElement | null)?.duration ?? 0) > 11.9, undefined, { timeout: 60_000 });
 
   // The task is in Tasks, newest first, with its thumbnail loaded.
   await user.click('header nav >> text=Tasks');
@@ -134,13 +135,13 @@ test('operator makes a key; the user makes a video, watches it render and play, 
   await user.click(`li[data-id="${id}"] a`);
   await user.waitForSelector('.detail dl');
   assert.match((await user.textContent('.detail'))!, /a red kite over the sea/);
-  assert.match((await user.textContent('.detail'))!, /billed \$0\.20/);
+  assert.match((await user.textContent('.detail'))!, /billed \$0\.70/);
 
-  // The operator tops the key up: $5 less $0.20 and $0.18, plus $2.50.
+  // The operator tops the key up: $5 less $0.70 and $0.24, plus $2.50.
   await operator.reload();
   await operator.fill('tr:has-text("colleague") input[name=amount]', '2.50');
   await operator.click('tr:has-text("colleague") button:has-text("Top up")');
-  await operator.waitForSelector('tr:has-text("colleague"):has-text("$7.12")');
+  await operator.waitForSelector('tr:has-text("colleague"):has-text("$6.56")');
 
   // The operator revokes the key; the user's next request is refused with the gateway's message.
   operator.on('dialog', (dialog) => void dialog.accept());
