@@ -47,7 +47,19 @@ export interface Config {
   copyConcurrency: number;
   /** The largest upstream result video we copy. */
   maxResultBytes: number;
+  webhooks: WebhookSettings;
+  /** A bearer token that may read GET /metrics besides the admin key; null: the admin key only. */
+  metricsToken: string | null;
   logLevel: string;
+}
+
+export interface WebhookSettings {
+  /** One delivery attempt, connection to answer. */
+  timeoutMs: number;
+  /** The wait after the first failed attempt; each next one waits twice as long, up to an hour. */
+  retryBaseMs: number;
+  /** How long an event is retried before its delivery is given up. */
+  retryForMs: number;
 }
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -87,6 +99,11 @@ const schema = z.object({
   // A copy mostly waits (the download, the disk): 4 at once kept about 150 results a second at most (bench:tracking), 32 over 250.
   COPY_CONCURRENCY: positiveInt(32),
   MAX_RESULT_MB: positiveInt(1024),
+  WEBHOOK_TIMEOUT_SECONDS: z.coerce.number().positive().max(60).default(10),
+  // Fractions allowed (tests use 0.1).
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(10),
+  WEBHOOK_RETRY_HOURS: z.coerce.number().positive().default(24),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -177,6 +194,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     upstreamConcurrency: c.UPSTREAM_CONCURRENCY,
     copyConcurrency: c.COPY_CONCURRENCY,
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,
+    webhooks: { timeoutMs: c.WEBHOOK_TIMEOUT_SECONDS * 1000, retryBaseMs: c.WEBHOOK_RETRY_BASE_SECONDS * 1000, retryForMs: c.WEBHOOK_RETRY_HOURS * 3600_000 },
+    metricsToken: c.METRICS_TOKEN ?? null,
     logLevel: c.LOG_LEVEL,
   };
 }

@@ -24,6 +24,8 @@ import { routeJob } from './tasks/routing.ts';
 import { Runner } from './tasks/runner.ts';
 import { TaskService } from './tasks/service.ts';
 import { UpstreamInputs } from './tasks/upstream-inputs.ts';
+import { Deliverer } from './webhooks/deliverer.ts';
+import { WebhookService } from './webhooks/service.ts';
 
 export interface Gateway {
   /** The address HTTP listens on, when this role serves HTTP. */
@@ -76,6 +78,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           leaseMs: config.leaseSeconds * 1000,
           expirySweepMs: config.expirySweepSeconds * 1000,
         });
+  // Webhooks are sent where tasks are run: a worker, or the one process that does it all.
+  const deliverer =
+    config.role === 'api' ? null : new Deliverer({ store, clock: systemClock, log, settings: config.webhooks, allowedPrivateHosts: config.allowedPrivateHosts });
   const tasks = new TaskService({
     prices: config.prices,
     store,
@@ -104,7 +109,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
     const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());
-    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, storage, signer, adminKey, scratch, channelsFor, channelStatus });
+    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {
@@ -116,6 +121,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     }
   }
   runner?.start();
+  deliverer?.start();
   log.info({ url, role: config.role, dataDir: config.dataDir }, 'vidgate started');
 
   return {
@@ -128,7 +134,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
         await app.close();
         clearTimeout(cut);
       }
-      await runner?.stop();
+      await Promise.all([runner?.stop(), deliverer?.stop()]);
       for (const channel of channels.all()) channel.close();
       await Promise.all([store.close(), scratch.remove()]);
     },

@@ -84,8 +84,21 @@ function taskRow(id: string, fields: Partial<TaskRow> = {}): TaskRow {
     hold: null,
     cost: null,
     mode: 'live',
+    request_id: null,
+    callback_url: null,
     ...fields,
   };
+}
+
+const WEBHOOK = { id: 'wh_1', key_id: KEY.id, url: 'https://hooks.example.com/a', secret: 'whsec_AAAA', events: '["video.completed","video.failed","video.cancelled"]', created_at: NOW, deleted_at: null };
+
+/** A primed store with a webhook, whose task was cancelled: one delivery is due. */
+async function withDelivery() {
+  const setup = await primed({ callback_url: 'https://hooks.example.com/mine' });
+  await setup.store.insertWebhook(WEBHOOK);
+  await setup.store.keyWebhookSecret(KEY.id, 'whsec_KEY');
+  await setup.store.settle('video_a', { kind: 'cancelled', keyId: KEY.id, now: NOW + 1 });
+  return setup;
 }
 
 /** An Idempotency-Key as TaskService passes it. */
@@ -111,7 +124,7 @@ async function held(owner = 'runner-1', fields: Partial<TaskRow> = {}) {
 }
 
 /** The methods that change no row; every other method of Store must have a case below. */
-const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'ledgerAudit', 'usage', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'unfinishedByProvider', 'expiredVideos', 'idempotentTask', 'close'] as const satisfies readonly (keyof Store)[];
+const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'ledgerAudit', 'usage', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'unfinishedByProvider', 'expiredVideos', 'idempotentTask', 'webhooksOfKey', 'webhookOfKey', 'deliveriesOfWebhook', 'deliveriesOfTask', 'pendingDeliveries', 'close'] as const satisfies readonly (keyof Store)[];
 type Writing = Exclude<keyof Store, (typeof READ_ONLY)[number]>;
 
 /** One case per writing method: it runs the method on a primed store and checks the cached reads see it. */
@@ -237,6 +250,54 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     assert.equal(await store.taskForKey('video_b', KEY.id), undefined);
     assert.equal(await store.insertTaskOnce(taskRow('video_b'), ONCE), null);
     assert.equal((await store.taskForKey('video_b', KEY.id))?.id, 'video_b');
+  },
+  async insertWebhook() {
+    const { store } = await primed();
+    await store.insertWebhook(WEBHOOK);
+    assert.deepEqual((await store.webhooksOfKey(KEY.id)).map((webhook) => webhook.id), ['wh_1']);
+    assert.equal(await store.webhookOfKey('wh_1', 'key_other'), undefined, 'another key does not see it');
+  },
+  async deleteWebhook() {
+    const { store } = await withDelivery();
+    assert.equal(await store.deleteWebhook('wh_1', 'key_other', NOW + 2), false);
+    assert.equal(await store.deleteWebhook('wh_1', KEY.id, NOW + 2), true);
+    assert.equal(await store.webhookOfKey('wh_1', KEY.id), undefined);
+    assert.deepEqual((await store.deliveriesOfWebhook('wh_1', KEY.id, 10)).map((delivery) => delivery.status), ['cancelled'], 'what it had pending is not sent');
+    assert.equal(await store.deleteWebhook('wh_1', KEY.id, NOW + 3), false, 'deleted once');
+  },
+  async keyWebhookSecret() {
+    const { store } = await primed();
+    assert.equal((await store.activeKeyById(KEY.id))?.webhook_secret, null);
+    assert.equal(await store.keyWebhookSecret(KEY.id, 'whsec_first'), 'whsec_first');
+    assert.equal(await store.keyWebhookSecret(KEY.id, 'whsec_second'), 'whsec_first', 'the first stays');
+    assert.equal((await store.activeKeyById(KEY.id))?.webhook_secret, 'whsec_first');
+  },
+  async claimDeliveries() {
+    const { store } = await withDelivery();
+    // The settle queued one delivery to the webhook and one to the callback_url, each with its secret.
+    const claimed = await store.claimDeliveries('deliverer-1', NOW + 1, NOW + 10_000, 10);
+    assert.deepEqual(claimed.map((d) => [d.url, d.type, d.task_id, d.secret]).sort(), [
+      ['https://hooks.example.com/a', 'video.cancelled', 'video_a', 'whsec_AAAA'],
+      ['https://hooks.example.com/mine', 'video.cancelled', 'video_a', 'whsec_KEY'],
+    ]);
+    assert.equal(claimed[0]!.event_id, claimed[1]!.event_id, 'one event, two deliveries');
+    assert.equal((await store.claimDeliveries('deliverer-2', NOW + 2, NOW + 10_000, 10)).length, 0, 'leased');
+    assert.equal((await store.claimDeliveries('deliverer-2', NOW + 10_001, NOW + 20_000, 10)).length, 2, 'the lease ran out');
+  },
+  async recordAttempt() {
+    const { store } = await withDelivery();
+    const [first] = await store.claimDeliveries('deliverer-1', NOW + 1, NOW + 10_000, 1);
+    assert.equal(await store.recordAttempt(first!.id, 'deliverer-2', { status: 'delivered', now: NOW + 2, nextAttemptAt: NOW + 2, lastStatus: 200, lastError: null }), false, 'not its lease');
+    assert.equal(await store.recordAttempt(first!.id, 'deliverer-1', { status: 'pending', now: NOW + 2, nextAttemptAt: NOW + 500, lastStatus: 500, lastError: 'HTTP 500' }), true);
+    const [row] = (await store.deliveriesOfTask('video_a', KEY.id)).filter((d) => d.id === first!.id);
+    assert.deepEqual([row?.status, row?.attempts, row?.last_status, row?.next_attempt_at, row?.lease_owner], ['pending', 1, 500, NOW + 500, null]);
+    assert.deepEqual(await store.pendingDeliveries(), { pending: 2, oldestDueAt: NOW + 1 });
+  },
+  async releaseDelivery() {
+    const { store } = await withDelivery();
+    const claimed = await store.claimDeliveries('deliverer-1', NOW + 1, NOW + 10_000, 10);
+    assert.equal(await store.releaseDelivery(claimed[0]!.id, 'deliverer-1'), true);
+    assert.deepEqual((await store.claimDeliveries('deliverer-2', NOW + 2, NOW + 10_000, 10)).map((d) => d.id), [claimed[0]!.id]);
   },
   async sharedSetting() {
     const store = await freshStore();

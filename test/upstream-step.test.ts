@@ -62,7 +62,7 @@ async function newTask(): Promise<string> {
     seconds: '3', size: '480p', remixed_from_video_id: null, warnings: null, provider: 'xai', operation: null,
     submit_started_at: null, usage: null, error_code: null, error_message: null, created_at: now, updated_at: now,
     started_at: null, completed_at: null, expires_at: null, run_after: now, attempts: 0, claims: 0, lease_owner: null,
-    lease_expires_at: null, video_key: null, video_size: null, price: null, hold: null, cost: null, mode: 'live',
+    lease_expires_at: null, video_key: null, video_size: null, price: null, hold: null, cost: null, mode: 'live', request_id: null, callback_url: null,
   };
   await store.insertTask(row);
   return id;

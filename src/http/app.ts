@@ -21,6 +21,7 @@ import { Presenter } from './present.ts';
 import { type AppDependencies, RouteTable } from './routes.ts';
 import { registerUpstreamRoutes } from './upstream-links.ts';
 import { registerVideoRoutes } from './videos.ts';
+import { registerWebhookRoutes } from './webhooks.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -147,6 +148,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerEventRoutes(app, routes, routeDeps);
   registerUpstreamRoutes(app, routes, routeDeps);
   registerChannelRoutes(app, routes, routeDeps);
+  registerWebhookRoutes(app, routes, routeDeps);
   await registerConsole(app, routes);
   routes.answerOtherMethods();
   return app;

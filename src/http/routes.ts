@@ -11,6 +11,7 @@ import type { CorsPolicy } from './cors.ts';
 import { ApiError } from './errors.ts';
 import type { Presenter } from './present.ts';
 import type { UrlSigner } from '../auth/signed-url.ts';
+import type { WebhookService } from '../webhooks/service.ts';
 
 /** What the HTTP layer is built from (app.ts), and what each route file receives. */
 export interface AppDependencies {
@@ -19,6 +20,7 @@ export interface AppDependencies {
   keys: KeyService;
   accounts: Accounts;
   tasks: TaskService;
+  webhooks: WebhookService;
   storage: Storage;
   signer: UrlSigner;
   adminKey: string;

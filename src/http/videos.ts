@@ -6,6 +6,8 @@ import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
 import { invalidRequest } from './errors.ts';
 import { pollAfterMs, quoteObject, type VideoObjectKind } from './present.ts';
+import type { CreateOptions } from '../tasks/service.ts';
+import { checkWebhookUrl } from '../webhooks/target.ts';
 
 /**
  * The task API: POST creates, GET reads, lists and deletes. The seeds' compatibility
@@ -28,6 +30,16 @@ const listQuery = z.object({
 
 type IdParams = { Params: { id: string } };
 
+/**
+ * `callback_url` is the gateway's, not the model's: taken out of the body before the
+ * catalog reads it, and checked as a webhook URL.
+ */
+function takeCallbackUrl(body: unknown, allowedPrivateHosts: ReadonlySet<string>): { rest: unknown; callbackUrl: string | null } {
+  if (typeof body !== 'object' || body === null || !('callback_url' in body)) return { rest: body, callbackUrl: null };
+  const { callback_url: value, ...rest } = body as Record<string, unknown>;
+  return { rest, callbackUrl: checkWebhookUrl(value, 'callback_url', allowedPrivateHosts) };
+}
+
 function readIdempotencyKey(header: string | string[] | undefined): string | undefined {
   if (header === undefined) return undefined;
   if (typeof header !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(header)) {
@@ -44,13 +56,14 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   // A key's own requests_per_minute, else the gateway's RATE_LIMIT_PER_MINUTE.
   const limited = { rateLimit: { max: async (request: FastifyRequest) => (await keys.requestsPerMinute(request.keyId)) ?? config.rateLimitPerMinute, timeWindow: 60_000 } };
 
-  /** A route that makes a task: body in either encoding, Idempotency-Key, rate limit. */
-  const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, idempotencyKey?: string) => Promise<TaskRow>) => {
+  /** A route that makes a task: body in either encoding, Idempotency-Key, callback_url, rate limit. */
+  const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, options: CreateOptions) => Promise<TaskRow>) => {
     app.post<{ Params: P }>(url, { onRequest, config: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
       try {
-        const task = await make(request, body, idempotencyKey);
+        const { rest, callbackUrl } = takeCallbackUrl(body, config.allowedPrivateHosts);
+        const task = await make(request, rest, { idempotencyKey, requestId: request.id, callbackUrl });
         // From here a failure must not invite a blind retry: the task exists.
         request.taskCreated = idempotencyKey === undefined;
         if (task.price !== null) reply.header('x-vidgate-price', String(task.price));
@@ -82,12 +95,12 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   quoting('/v1/videos/extensions', 'extend');
 
   // OpenAI's edit and extension routes map onto the catalog's edit_video and video_extend.
-  creating('/v1/videos/edits', 'video', (request, body, key) => tasks.create(request.keyId, 'edit', body, key));
-  creating('/v1/videos/extensions', 'video', (request, body, key) => tasks.create(request.keyId, 'extend', body, key));
-  creating<{ id: string }>('/v1/videos/:id/remix', 'video', (request, body, key) => tasks.remix(request.keyId, request.params.id, body, key));
+  creating('/v1/videos/edits', 'video', (request, body, options) => tasks.create(request.keyId, 'edit', body, options));
+  creating('/v1/videos/extensions', 'video', (request, body, options) => tasks.create(request.keyId, 'extend', body, options));
+  creating<{ id: string }>('/v1/videos/:id/remix', 'video', (request, body, options) => tasks.remix(request.keyId, request.params.id, body, options));
 
   for (const { url, object } of TASK_ROUTES) {
-    creating(url, object, (request, body, key) => tasks.create(request.keyId, 'create', body, key));
+    creating(url, object, (request, body, options) => tasks.create(request.keyId, 'create', body, options));
     // The happy path of this route usually runs in fast-read.ts; this one answers the rest.
     app.get<IdParams>(`${url}/:id`, { onRequest }, async (request, reply) => {
       const task = await tasks.get(request.keyId, request.params.id);

@@ -103,12 +103,13 @@ class Session {
     });
   }
 
-  /** Sends one GET and resolves with the response head; the body is left to the caller. */
-  send(url: URL, exempt: boolean, headers: OutgoingHttpHeaders): Promise<IncomingMessage> {
+  /** Sends one request (a GET unless a body is given) and resolves with the response head; the body is left to the caller. */
+  send(url: URL, exempt: boolean, headers: OutgoingHttpHeaders, body?: Buffer): Promise<IncomingMessage> {
     this.controller.signal.throwIfAborted();
     return new Promise((resolve, reject) => {
       const request = (url.protocol === 'https:' ? https : http).request(url, {
-        headers,
+        method: body === undefined ? 'GET' : 'POST',
+        headers: body === undefined ? headers : { ...headers, 'content-length': body.byteLength },
         agent: false,
         signal: this.controller.signal,
         ...(exempt ? {} : { lookup: guardedLookup }),
@@ -124,7 +125,7 @@ class Session {
         this.responses.add(response);
         resolve(response);
       });
-      request.end();
+      request.end(body);
     });
   }
 
@@ -280,6 +281,30 @@ export async function guardedFetch(
     const chunks: Buffer[] = [];
     for await (const chunk of limitedBody(response, finalUrl, options.maxBytes)) chunks.push(chunk);
     return { body: Buffer.concat(chunks), contentType: contentTypeOf(response), finalUrl: finalUrl.href };
+  });
+}
+
+/**
+ * POSTs `body` to a user's URL (a webhook) and answers the status of whatever answered.
+ * Redirects are not followed: a POST that moved is a failed delivery, as Standard Webhooks
+ * has it. The answer's body is not read.
+ */
+export async function guardedPost(
+  url: string,
+  body: Buffer,
+  options: Omit<GuardOptions, 'maxBytes' | 'maxRedirects'> & { headers: Record<string, string>; signal?: AbortSignal },
+): Promise<{ status: number }> {
+  // Nothing of the answer is read: no byte limit applies.
+  return withSession({ ...options, maxBytes: 0 }, async (session) => {
+    const target = parseUrl(url);
+    session.current = target;
+    const verdict = checkTarget(target, options.allowedPrivateHosts);
+    if (verdict === 'refused') {
+      throw new FetchError('url_not_allowed', `${describeUrl(target)} points to a private or reserved network address, which is not allowed.`);
+    }
+    const response = await session.send(target, verdict === 'exempt', { 'user-agent': 'vidgate', ...options.headers }, body);
+    // The status is the answer; the body is never read (the session's close drops it).
+    return { status: response.statusCode ?? 0 };
   });
 }
 

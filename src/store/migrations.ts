@@ -153,4 +153,48 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('tasks_active_by_key').on('tasks').column('key_id').where(sql<boolean>`status IN ('queued', 'in_progress')`).execute();
     },
   },
+  '0011_webhooks': {
+    // Webhook endpoints per key, and the outbox of deliveries that a task's settle step writes.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('tasks').addColumn('request_id', 'text').execute();
+      await db.schema.alterTable('tasks').addColumn('callback_url', 'text').execute();
+      // Signs the deliveries to a task's callback_url; made the first time it is needed.
+      await db.schema.alterTable('api_keys').addColumn('webhook_secret', 'text').execute();
+      await db.schema
+        .createTable('webhooks')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('secret', 'text', (c) => c.notNull())
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('deleted_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('webhooks_by_key').on('webhooks').column('key_id').execute();
+      await db.schema
+        .createTable('deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('event_id', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('key_id', 'text', (c) => c.notNull())
+        .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('webhook_id', 'text')
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_attempt_at', 'bigint')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .addColumn('delivered_at', 'bigint')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_expires_at', 'bigint')
+        .execute();
+      // The deliverer's claim reads only the pending ones, in the order they fall due.
+      await db.schema.createIndex('deliveries_due').on('deliveries').column('next_attempt_at').where(sql<boolean>`status = 'pending'`).execute();
+      await db.schema.createIndex('deliveries_by_webhook').on('deliveries').columns(['webhook_id', 'created_at']).execute();
+      await db.schema.createIndex('deliveries_by_task').on('deliveries').column('task_id').execute();
+    },
+  },
 };

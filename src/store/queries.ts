@@ -10,7 +10,7 @@ export const TASK_COLUMNS = [
   'id', 'key_id', 'model', 'status', 'progress', 'job', 'prompt', 'seconds', 'size',
   'remixed_from_video_id', 'warnings', 'provider', 'operation', 'submit_started_at', 'usage', 'error_code', 'error_message',
   'created_at', 'updated_at', 'started_at', 'completed_at', 'expires_at', 'run_after', 'attempts',
-  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size', 'price', 'hold', 'cost', 'mode',
+  'claims', 'lease_owner', 'lease_expires_at', 'video_key', 'video_size', 'price', 'hold', 'cost', 'mode', 'request_id', 'callback_url',
 ] as const satisfies readonly (keyof TaskRow)[];
 
 const ACTIVE = ['queued', 'in_progress'] as const;

@@ -19,6 +19,8 @@ export interface ApiKeyTable {
   limit_in_flight: number | null;
   /** Micro-dollars of tasks per UTC day (billed, or quoted while unfinished); null: no limit. */
   limit_daily_spend: number | null;
+  /** Signs deliveries to its tasks' callback_url (registered webhooks have their own); null until first needed. */
+  webhook_secret: string | null;
 }
 
 export interface KeyLimits {
@@ -84,6 +86,10 @@ export interface TaskTable {
   cost: number | null;
   /** The mode of the key that made it: a `test` task ran on the preview renderer and is never charged. */
   mode: KeyMode;
+  /** The x-request-id of the request that created it, for following it through the logs. */
+  request_id: string | null;
+  /** Where its end is announced, besides the key's webhooks. */
+  callback_url: string | null;
 }
 
 export type LedgerKind = 'hold' | 'capture' | 'release' | 'topup' | 'adjustment';
@@ -128,6 +134,51 @@ export interface IdempotencyTable {
   created_at: number;
 }
 
+export type WebhookEvent = 'video.completed' | 'video.failed' | 'video.cancelled';
+
+/** An endpoint a key registered: each task end of the key's is delivered there. */
+export interface WebhookTable {
+  id: string;
+  key_id: string;
+  url: string;
+  /** Standard Webhooks secret (`whsec_…`): shown once, kept to sign. */
+  secret: string;
+  /** The events it wants, as a JSON array of WebhookEvent. */
+  events: string;
+  created_at: number;
+  /** Deleted endpoints stay, so that their deliveries still name them; nothing more is sent there. */
+  deleted_at: number | null;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed' | 'cancelled';
+
+/**
+ * One event bound for one URL: the outbox row the settle transaction writes, then the
+ * deliverer's record of each attempt. Every delivery of one event shares its event_id.
+ */
+export interface DeliveryTable {
+  id: string;
+  event_id: string;
+  type: WebhookEvent;
+  key_id: string;
+  task_id: string;
+  /** The endpoint; null for the task's own callback_url. */
+  webhook_id: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  last_attempt_at: number | null;
+  /** The HTTP status of the last answer; null when none came. */
+  last_status: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+  /** When the event happened: the event's created_at, and the start of its day of retries. */
+  created_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+}
+
 export interface SettingTable {
   name: string;
   value: string;
@@ -140,9 +191,13 @@ export interface Database {
   idempotency_keys: IdempotencyTable;
   ledger: LedgerTable;
   charges: ChargeTable;
+  webhooks: WebhookTable;
+  deliveries: DeliveryTable;
 }
 
 export type ApiKeyRow = ApiKeyTable;
 export type TaskRow = TaskTable;
 export type LedgerRow = Selectable<LedgerTable>;
 export type IdempotencyRow = IdempotencyTable;
+export type WebhookRow = WebhookTable;
+export type DeliveryRow = DeliveryTable;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -5,8 +6,9 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import type { PreparedQuery } from './prepared.ts';
 import { buildQueries, type Queries } from './queries.ts';
+import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
 import { InsufficientBalance, LimitReached } from '../errors.ts';
-import type { ApiKeyRow, Database, IdempotencyRow, LedgerRow, TaskRow } from './schema.ts';
+import type { ApiKeyRow, Database, DeliveryRow, IdempotencyRow, LedgerRow, TaskRow, WebhookEvent, WebhookRow } from './schema.ts';
 import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, UsageRow } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
@@ -55,6 +57,7 @@ interface Compiled {
  */
 class SqliteStore implements Store {
   readonly #q: Queries;
+  readonly #w: WebhookQueries;
   readonly #statements = new Map<string, Compiled>();
   readonly #keys = new Map<string, ApiKeyRow>();
   readonly #keysById = new Map<string, ApiKeyRow>();
@@ -69,12 +72,14 @@ class SqliteStore implements Store {
   readonly #settle: BetterSqlite3.Transaction<(id: string, settlement: Settlement) => TaskRow | undefined>;
   readonly #insertAlone: (task: TaskRow) => void;
   readonly #insertKey: BetterSqlite3.Transaction<(key: Parameters<Store['insertKey']>[0]) => void>;
+  readonly #deleteWebhook: BetterSqlite3.Transaction<(id: string, keyId: string, now: number) => boolean>;
   readonly #adjust: BetterSqlite3.Transaction<(keyId: string, change: Parameters<Store['adjustBalance']>[1]) => number | undefined>;
 
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
     this.#sqlite = sqlite;
     this.#db = db;
     this.#q = buildQueries(db);
+    this.#w = buildWebhookQueries(db);
     this.#dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     this.#insertOnce = sqlite.transaction((task: TaskRow, once: { key: string; hash: string; staleBefore: number }) => this.#claimAndInsert(task, once));
     this.#settle = sqlite.transaction((id: string, settlement: Settlement) => this.#settleTask(id, settlement));
@@ -83,6 +88,11 @@ class SqliteStore implements Store {
     this.#insertKey = sqlite.transaction((key: Parameters<Store['insertKey']>[0]) => {
       this.#run(this.#q.insertKey, key);
       if (key.balance) this.#run(this.#q.insertLedger, { keyId: key.id, taskId: null, kind: 'topup', amount: key.balance, balance: key.balance, now: key.now, note: 'opening balance' });
+    });
+    this.#deleteWebhook = sqlite.transaction((id: string, keyId: string, now: number) => {
+      if (this.#run(this.#w.deleteWebhook, { id, keyId, now }) === 0) return false;
+      this.#run(this.#w.cancelDeliveriesTo, { webhookId: id });
+      return true;
     });
     this.#adjust = sqlite.transaction((keyId: string, change: Parameters<Store['adjustBalance']>[1]) => this.#adjustBalance(keyId, change));
   }
@@ -288,7 +298,43 @@ class SqliteStore implements Store {
     if (!task) return undefined;
     if (task.hold !== null) this.#settleHold(task, task.hold, s);
     this.#charge(task, s);
+    this.#queueEvent(task, s);
     return task;
+  }
+  /**
+   * The outbox: one delivery of the task's end per webhook of its key that wants it, and one
+   * to its callback_url, written with the end itself so that no crash can lose one. A delete
+   * or an expiry is no event: the key asked for the first, and the video is long done.
+   */
+  #queueEvent(task: TaskRow, s: Settlement): void {
+    if (s.kind !== 'completed' && s.kind !== 'failed' && s.kind !== 'cancelled') return;
+    const type: WebhookEvent = `video.${s.kind}`;
+    const eventId = `evt_${randomBytes(12).toString('hex')}`;
+    const targets: { webhookId: string | null; url: string }[] = this.#all<{ keyId: string }, WebhookRow>(this.#w.webhooksOfKey, { keyId: task.key_id })
+      .filter((webhook) => (JSON.parse(webhook.events) as string[]).includes(type))
+      .map((webhook) => ({ webhookId: webhook.id, url: webhook.url }));
+    if (task.callback_url !== null) targets.push({ webhookId: null, url: task.callback_url });
+    for (const { webhookId, url } of targets) {
+      this.#run(this.#w.insertDelivery, {
+        id: `dlv_${randomBytes(12).toString('hex')}`,
+        event_id: eventId,
+        type,
+        key_id: task.key_id,
+        task_id: task.id,
+        webhook_id: webhookId,
+        url,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: s.now,
+        last_attempt_at: null,
+        last_status: null,
+        last_error: null,
+        delivered_at: null,
+        created_at: s.now,
+        lease_owner: null,
+        lease_expires_at: null,
+      });
+    }
   }
   /** The task's line in the usage report, written as it ends (once: task_id is its key). */
   #charge(task: TaskRow, s: Settlement): void {
@@ -403,6 +449,51 @@ class SqliteStore implements Store {
     if (!claim || claim.created_at < staleBefore) return undefined;
     const task = this.#get<{ id: string }, TaskRow>(this.#q.taskById, { id: claim.task_id });
     return task ? { claim, task } : undefined;
+  }
+
+  async insertWebhook(webhook: WebhookRow) {
+    this.#run(this.#w.insertWebhook, webhook);
+  }
+  async webhooksOfKey(keyId: string) {
+    return this.#all<{ keyId: string }, WebhookRow>(this.#w.webhooksOfKey, { keyId });
+  }
+  async webhookOfKey(id: string, keyId: string) {
+    return this.#get<{ id: string; keyId: string }, WebhookRow>(this.#w.webhookOfKey, { id, keyId });
+  }
+  async deleteWebhook(id: string, keyId: string, now: number) {
+    return this.#deleteWebhook.immediate(id, keyId, now);
+  }
+  async keyWebhookSecret(keyId: string, candidate: string) {
+    this.#run(this.#w.setKeyWebhookSecret, { keyId, secret: candidate });
+    const row = this.#get<{ keyId: string }, { webhook_secret: string | null }>(this.#w.keyWebhookSecret, { keyId });
+    if (!row?.webhook_secret) throw new Error(`no key ${keyId}`);
+    return row.webhook_secret;
+  }
+  async claimDeliveries(owner: string, now: number, leaseUntil: number, limit: number) {
+    const claimed = this.#all<Parameters<WebhookQueries['claimDeliveries']['bind']>[0], DeliveryRow>(this.#w.claimDeliveries, { owner, now, leaseUntil, limit });
+    return claimed.map((delivery) => ({ ...delivery, secret: this.#deliverySecret(delivery) }));
+  }
+  /** A webhook's own secret, or its key's for a callback_url (made when the task was). */
+  #deliverySecret(delivery: DeliveryRow): string | null {
+    if (delivery.webhook_id !== null) return this.#get<{ id: string }, { secret: string }>(this.#w.webhookSecret, { id: delivery.webhook_id })?.secret ?? null;
+    return this.#get<{ keyId: string }, { webhook_secret: string | null }>(this.#w.keyWebhookSecret, { keyId: delivery.key_id })?.webhook_secret ?? null;
+  }
+  async recordAttempt(id: string, owner: string, attempt: Parameters<Store['recordAttempt']>[2]) {
+    const deliveredAt = attempt.status === 'delivered' ? attempt.now : null;
+    return this.#run(this.#w.recordAttempt, { id, owner, ...attempt, deliveredAt }) > 0;
+  }
+  async releaseDelivery(id: string, owner: string) {
+    return this.#run(this.#w.releaseDelivery, { id, owner }) > 0;
+  }
+  async deliveriesOfWebhook(webhookId: string, keyId: string, limit: number) {
+    return this.#all<{ webhookId: string; keyId: string; limit: number }, DeliveryRow>(this.#w.deliveriesOfWebhook, { webhookId, keyId, limit });
+  }
+  async deliveriesOfTask(taskId: string, keyId: string) {
+    return this.#all<{ taskId: string; keyId: string }, DeliveryRow>(this.#w.deliveriesOfTask, { taskId, keyId });
+  }
+  async pendingDeliveries() {
+    const row = this.#get<Record<string, never>, { pending: number; oldest: number | null }>(this.#w.pendingDeliveries, {});
+    return { pending: row?.pending ?? 0, oldestDueAt: row?.oldest ?? null };
   }
 
   async sharedSetting(name: string, create: () => string) {

@@ -1,4 +1,4 @@
-import type { ApiKeyRow, IdempotencyRow, KeyLimits, KeyMode, LedgerRow, TaskRow } from './schema.ts';
+import type { ApiKeyRow, DeliveryRow, IdempotencyRow, KeyLimits, KeyMode, LedgerRow, TaskRow, WebhookRow } from './schema.ts';
 
 /** An Idempotency-Key's claim and the task it made. */
 export interface IdempotentTask {
@@ -96,7 +96,9 @@ export interface Store {
    * The one way a task ends (completed, failed, cancelled, deleted, its video expired): the
    * final state and whatever must change with it, in one transaction: a held amount is
    * captured (completed: the cost is kept, the rest given back) or released in full
-   * (failed, cancelled, deleted unfinished), with its ledger entry. Answers the task as
+   * (failed, cancelled, deleted unfinished), with its ledger entry; a completed, failed or
+   * cancelled task's event is queued for each of its key's webhooks that wants it and for
+   * its callback_url (the outbox the deliverer sends from). Answers the task as
    * settled (as it was, for a delete), or undefined when its guard refused: the task was
    * already settled, or is not this lease's or this key's.
    */
@@ -136,6 +138,26 @@ export interface Store {
   insertTaskOnce(task: TaskRow, once: { key: string; hash: string; staleBefore: number }): Promise<IdempotentTask | null>;
   /** The live claim on an Idempotency-Key with its task, if any (see insertTaskOnce). */
   idempotentTask(keyId: string, key: string, staleBefore: number): Promise<IdempotentTask | undefined>;
+
+  insertWebhook(webhook: WebhookRow): Promise<void>;
+  /** A key's webhooks that are not deleted, oldest first. */
+  webhooksOfKey(keyId: string): Promise<WebhookRow[]>;
+  webhookOfKey(id: string, keyId: string): Promise<WebhookRow | undefined>;
+  /** Deletes a webhook and cancels what was still to be sent to it; false when the key has no such webhook. */
+  deleteWebhook(id: string, keyId: string, now: number): Promise<boolean>;
+  /** The key's secret for its callback_url deliveries: `candidate` becomes it when it has none yet. */
+  keyWebhookSecret(keyId: string, candidate: string): Promise<string>;
+  /** Leases due deliveries to `owner`, each with the secret that signs it (null: its webhook is gone). */
+  claimDeliveries(owner: string, now: number, leaseUntil: number, limit: number): Promise<(DeliveryRow & { secret: string | null })[]>;
+  /** One attempt's outcome, under the lease that made it. */
+  recordAttempt(id: string, owner: string, attempt: { status: DeliveryRow['status']; now: number; nextAttemptAt: number; lastStatus: number | null; lastError: string | null }): Promise<boolean>;
+  releaseDelivery(id: string, owner: string): Promise<boolean>;
+  /** A webhook's deliveries, newest first. */
+  deliveriesOfWebhook(webhookId: string, keyId: string, limit: number): Promise<DeliveryRow[]>;
+  /** The deliveries of one task's events, oldest first. */
+  deliveriesOfTask(taskId: string, keyId: string): Promise<DeliveryRow[]>;
+  /** How many deliveries wait to be sent, and when the oldest of them fell due (null: none). */
+  pendingDeliveries(): Promise<{ pending: number; oldestDueAt: number | null }>;
 
   /** A value shared by every process on this database, made by `create` the first time. */
   sharedSetting(name: string, create: () => string): Promise<string>;

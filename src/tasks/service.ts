@@ -15,6 +15,7 @@ import type { IdempotentTask, Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
 import type { Routed } from './routing.ts';
 import { newTaskId } from './task-id.ts';
+import { newWebhookSecret } from '../webhooks/secret.ts';
 
 export interface TaskServiceOptions {
   store: Store;
@@ -43,6 +44,16 @@ export interface ListQuery {
   model?: string;
 }
 
+/** What a create carries besides its body. */
+export interface CreateOptions {
+  /** Same key, same body within a day: the task first made, never another. */
+  idempotencyKey?: string;
+  /** The x-request-id of the request that creates it, kept with the task. */
+  requestId?: string;
+  /** A URL its end is announced to (checked by the caller: webhooks/target.ts), besides the key's webhooks. */
+  callbackUrl?: string | null;
+}
+
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
 
 /** The request's identity for Idempotency-Key: route and body, keys sorted, files by content. */
@@ -69,9 +80,9 @@ export class TaskService {
    * Validates, stores inputs, and commits the task before any work starts. It either
    * commits the task or throws before committing it.
    */
-  async create(keyId: string, route: Route, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
+  async create(keyId: string, route: Route, body: unknown, options: CreateOptions = {}): Promise<TaskRow> {
     const job = validate(route, await this.withModel(keyId, route, body));
-    return this.once(keyId, route, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, null, body));
+    return this.once(keyId, route, body, options, (id, now) => this.prepare(keyId, id, now, job, null, body, options));
   }
 
   /**
@@ -97,14 +108,14 @@ export class TaskService {
   }
 
   /** A new task on the source's model, inputs and settings, with a new prompt. */
-  async remix(keyId: string, sourceId: string, body: unknown, idempotencyKey?: string): Promise<TaskRow> {
+  async remix(keyId: string, sourceId: string, body: unknown, options: CreateOptions = {}): Promise<TaskRow> {
     const source = await this.get(keyId, sourceId);
     // The expiry sweep removes a video's inputs with its file: nothing is left to remix.
     if (source.status === 'completed' && source.video_key === null) {
       throw new NotFound(`Video ${sourceId} has expired; its files are gone`, 'video_expired');
     }
     const job = validateRemix(JSON.parse(source.job) as VideoJob, body);
-    return this.once(keyId, `remix:${sourceId}`, body, idempotencyKey, (id, now) => this.prepare(keyId, id, now, job, source.id, body));
+    return this.once(keyId, `remix:${sourceId}`, body, options, (id, now) => this.prepare(keyId, id, now, job, source.id, body, options));
   }
 
   /**
@@ -113,7 +124,7 @@ export class TaskService {
    * first; then the key's claim and the task commit in one transaction, so that a crash
    * can never leave the key claimed for a task that does not exist.
    */
-  private async once(keyId: string, route: string, body: unknown, idempotencyKey: string | undefined, prepare: (id: string, now: number) => Promise<TaskRow>): Promise<TaskRow> {
+  private async once(keyId: string, route: string, body: unknown, { idempotencyKey, callbackUrl = null }: CreateOptions, prepare: (id: string, now: number) => Promise<TaskRow>): Promise<TaskRow> {
     const { store, clock } = this.options;
     const now = clock.now();
     const id = newTaskId(now);
@@ -125,7 +136,8 @@ export class TaskService {
       });
       return task;
     }
-    const hash = requestHash(route, body);
+    // Where the end is announced is part of the request: the same key with another callback_url is a conflict.
+    const hash = requestHash(route, callbackUrl === null ? body : { body, callbackUrl });
     const once = { key: idempotencyKey, hash, staleBefore: now - IDEMPOTENCY_WINDOW_MS };
     // A retry of a request already made is answered before any input is copied or probed.
     const made = await store.idempotentTask(keyId, once.key, once.staleBefore);
@@ -202,9 +214,11 @@ export class TaskService {
   }
 
   /** Stores the job's inputs under the new task and makes its row, not yet saved; on failure no input stays behind. */
-  private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null, body: unknown): Promise<TaskRow> {
+  private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null, body: unknown, options: CreateOptions): Promise<TaskRow> {
     const { media, store } = this.options;
     const key = await store.keyById(keyId);
+    // Its deliveries are signed with the key's callback secret: made now, so that it exists before any is sent.
+    if (options.callbackUrl) await store.keyWebhookSecret(keyId, newWebhookSecret());
     const test = key?.mode === 'test';
     let job: VideoJob;
     let provider: string;
@@ -255,6 +269,8 @@ export class TaskService {
       hold: metered ? price : null,
       cost: null,
       mode: test ? 'test' : 'live',
+      request_id: options.requestId ?? null,
+      callback_url: options.callbackUrl ?? null,
     };
   }
 
