@@ -165,7 +165,8 @@ test('every page at desktop and phone width, photographed; no request leaves the
   const made = await fetch(`${gateway.url}/v1/videos`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'grok-imagine', prompt: 'a lighthouse at dusk', duration: 1, size: '480p' }),
+    // Its end is announced to a URL that answers 404: the task page shows the delivery and its failures.
+    body: JSON.stringify({ model: 'grok-imagine', prompt: 'a lighthouse at dusk', duration: 1, size: '480p', callback_url: `${fake.url}/no-such-hook` }),
   });
   const { id } = (await made.json()) as { id: string };
 
@@ -177,7 +178,12 @@ test('every page at desktop and phone width, photographed; no request leaves the
 
   await photograph(key, '/console/playground', 'playground', 'select[name=model]');
   await photograph(key, '/console/tasks', 'tasks', 'ul.tasks li');
-  await photograph(key, `/console/tasks/${id}`, 'task', '.detail dl');
+  const attempted = async () => {
+    const answer = await fetch(`${gateway.url}/v1/videos/${id}/deliveries`, { headers: { authorization: `Bearer ${key}` } });
+    return answer.status === 200 && ((await answer.json()) as { data: { attempts: number }[] }).data[0]?.attempts;
+  };
+  while (!(await attempted())) await new Promise((resolve) => setTimeout(resolve, 100));
+  await photograph(key, `/console/tasks/${id}`, 'task', 'ul.deliveries li:has-text("callback_url"):has-text("HTTP 404")');
   await photograph(key, '/console/usage', 'usage', 'canvas');
   await photograph(ADMIN_KEY, '/console/keys', 'keys', 'table.keys tbody tr');
   await photograph(ADMIN_KEY, '/console/usage', 'usage-operator', 'canvas');

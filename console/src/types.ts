@@ -93,3 +93,20 @@ export interface ChannelInfo {
   error_rate: number;
   last_errors: { at: number; message: string }[];
 }
+
+/** One event bound for one URL: a key's webhook (webhook_id) or the task's callback_url (null). */
+export interface Delivery {
+  id: string;
+  event_id: string;
+  type: string;
+  video_id: string;
+  webhook_id: string | null;
+  url: string;
+  status: 'pending' | 'delivered' | 'failed' | 'cancelled';
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  next_attempt_at: number | null;
+  delivered_at: number | null;
+  created_at: number;
+}

@@ -57,8 +57,11 @@ function constraints(slot: Slot, models: ModelSpec[]): JsonSchema {
   }
 }
 
-/** Fields that change nothing, listed so that a closed schema accepts them as the routes do. */
-const ignored = Object.fromEntries(IGNORED_FIELDS.map((field) => [field, { description: 'Accepted and ignored: it changes nothing about the video' }]));
+/** Fields that change nothing, listed so that a closed schema accepts them as the routes do; and the gateway's own callback_url. */
+const ignored = {
+  ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, { description: 'Accepted and ignored: it changes nothing about the video' }])),
+  callback_url: { type: 'string', format: 'uri', maxLength: 2048, description: "Where this task's end is also announced (video.completed, video.failed, video.cancelled), signed with the key's callback secret" },
+};
 
 const CLOSED = `A field not listed here is refused (400, code unsupported_parameter); ${IGNORED_FIELDS.join(' and ')} are accepted and ignored.`;
 
@@ -177,6 +180,45 @@ export function buildOpenApi(): JsonSchema {
           type: 'object',
           properties: { object: { const: 'list' }, data: { type: 'array', items: ref('Video') }, first_id: { type: ['string', 'null'] }, last_id: { type: ['string', 'null'] }, has_more: { type: 'boolean' } },
         },
+        WebhookEndpoint: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            object: { const: 'webhook_endpoint' },
+            url: { type: 'string' },
+            events: { type: 'array', items: { type: 'string' } },
+            created_at: { type: 'integer' },
+            secret: { type: 'string', description: 'whsec_…: in the answer to its creation only' },
+          },
+        },
+        DeliveryList: {
+          type: 'object',
+          properties: {
+            object: { const: 'list' },
+            data: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  id: { type: 'string' },
+                  object: { const: 'webhook.delivery' },
+                  event_id: { type: 'string', description: 'also the webhook-id header: the same at every attempt' },
+                  type: { enum: ['video.completed', 'video.failed', 'video.cancelled'] },
+                  video_id: { type: 'string' },
+                  webhook_id: { type: ['string', 'null'], description: "null: the video's callback_url" },
+                  url: { type: 'string' },
+                  status: { enum: ['pending', 'delivered', 'failed', 'cancelled'] },
+                  attempts: { type: 'integer' },
+                  last_status_code: { type: ['integer', 'null'] },
+                  last_error: { type: ['string', 'null'] },
+                  next_attempt_at: { type: ['integer', 'null'] },
+                  delivered_at: { type: ['integer', 'null'] },
+                  created_at: { type: 'integer' },
+                },
+              },
+            },
+          },
+        },
         Error: {
           type: 'object',
           required: ['error'],
@@ -242,6 +284,39 @@ export function buildOpenApi(): JsonSchema {
           ],
           responses: { '200': { description: 'The report', ...json({ type: 'object' }) }, ...errors },
         },
+      },
+      '/v1/webhooks': {
+        post: {
+          summary: 'Register a webhook endpoint; the answer is the only time its signing secret is shown',
+          requestBody: {
+            required: true,
+            ...json({
+              type: 'object',
+              required: ['url'],
+              additionalProperties: false,
+              properties: { url: { type: 'string', format: 'uri' }, events: { type: 'array', minItems: 1, items: { enum: ['video.completed', 'video.failed', 'video.cancelled'] } } },
+            }),
+          },
+          responses: { '200': { description: 'The endpoint, with its secret', ...json(ref('WebhookEndpoint')) }, ...errors },
+        },
+        get: { summary: "The key's webhook endpoints", responses: { '200': { description: 'A list', ...json({ type: 'object', properties: { data: { type: 'array', items: ref('WebhookEndpoint') } } }) }, ...errors } },
+      },
+      '/v1/webhooks/{id}': {
+        get: { summary: 'A webhook endpoint', parameters: [idParameter], responses: { '200': { description: 'The endpoint', ...json(ref('WebhookEndpoint')) }, ...errors } },
+        delete: { summary: 'Delete a webhook endpoint; what was still to be sent to it is not', parameters: [idParameter], responses: { '200': { description: 'Deleted', ...json({ type: 'object' }) }, ...errors } },
+      },
+      '/v1/webhooks/{id}/deliveries': {
+        get: {
+          summary: "A webhook endpoint's deliveries, newest first",
+          parameters: [idParameter, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }],
+          responses: { '200': { description: 'A list', ...json(ref('DeliveryList')) }, ...errors },
+        },
+      },
+      '/v1/videos/{id}/deliveries': {
+        get: { summary: "The deliveries of a video's events (its key's webhooks and its callback_url)", parameters: [idParameter], responses: { '200': { description: 'A list', ...json(ref('DeliveryList')) }, ...errors } },
+      },
+      '/v1/webhooks/default/secret': {
+        get: { summary: "The secret that signs deliveries to a create's callback_url", responses: { '200': { description: 'The secret', ...json({ type: 'object', properties: { secret: { type: 'string' } } }) }, ...errors } },
       },
       '/v1/balance': {
         get: {

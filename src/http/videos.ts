@@ -83,7 +83,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
     app.post(`${url}/quotes`, { onRequest }, async (request) => {
       const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
       try {
-        return quoteObject(await tasks.quote(request.keyId, route, body));
+        return quoteObject(await tasks.quote(request.keyId, route, takeCallbackUrl(body, config.allowedPrivateHosts).rest));
       } finally {
         await cleanup();
       }

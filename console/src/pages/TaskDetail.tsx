@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
 import { api } from '../api.ts';
+import { Deliveries } from '../components/Deliveries.tsx';
 import { ErrorNote } from '../components/ErrorNote.tsx';
 import { VideoResult } from '../components/VideoResult.tsx';
 import { followTask } from '../events.ts';
@@ -69,6 +70,7 @@ export function TaskDetail() {
           <dt>Expires</dt>
           <dd>{when(video.expires_at)}</dd>
         </dl>
+        <Deliveries videoId={id} status={video.status} />
         <p class="actions">
           {running && (
             <button type="button" onClick={() => api<Video>('POST', `/v1/videos/${id}/cancel`).then(setVideo, setError)}>
