@@ -25,6 +25,8 @@ import { Runner } from './tasks/runner.ts';
 import { TaskService } from './tasks/service.ts';
 import { UpstreamInputs } from './tasks/upstream-inputs.ts';
 import { Deliverer } from './webhooks/deliverer.ts';
+import { Metrics } from './metrics/metrics.ts';
+import { observedStore } from './metrics/observed-store.ts';
 import { WebhookService } from './webhooks/service.ts';
 
 export interface Gateway {
@@ -36,7 +38,20 @@ export interface Gateway {
 /** Wires config → store → storage → providers → runner → HTTP, as ROLE asks. */
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   await mkdir(config.dataDir, { recursive: true });
-  const store = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
+  const database = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
+  const channels = buildChannels(config.channels, systemClock);
+  const metrics = new Metrics(async () => {
+    const now = Date.now();
+    const [gauges, webhooks] = await Promise.all([database.gauges(now), database.pendingDeliveries()]);
+    return {
+      ...gauges,
+      due: gauges.due.map(({ lane, tasks, oldest }) => ({ lane, tasks, oldestSeconds: Math.max(0, (now - oldest) / 1000) })),
+      breakers: channels.all().map((channel) => ({ channel: channel.name, state: channel.breaker.record().state })),
+      webhooksPending: webhooks.pending,
+      webhooksOldestDueSeconds: webhooks.oldestDueAt === null ? 0 : Math.max(0, (now - webhooks.oldestDueAt) / 1000),
+    };
+  });
+  const store = observedStore(database, metrics);
   const storage = new LocalStorage(path.join(config.dataDir, 'files'));
   const scratch = await Scratch.open(config.dataDir);
   const media = new MediaResolver(
@@ -45,7 +60,6 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     scratch.folder('probes'),
   );
   const renderer = new LocalProvider({ media, workDirectory: scratch.folder('renders'), concurrency: config.renderConcurrency, log });
-  const channels = buildChannels(config.channels, systemClock);
   const signer = new UrlSigner(await store.sharedSetting('url_signing_secret', () => randomBytes(32).toString('base64url')));
   // Links to inputs and callbacks outlive the longest an upstream may take over a task.
   const inputs = new UpstreamInputs(storage, signer, config.publicUrl, 50 * 3600_000);
@@ -77,10 +91,20 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           copyConcurrency: config.copyConcurrency,
           leaseMs: config.leaseSeconds * 1000,
           expirySweepMs: config.expirySweepSeconds * 1000,
+          metrics,
         });
   // Webhooks are sent where tasks are run: a worker, or the one process that does it all.
   const deliverer =
-    config.role === 'api' ? null : new Deliverer({ store, clock: systemClock, log, settings: config.webhooks, allowedPrivateHosts: config.allowedPrivateHosts });
+    config.role === 'api'
+      ? null
+      : new Deliverer({
+          store,
+          clock: systemClock,
+          log,
+          settings: config.webhooks,
+          allowedPrivateHosts: config.allowedPrivateHosts,
+          onAttempt: (outcome) => metrics.webhookDeliveries.inc({ outcome }),
+        });
   const tasks = new TaskService({
     prices: config.prices,
     store,
@@ -109,7 +133,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
     const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());
-    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus });
+    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus, metrics });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {

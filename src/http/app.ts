@@ -16,6 +16,7 @@ import { registerEventRoutes } from './events.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import { withFastReads } from './fast-read.ts';
 import { checkJsonBody } from './json-body.ts';
+import { registerMetricsRoute } from './metrics.ts';
 import { registerModelRoutes } from './models.ts';
 import { Presenter } from './present.ts';
 import { type AppDependencies, RouteTable } from './routes.ts';
@@ -53,7 +54,7 @@ const MAX_PARAM_LENGTH = 1000;
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const { config, log } = deps;
   const presenter = new Presenter(deps.signer, config.publicUrl);
-  const common = new Common(new CorsPolicy(config.corsOrigins), log);
+  const common = new Common(new CorsPolicy(config.corsOrigins), log, deps.metrics);
   const app = Fastify({
     serverFactory: (handler) => createServer(withFastReads(deps.keys, deps.tasks, presenter, common, handler)),
     // Typed as fastify's base logger so that route files take a plain FastifyInstance.
@@ -77,9 +78,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     reply.headers(headers);
   });
   app.addHook('onResponse', async (request, reply) => {
-    common.logRequest({
+    common.recordRequest({
       method: request.method,
-      route: request.routeOptions.url ?? request.url.split('?')[0]!,
+      route: request.routeOptions.url,
       status: reply.statusCode,
       ms: reply.elapsedTime,
       keyId: request.keyId || null,
@@ -149,6 +150,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerUpstreamRoutes(app, routes, routeDeps);
   registerChannelRoutes(app, routes, routeDeps);
   registerWebhookRoutes(app, routes, routeDeps);
+  registerMetricsRoute(app, routes, routeDeps);
   await registerConsole(app, routes);
   routes.answerOtherMethods();
   return app;

@@ -32,14 +32,17 @@ export function requireApiKey(keys: KeyService) {
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /**
- * onRequest hook for /admin: the operator's ADMIN_KEY. Both sides are hashed first, so the
+ * onRequest hook for /admin: the operator's ADMIN_KEY (and, where given, other tokens of
+ * the operator's, such as METRICS_TOKEN for GET /metrics). Both sides are hashed first, so the
  * comparison takes the same time whatever the length or content of the guess.
  */
-export function requireAdminKey(adminKey: string) {
-  const expected = digest(adminKey);
+export function requireAdminKey(adminKey: string, ...others: string[]) {
+  const expected = [adminKey, ...others].map(digest);
   return async (request: FastifyRequest) => {
-    if (!timingSafeEqual(digest(bearer(request.headers.authorization) ?? ''), expected)) {
-      throw new ApiError(401, 'Missing or invalid admin key', 'authentication_error', 'invalid_admin_key');
+    const given = digest(bearer(request.headers.authorization) ?? '');
+    // Every token is compared, whichever matches: the time says nothing of which.
+    if (!expected.map((one) => timingSafeEqual(given, one)).includes(true)) {
+      throw new ApiError(401, others.length > 0 ? 'Missing or invalid admin key or metrics token' : 'Missing or invalid admin key', 'authentication_error', 'invalid_admin_key');
     }
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { CorsPolicy } from './cors.ts';
 
 /**
@@ -15,6 +16,7 @@ export class Common {
   constructor(
     readonly cors: CorsPolicy,
     private readonly log: Logger,
+    private readonly metrics: Metrics | null = null,
   ) {}
 
   /** The caller's own X-Request-Id when it is a sane token, else a new one: cheap, unique per process start. */
@@ -35,9 +37,16 @@ export class Common {
     Object.assign(target, this.cors.headers(headers.origin));
   }
 
-  /** One line per request at debug: never the key itself, only its id. */
-  logRequest(entry: { method: string | undefined; route: string; status: number; ms: number; keyId: string | null; requestId: string }): void {
+  /**
+   * Each answered request: counted and timed by route pattern (never the raw path: one
+   * series per video id would be unbounded), and one line at debug, with the key's id only.
+   */
+  recordRequest(entry: { method: string | undefined; route: string | undefined; status: number; ms: number; keyId: string | null; requestId: string }): void {
+    const method = entry.method ?? 'GET';
+    const route = entry.route ?? 'unmatched';
+    this.metrics?.httpRequests.inc({ method, route, status: entry.status });
+    this.metrics?.httpDuration.observe({ method, route }, entry.ms / 1000);
     if (!this.log.isLevelEnabled('debug')) return;
-    this.log.debug({ ...entry, ms: Math.round(entry.ms * 100) / 100 }, 'request');
+    this.log.debug({ ...entry, route, ms: Math.round(entry.ms * 100) / 100 }, 'request');
   }
 }

@@ -142,6 +142,7 @@ export function buildOpenApi(): JsonSchema {
           properties: {
             id: { type: 'string' },
             task_id: { type: 'string' },
+            request_id: { type: ['string', 'null'], description: 'the x-request-id of the request that created it' },
             object: { enum: ['video', 'video.generation.job'] },
             model: { type: 'string' },
             status: { enum: ['queued', 'in_progress', 'completed', 'failed', 'cancelled'] },

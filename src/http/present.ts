@@ -38,6 +38,8 @@ export function videoObject(task: TaskRow, object: VideoObjectKind, contentUrl: 
     billing: { currency: 'USD', unit: 'micro', price: task.price, cost: task.cost, metered: task.hold !== null },
     // test: made by the preview renderer for a test-mode key, and never charged.
     mode: task.mode,
+    // The x-request-id of the create: the key to its log lines.
+    request_id: task.request_id,
   };
 }
 

@@ -12,6 +12,7 @@ import { ApiError } from './errors.ts';
 import type { Presenter } from './present.ts';
 import type { UrlSigner } from '../auth/signed-url.ts';
 import type { WebhookService } from '../webhooks/service.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 /** What the HTTP layer is built from (app.ts), and what each route file receives. */
 export interface AppDependencies {
@@ -27,6 +28,8 @@ export interface AppDependencies {
   scratch: Scratch;
   /** The names of the channels that serve a model; none when the preview renderer does. */
   channelsFor: (model: string) => string[];
+  /** The series GET /metrics exposes; requests are counted into it. */
+  metrics: Metrics;
   /** Each channel's models, load and health, for the operator. */
   channelStatus: () => Promise<ReturnType<typeof channelReport>>;
 }

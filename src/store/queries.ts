@@ -367,6 +367,38 @@ export function buildQueries(db: Kysely<Database>) {
         .where('status', 'in', ['queued', 'in_progress'])
         .groupBy('provider'),
     ),
+    /** The metrics' view of the tasks: unfinished ones by model and status. */
+    unfinishedByModel: prepare((_: Record<string, never>) =>
+      db
+        .selectFrom('tasks')
+        .select((eb) => ['model', 'status', eb.fn.countAll<number>().as('tasks')])
+        .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+        .groupBy(['model', 'status']),
+    ),
+    /** Due and unleased tasks per lane, with the earliest due time. */
+    dueByLane: prepare((p: { now: number }) =>
+      db
+        .selectFrom('tasks')
+        .select((eb) => [
+          eb.case().when('provider', '=', sql.lit(LOCAL_CHANNEL)).then(sql.lit('local')).else(sql.lit('upstream')).end().as('lane'),
+          eb.fn.countAll<number>().as('tasks'),
+          eb.fn.min('run_after').as('oldest'),
+        ])
+        .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+        .where('run_after', '<=', p.now)
+        .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', p.now)]))
+        .groupBy('lane'),
+    ),
+    /** Bytes kept, and money held by unfinished tasks. */
+    keptAndHeld: prepare((_: Record<string, never>) =>
+      db
+        .selectFrom('tasks')
+        .select((eb) => [
+          eb.fn.sum<number | null>(eb.case().when('video_key', 'is not', null).then(eb.ref('video_size')).else(0).end()).as('bytes'),
+          eb.fn.sum<number | null>(eb.case().when('status', 'in', ACTIVE.map((status) => sql.lit(status))).then(eb.ref('hold')).else(0).end()).as('held'),
+        ]),
+    ),
+    captured: prepare((_: Record<string, never>) => db.selectFrom('charges').select((eb) => eb.fn.sum<number | null>('cost').as('captured'))),
     expiredVideos: prepare((p: { now: number; limit: number }) =>
       db
         .selectFrom('tasks')

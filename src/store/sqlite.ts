@@ -422,6 +422,19 @@ class SqliteStore implements Store {
     const rows = this.#all<Record<string, never>, { provider: string; tasks: number }>(this.#q.unfinishedByProvider, {});
     return new Map(rows.map((row) => [row.provider, row.tasks]));
   }
+  async gauges(now: number) {
+    // One read transaction: the figures agree with one another.
+    return this.#sqlite.transaction(() => {
+      const kept = this.#get<Record<string, never>, { bytes: number | null; held: number | null }>(this.#q.keptAndHeld, {});
+      return {
+        unfinished: this.#all<Record<string, never>, { model: string; status: string; tasks: number }>(this.#q.unfinishedByModel, {}),
+        due: this.#all<{ now: number }, { lane: Lane; tasks: number; oldest: number }>(this.#q.dueByLane, { now }),
+        storageBytes: kept?.bytes ?? 0,
+        moneyHeld: kept?.held ?? 0,
+        moneyCaptured: this.#get<Record<string, never>, { captured: number | null }>(this.#q.captured, {})?.captured ?? 0,
+      };
+    })();
+  }
   async expiredVideos(now: number, limit: number) {
     return this.#all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit });
   }

@@ -50,6 +50,14 @@ export interface LedgerAudit {
   holdsMissing: { id: string; hold: number }[];
 }
 
+export interface StoreGauges {
+  unfinished: { model: string; status: string; tasks: number }[];
+  due: { lane: Lane; tasks: number; oldest: number }[];
+  storageBytes: number;
+  moneyHeld: number;
+  moneyCaptured: number;
+}
+
 /** The lanes a runner claims from: the preview renderer's long steps, upstream tasks' short ones. */
 export type Lane = 'local' | 'upstream';
 
@@ -125,6 +133,9 @@ export interface Store {
 
   /** How many tasks are queued or running, per channel name (`local`: the preview renderer). */
   unfinishedByProvider(): Promise<Map<string, number>>;
+
+  /** What the metrics read of the database at each scrape (see metrics/metrics.ts). */
+  gauges(now: number): Promise<StoreGauges>;
 
   /** Completed tasks whose video has expired and whose file is still kept. */
   expiredVideos(now: number, limit: number): Promise<{ id: string; video_key: string | null }[]>;

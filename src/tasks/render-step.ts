@@ -4,6 +4,7 @@ import type { VideoJob } from '../catalog/types.ts';
 import { type Operation, type VideoProvider } from '../providers/interface.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from './clock.ts';
 import type { Keeper } from './keeper.ts';
 
@@ -16,9 +17,10 @@ export async function renderStep(
   task: TaskRow,
   owner: string,
   signal: AbortSignal,
-  deps: { store: Store; clock: Clock; keeper: Keeper; renderer: VideoProvider; pollIntervalMs: number },
+  deps: { store: Store; clock: Clock; keeper: Keeper; renderer: VideoProvider; pollIntervalMs: number; metrics?: Metrics },
 ): Promise<'done' | 'stopped'> {
   const { store, clock, keeper, renderer, pollIntervalMs } = deps;
+  const began = clock.now();
   const context = { taskId: task.id, job: JSON.parse(task.job) as VideoJob, signal };
   let operation = task.operation ? (JSON.parse(task.operation) as Operation) : null;
   if (!operation) {
@@ -40,6 +42,8 @@ export async function renderStep(
       return 'done';
     }
     if (status.state === 'completed') {
+      // This step's time: a render resumed after a restart started over.
+      deps.metrics?.renderDuration.observe({ model: task.model }, (clock.now() - began) / 1000);
       await keeper.keepFile(task, owner, status.file);
       return 'done';
     }

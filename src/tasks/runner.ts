@@ -5,6 +5,7 @@ import type { VideoProvider } from '../providers/interface.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Lane, Store } from '../store/store.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from './clock.ts';
 import type { Keeper } from './keeper.ts';
 import { renderStep } from './render-step.ts';
@@ -42,6 +43,7 @@ export interface RunnerOptions {
    * while it ran; claimed again after that, it fails as worker_crashed instead of running.
    */
   maxLostClaims?: number;
+  metrics?: Metrics;
 }
 
 /**
@@ -160,14 +162,17 @@ export class Runner {
   }
 
   private async drive(task: TaskRow, lane: Lane): Promise<void> {
-    const { store, clock, log, keeper, renderer, upstream, maxAttempts = 5 } = this.options;
+    const { store, clock, keeper, renderer, upstream, maxAttempts = 5, metrics } = this.options;
+    // Every line about the task carries the id of the request that created it.
+    const log = task.request_id === null ? this.options.log : this.options.log.child({ request: task.request_id });
     const controller = new AbortController();
     this.active.set(task.id, { controller, lane });
     const signal = controller.signal;
-    const deps = { store, clock, log, keeper, maxAttempts };
+    const deps = { store, clock, log, keeper, maxAttempts, metrics };
     try {
       if (await this.giveUpLost(task)) return;
       if (lane === 'upstream' && upstream) {
+        metrics?.trackingLag.observe(Math.max(0, clock.now() - task.run_after) / 1000);
         const copy = await upstreamStep(task, this.owner, signal, { ...deps, ...upstream });
         if (copy) {
           this.active.set(task.id, { controller, lane: 'copy' });

@@ -9,6 +9,7 @@ import type { UpstreamJob } from '../providers/upstream.ts';
 import { UpstreamUnavailable } from '../providers/upstream-errors.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from './clock.ts';
 import type { Keeper } from './keeper.ts';
 import { PassingFailure } from './passing-failure.ts';
@@ -26,6 +27,21 @@ export interface UpstreamStepDeps {
   inputs: InputLinks;
   /** Failed submits (every channel refused) and failed result copies after which a task is given up. */
   maxAttempts: number;
+  metrics?: Metrics;
+}
+
+/** Runs one upstream call, counted and timed per channel, by its outcome. */
+async function timed<T>(deps: UpstreamStepDeps, channel: Channel, call: 'submit' | 'check', run: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  let outcome = 'error';
+  try {
+    const result = await run();
+    outcome = 'ok';
+    return result;
+  } finally {
+    deps.metrics?.upstreamCalls.inc({ channel: channel.name, call, outcome });
+    deps.metrics?.upstreamDuration.observe({ channel: channel.name, call }, (performance.now() - started) / 1000);
+  }
 }
 
 /** Copying a finished result into our storage: the step's last part, run by the runner in a pool of its own. */
@@ -105,7 +121,7 @@ async function submitTo(channel: Channel, task: TaskRow, job: VideoJob, owner: s
   // stopping or cancelling never leaves its outcome unknown.
   const unbounded = new AbortController().signal;
   try {
-    operation = await channel.provider.start(request, unbounded);
+    operation = await timed(deps, channel, 'submit', () => channel.provider.start(request, unbounded));
   } catch (error) {
     if (error instanceof UpstreamUnavailable) {
       channel.breaker.failed(error.message);
@@ -146,7 +162,7 @@ async function check(task: TaskRow, owner: string, signal: AbortSignal, deps: Up
   }
   let result;
   try {
-    result = await channel.provider.check(operation, signal);
+    result = await timed(deps, channel, 'check', () => channel.provider.check(operation, signal));
   } catch (error) {
     if (!(error instanceof UpstreamUnavailable)) throw error;
     // A passing outage is not the task's fault: look again later, until the task is too old.
