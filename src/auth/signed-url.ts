@@ -22,6 +22,21 @@ export class UrlSigner {
     return `${base}/v1/videos/${taskId}/content?${this.query(taskId, expiresAtSeconds)}`;
   }
 
+  /** The video a content link of ours opens, while it is good; null for any other URL. */
+  videoOfContentUrl(text: string, nowSeconds: number): string | null {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      return null;
+    }
+    const id = /^\/v1\/videos\/([\w-]{1,64})\/content$/.exec(url.pathname)?.[1];
+    const expires = url.searchParams.get('expires');
+    const signature = url.searchParams.get('signature');
+    if (id === undefined || expires === null || signature === null) return null;
+    return this.verify(id, expires, signature, nowSeconds) === 'valid' ? id : null;
+  }
+
   inputUrl(base: string, taskId: string, file: string, expiresAtSeconds: number): string {
     return `${base}/v1/inputs/${taskId}/${file}?${this.query(inputSubject(taskId, file), expiresAtSeconds)}`;
   }

@@ -23,6 +23,7 @@ import { type AppDependencies, RouteTable } from './routes.ts';
 import { registerUpstreamRoutes } from './upstream-links.ts';
 import { registerVideoRoutes } from './videos.ts';
 import { registerWebhookRoutes } from './webhooks.ts';
+import { registerXaiRoutes } from './xai.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -151,6 +152,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   registerChannelRoutes(app, routes, routeDeps);
   registerWebhookRoutes(app, routes, routeDeps);
   registerMetricsRoute(app, routes, routeDeps);
+  registerXaiRoutes(app, routes, routeDeps);
   await registerConsole(app, routes);
   routes.answerOtherMethods();
   return app;

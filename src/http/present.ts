@@ -91,10 +91,15 @@ export class Presenter {
   }
 
   video(task: TaskRow, object: VideoObjectKind, host: string | undefined) {
+    return videoObject(task, object, this.contentUrl(task, host));
+  }
+
+  /** The signed link to a finished video's file, good until it expires; null when there is none. */
+  contentUrl(task: TaskRow, host: string | undefined): string | null {
     const live = task.status === 'completed' && task.expires_at !== null && task.expires_at > Date.now();
+    if (!live) return null;
     // The Host header is the client's to write: only a plain host[:port] may root a link.
     const base = this.publicUrl ?? `http://${host !== undefined && HOST.test(host) ? host : 'localhost'}`;
-    const url = live ? this.signer.contentUrl(base, task.id, Math.floor(task.expires_at! / 1000)) : null;
-    return videoObject(task, object, url);
+    return this.signer.contentUrl(base, task.id, Math.floor(task.expires_at! / 1000));
   }
 }

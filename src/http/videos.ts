@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
+import { createRateLimit, readIdempotencyKey } from './creates.ts';
 import { invalidRequest } from './errors.ts';
 import { pollAfterMs, quoteObject, type VideoObjectKind } from './present.ts';
 import type { CreateOptions } from '../tasks/service.ts';
@@ -40,21 +41,12 @@ function takeCallbackUrl(body: unknown, allowedPrivateHosts: ReadonlySet<string>
   return { rest, callbackUrl: checkWebhookUrl(value, 'callback_url', allowedPrivateHosts) };
 }
 
-function readIdempotencyKey(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  if (typeof header !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(header)) {
-    throw invalidRequest('Idempotency-Key must be 1 to 255 visible ASCII characters', 'Idempotency-Key');
-  }
-  return header;
-}
-
 export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, presenter, config, keys } = deps;
   const onRequest = requireApiKey(keys);
   const uploads = deps.scratch.folder('uploads');
 
-  // A key's own requests_per_minute, else the gateway's RATE_LIMIT_PER_MINUTE.
-  const limited = { rateLimit: { max: async (request: FastifyRequest) => (await keys.requestsPerMinute(request.keyId)) ?? config.rateLimitPerMinute, timeWindow: 60_000 } };
+  const limited = createRateLimit(keys, config);
 
   /** A route that makes a task: body in either encoding, Idempotency-Key, callback_url, rate limit. */
   const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, options: CreateOptions) => Promise<TaskRow>) => {

@@ -1,0 +1,157 @@
+import type { FastifyInstance } from 'fastify';
+import type { Route } from '../catalog/capability.ts';
+import { DIALECTS, type Slot } from '../catalog/dialects.ts';
+import { IGNORED_FIELDS } from '../catalog/fields.ts';
+import { findModel } from '../catalog/models.ts';
+import { InvalidInput } from '../errors.ts';
+import type { TaskRow } from '../store/schema.ts';
+import { requireApiKey } from './auth.ts';
+import { createRateLimit, readIdempotencyKey } from './creates.ts';
+import type { RouteDependencies, RouteTable } from './routes.ts';
+
+/**
+ * xAI's own video API under /xai/v1, for clients that speak it (the Vercel AI SDK's
+ * @ai-sdk/xai, xAI's SDKs): point their base URL here and every model in the catalog
+ * answers in xAI's shapes, with the same keys, validation, billing and storage as the
+ * OpenAI-style routes. A request is translated into the model's own dialect and made by
+ * the task service as any other; a refusal names the xAI field the client sent.
+ */
+
+/** xAI's fields, and the slot of ours each one fills. */
+const XAI_FIELDS: Record<string, Slot | 'model' | 'ignored'> = {
+  model: 'model',
+  prompt: 'prompt',
+  duration: 'duration',
+  aspect_ratio: 'aspectRatio',
+  resolution: 'resolution',
+  image: 'image',
+  reference_images: 'images',
+  video: 'video',
+  ...Object.fromEntries(IGNORED_FIELDS.map((field) => [field, 'ignored' as const])),
+};
+
+/** Which fields each route takes: an edit keeps its video's length and frame. */
+const ROUTE_FIELDS: Record<Route, readonly string[]> = {
+  create: ['model', 'prompt', 'duration', 'aspect_ratio', 'resolution', 'image', 'reference_images', ...IGNORED_FIELDS],
+  edit: ['model', 'prompt', 'video', ...IGNORED_FIELDS],
+  extend: ['model', 'prompt', 'video', 'duration', ...IGNORED_FIELDS],
+};
+
+/** A ticks per micro-dollar: xAI counts cost in units of 1e-10 USD. */
+const TICKS_PER_MICRO = 10_000;
+
+/** `{url}` as xAI writes a media reference; the url as our dialects take it. */
+function urlOf(value: unknown, field: string): string {
+  const url = typeof value === 'object' && value !== null ? (value as { url?: unknown }).url : undefined;
+  if (typeof url !== 'string' || url.length === 0) throw new InvalidInput(`${field} is an object {"url": "…"} (an https URL or a data URL)`, field);
+  return url;
+}
+
+/**
+ * The xAI body as the body of the model's own dialect, and the way back from each dialect
+ * key to the xAI field it came from (for refusals).
+ */
+export function fromXai(body: unknown, route: Route): { body: Record<string, unknown>; xaiFieldOf: Map<string, string> } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInput('The body is a JSON object', null, 'invalid_body');
+  const given = body as Record<string, unknown>;
+  const unknown = Object.keys(given).find((field) => !ROUTE_FIELDS[route].includes(field));
+  if (unknown !== undefined) {
+    throw new InvalidInput(`${unknown} is not taken here; this route takes ${ROUTE_FIELDS[route].join(', ')}`, unknown, 'unsupported_parameter');
+  }
+  if (typeof given.model !== 'string' || given.model.length === 0) throw new InvalidInput('model is required: one of GET /v1/models', 'model');
+  const model = findModel(given.model);
+  if (!model) throw new InvalidInput(`Unknown model ${given.model}; GET /v1/models lists them`, 'model', 'model_not_found');
+  const keys = DIALECTS[model.family].keys;
+  const translated: Record<string, unknown> = {};
+  const xaiFieldOf = new Map<string, string>();
+  for (const [field, value] of Object.entries(given)) {
+    const slot = XAI_FIELDS[field]!;
+    if (slot === 'ignored') continue;
+    const key = slot === 'model' ? 'model' : keys[slot]?.[0];
+    if (key === undefined) throw new InvalidInput(`${model.id} does not take ${field}`, field, 'unsupported_parameter');
+    xaiFieldOf.set(key, field);
+    if (slot === 'image' || slot === 'video') translated[key] = urlOf(value, field);
+    else if (slot === 'images') {
+      if (!Array.isArray(value)) throw new InvalidInput(`${field} is a list of {"url": "…"}`, field);
+      translated[key] = value.map((one, index) => urlOf(one, `${field}[${index}]`));
+    } else translated[key] = value;
+  }
+  return { body: translated, xaiFieldOf };
+}
+
+/** A refusal about a dialect key, told in the xAI field the client sent (`images[1]` → `reference_images[1]`). */
+function inXaiTerms(error: unknown, xaiFieldOf: Map<string, string>): unknown {
+  if (!(error instanceof InvalidInput) || error.param === null) return error;
+  const [key, rest = ''] = error.param.split(/(?=\[)/, 2);
+  const field = xaiFieldOf.get(key!);
+  if (field === undefined || field === key) return error;
+  return new InvalidInput(error.message.replaceAll(key!, field), `${field}${rest}`, error.code);
+}
+
+/** GET /videos/{request_id} in xAI's shapes: 202 pending, then 200 done, failed or expired. */
+function xaiStatus(task: TaskRow, url: string | null): { status: number; body: Record<string, unknown> } {
+  switch (task.status) {
+    case 'queued':
+    case 'in_progress':
+      return { status: 202, body: { request_id: task.id, status: 'pending', progress: task.progress } };
+    case 'completed':
+      if (url === null || task.video_key === null) return { status: 200, body: { request_id: task.id, status: 'expired' } };
+      return {
+        status: 200,
+        body: {
+          request_id: task.id,
+          status: 'done',
+          model: task.model,
+          progress: 100,
+          video: { url, duration: Number(task.seconds), respect_moderation: true },
+          usage: { cost_in_usd_ticks: (task.cost ?? 0) * TICKS_PER_MICRO },
+        },
+      };
+    case 'failed':
+      return { status: 200, body: { request_id: task.id, status: 'failed', error: { code: task.error_code, message: task.error_message ?? '' } } };
+    case 'cancelled':
+      return { status: 200, body: { request_id: task.id, status: 'failed', error: { code: 'cancelled', message: 'The video was cancelled' } } };
+  }
+}
+
+export function registerXaiRoutes(app: FastifyInstance, routes: RouteTable, { keys, tasks, presenter, config, signer }: RouteDependencies): void {
+  const onRequest = requireApiKey(keys);
+  const limited = createRateLimit(keys, config);
+  const creating = (path: string, route: Route) => {
+    app.post(`/xai/v1/videos/${path}`, { onRequest, config: limited }, async (request) => {
+      const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
+      const { body, xaiFieldOf } = fromXai(request.body, route);
+      await ownVideoById(body, xaiFieldOf, request.keyId);
+      try {
+        const task = await tasks.create(request.keyId, route, body, { idempotencyKey, requestId: request.id });
+        request.taskCreated = idempotencyKey === undefined;
+        return { request_id: task.id };
+      } catch (error) {
+        throw inXaiTerms(error, xaiFieldOf);
+      }
+    });
+    routes.note(`/xai/v1/videos/${path}`, 'POST');
+  };
+  /**
+   * A video given by a content link of ours (the `video.url` of an earlier answer, as an SDK
+   * passes it on) is the key's own video by id: no download of our own file through the
+   * public network, and its length is known.
+   */
+  const ownVideoById = async (body: Record<string, unknown>, xaiFieldOf: Map<string, string>, keyId: string) => {
+    const key = [...xaiFieldOf].find(([, field]) => field === 'video')?.[0];
+    const url = key === undefined ? undefined : body[key];
+    if (typeof url !== 'string') return;
+    const id = signer.videoOfContentUrl(url, Math.floor(Date.now() / 1000));
+    if (id !== null && (await tasks.find(keyId, id)) !== undefined) body[key!] = { id };
+  };
+  creating('generations', 'create');
+  creating('edits', 'edit');
+  creating('extensions', 'extend');
+
+  app.get<{ Params: { id: string } }>('/xai/v1/videos/:id', { onRequest }, async (request, reply) => {
+    const task = await tasks.get(request.keyId, request.params.id);
+    const { status, body } = xaiStatus(task, presenter.contentUrl(task, request.host));
+    return reply.status(status).send(body);
+  });
+  routes.note('/xai/v1/videos/:id', 'GET');
+}
