@@ -178,6 +178,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('type', 'text', (c) => c.notNull())
         .addColumn('key_id', 'text', (c) => c.notNull())
         .addColumn('task_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text')
         .addColumn('webhook_id', 'text')
         .addColumn('url', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())

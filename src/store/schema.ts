@@ -162,6 +162,8 @@ export interface DeliveryTable {
   type: WebhookEvent;
   key_id: string;
   task_id: string;
+  /** The task's request id, for the deliverer's log lines. */
+  request_id: string | null;
   /** The endpoint; null for the task's own callback_url. */
   webhook_id: string | null;
   url: string;

@@ -19,6 +19,10 @@ export function buildWebhookQueries(db: Kysely<Database>) {
     cancelDeliveriesTo: prepare((p: { webhookId: string }) =>
       db.updateTable('deliveries').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null }).where('webhook_id', '=', p.webhookId).where('status', '=', 'pending'),
     ),
+    /** A deleted task's events are not sent: what was still pending of them is cancelled. */
+    cancelDeliveriesOf: prepare((p: { taskId: string }) =>
+      db.updateTable('deliveries').set({ status: 'cancelled', lease_owner: null, lease_expires_at: null }).where('task_id', '=', p.taskId).where('status', '=', 'pending'),
+    ),
     keyWebhookSecret: prepare((p: { keyId: string }) => db.selectFrom('api_keys').select('webhook_secret').where('id', '=', p.keyId)),
     /** Sets the key's callback secret unless it has one: two processes racing keep the first. */
     setKeyWebhookSecret: prepare((p: { keyId: string; secret: string }) =>
@@ -26,7 +30,7 @@ export function buildWebhookQueries(db: Kysely<Database>) {
     ),
 
     insertDelivery: prepare((p: DeliveryRow) => db.insertInto('deliveries').values(p), [
-      'id', 'event_id', 'type', 'key_id', 'task_id', 'webhook_id', 'url', 'status', 'attempts', 'next_attempt_at',
+      'id', 'event_id', 'type', 'key_id', 'task_id', 'request_id', 'webhook_id', 'url', 'status', 'attempts', 'next_attempt_at',
       'last_attempt_at', 'last_status', 'last_error', 'delivered_at', 'created_at', 'lease_owner', 'lease_expires_at',
     ]),
     /** Leases the deliveries that are due, oldest due first, with the secret each is signed with. */

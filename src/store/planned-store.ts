@@ -1,0 +1,187 @@
+import type { Kysely } from 'kysely';
+import { all, get, type Plan, run } from './plan.ts';
+import { buildPlans, type Once, type Plans } from './plans.ts';
+import { buildQueries, type Queries } from './queries.ts';
+import type { ApiKeyRow, Database, DeliveryRow, LedgerRow, TaskRow, WebhookRow } from './schema.ts';
+import type { Lane, Settlement, Store, UsageRow } from './store.ts';
+import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
+
+/** How a database runs plans: each in one transaction; `write` takes the write lock before its first statement. */
+export interface Driver {
+  transact<T>(plan: Plan<T>, kind: 'read' | 'write'): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * The Store for every database: each method is a plan (plans.ts, or one statement of
+ * queries.ts) run by the database's driver. The queries are compiled once by the
+ * driver's own Kysely dialect, so both databases share one set of statements.
+ */
+export class PlannedStore implements Store {
+  readonly #driver: Driver;
+  readonly #q: Queries;
+  readonly #w: WebhookQueries;
+  readonly #plans: Plans;
+
+  constructor(driver: Driver, db: Kysely<Database>) {
+    this.#driver = driver;
+    this.#q = buildQueries(db);
+    this.#w = buildWebhookQueries(db);
+    this.#plans = buildPlans(this.#q, this.#w);
+  }
+
+  #read<T>(plan: Plan<T>): Promise<T> {
+    return this.#driver.transact(plan, 'read');
+  }
+  #write<T>(plan: Plan<T>): Promise<T> {
+    return this.#driver.transact(plan, 'write');
+  }
+  /** A one-statement write: did it change a row? */
+  async #changed<P>(query: Parameters<typeof run<P>>[0], params: P): Promise<boolean> {
+    return (await this.#write(run(query, params))) > 0;
+  }
+
+  insertKey(key: Parameters<Store['insertKey']>[0]) {
+    return this.#write(this.#plans.insertKey(key));
+  }
+  keyById(id: string) {
+    return this.#read(get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id }));
+  }
+  adjustBalance(keyId: string, change: Parameters<Store['adjustBalance']>[1]) {
+    return this.#write(this.#plans.adjustBalance(keyId, change));
+  }
+  usage({ from, to, groupBy, keyId }: Parameters<Store['usage']>[0]) {
+    const query = groupBy === 'key' ? this.#q.usageByKey : groupBy === 'model' ? this.#q.usageByModel : this.#q.usageByDay;
+    return this.#read(all<{ from: number; to: number; keyId: string | null }, UsageRow>(query, { from, to, keyId }));
+  }
+  ledgerAudit() {
+    return this.#read(this.#plans.ledgerAudit());
+  }
+  ledger(keyId: string, after: number, limit: number) {
+    return this.#read(all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit }));
+  }
+  activeKeyByHash(hash: string) {
+    return this.#read(get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }));
+  }
+  activeKeyById(id: string) {
+    return this.#read(get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }));
+  }
+  listKeys() {
+    return this.#read(all<object, ApiKeyRow>(this.#q.listKeys, {}));
+  }
+  revokeKey(id: string, now: number) {
+    return this.#changed(this.#q.revokeKey, { id, now });
+  }
+
+  insertTask(task: TaskRow) {
+    return this.#write(this.#plans.insertTask(task));
+  }
+  taskById(id: string) {
+    return this.#read(get<{ id: string }, TaskRow>(this.#q.taskById, { id }));
+  }
+  async taskForKey(id: string, keyId: string) {
+    const task = await this.taskById(id);
+    return task?.key_id === keyId ? task : undefined;
+  }
+  listTasks({ keyId, order, after, limit, status = null, model = null }: Parameters<Store['listTasks']>[0]) {
+    const query = after
+      ? order === 'desc' ? this.#q.newestFirstAfter : this.#q.oldestFirstAfter
+      : order === 'desc' ? this.#q.newestFirst : this.#q.oldestFirst;
+    // Without a cursor the query ignores createdAt and id.
+    return this.#read(all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '', status, model }));
+  }
+  settle(id: string, settlement: Settlement) {
+    return this.#write(this.#plans.settle(id, settlement));
+  }
+
+  claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number) {
+    return this.#write(all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit }));
+  }
+  renewLease(id: string, owner: string, leaseUntil: number) {
+    return this.#changed(this.#q.renewLease, { id, owner, leaseUntil });
+  }
+  markStarted(id: string, owner: string, operation: string, now: number) {
+    return this.#changed(this.#q.markStarted, { id, owner, operation, now });
+  }
+  setProgress(id: string, owner: string, progress: number, now: number) {
+    return this.#changed(this.#q.setProgress, { id, owner, progress, now });
+  }
+  markSubmitting(id: string, owner: string, provider: string, now: number) {
+    return this.#changed(this.#q.markSubmitting, { id, owner, provider, now });
+  }
+  submitted(id: string, owner: string, step: Parameters<Store['submitted']>[2]) {
+    return this.#changed(this.#q.submitted, { id, owner, ...step });
+  }
+  checked(id: string, owner: string, step: Parameters<Store['checked']>[2]) {
+    return this.#changed(this.#q.checked, { id, owner, ...step });
+  }
+  checkNow(id: string, now: number) {
+    return this.#changed(this.#q.checkNow, { id, now });
+  }
+  release(id: string, owner: string, runAfter: number) {
+    return this.#changed(this.#q.release, { id, owner, runAfter });
+  }
+  retry(id: string, owner: string, runAfter: number, submitStartedAt: number | null = null) {
+    return this.#changed(this.#q.retry, { id, owner, runAfter, submitStartedAt });
+  }
+  async unfinishedByProvider() {
+    const rows = await this.#read(all<Record<string, never>, { provider: string; tasks: number }>(this.#q.unfinishedByProvider, {}));
+    return new Map(rows.map((row) => [row.provider, row.tasks]));
+  }
+  gauges(now: number) {
+    return this.#read(this.#plans.gauges(now));
+  }
+  expiredVideos(now: number, limit: number) {
+    return this.#read(all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit }));
+  }
+
+  insertTaskOnce(task: TaskRow, once: Once) {
+    return this.#write(this.#plans.claimAndInsert(task, once));
+  }
+  idempotentTask(keyId: string, key: string, staleBefore: number) {
+    return this.#read(this.#plans.heldClaim(keyId, key, staleBefore));
+  }
+
+  async insertWebhook(webhook: WebhookRow) {
+    await this.#write(run(this.#w.insertWebhook, webhook));
+  }
+  webhooksOfKey(keyId: string) {
+    return this.#read(all<{ keyId: string }, WebhookRow>(this.#w.webhooksOfKey, { keyId }));
+  }
+  webhookOfKey(id: string, keyId: string) {
+    return this.#read(get<{ id: string; keyId: string }, WebhookRow>(this.#w.webhookOfKey, { id, keyId }));
+  }
+  deleteWebhook(id: string, keyId: string, now: number) {
+    return this.#write(this.#plans.deleteWebhook(id, keyId, now));
+  }
+  keyWebhookSecret(keyId: string, candidate: string) {
+    return this.#write(this.#plans.keyWebhookSecret(keyId, candidate));
+  }
+  claimDeliveries(owner: string, now: number, leaseUntil: number, limit: number) {
+    return this.#write(this.#plans.claimDeliveries(owner, now, leaseUntil, limit));
+  }
+  recordAttempt(id: string, owner: string, attempt: Parameters<Store['recordAttempt']>[2]) {
+    const deliveredAt = attempt.status === 'delivered' ? attempt.now : null;
+    return this.#changed(this.#w.recordAttempt, { id, owner, ...attempt, deliveredAt });
+  }
+  releaseDelivery(id: string, owner: string) {
+    return this.#changed(this.#w.releaseDelivery, { id, owner });
+  }
+  deliveriesOfWebhook(webhookId: string, keyId: string, limit: number) {
+    return this.#read(all<{ webhookId: string; keyId: string; limit: number }, DeliveryRow>(this.#w.deliveriesOfWebhook, { webhookId, keyId, limit }));
+  }
+  deliveriesOfTask(taskId: string, keyId: string) {
+    return this.#read(all<{ taskId: string; keyId: string }, DeliveryRow>(this.#w.deliveriesOfTask, { taskId, keyId }));
+  }
+  async pendingDeliveries() {
+    const row = await this.#read(get<Record<string, never>, { pending: number; oldest: number | null }>(this.#w.pendingDeliveries, {}));
+    return { pending: row?.pending ?? 0, oldestDueAt: row?.oldest ?? null };
+  }
+
+  sharedSetting(name: string, create: () => string) {
+    return this.#write(this.#plans.sharedSetting(name, create));
+  }
+  close() {
+    return this.#driver.close();
+  }
+}
