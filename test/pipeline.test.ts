@@ -101,7 +101,7 @@ describe('both read paths answer alike', () => {
     await client.request('GET', `/v1/videos/${completed}?x=1`, undefined, { 'x-request-id': `${marker}-slow` });
     await client.request('GET', '/v1/videos/video_0000', undefined, { 'x-request-id': `${marker}-missing` });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const lines = gateway.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => String(entry.requestId).startsWith(marker));
+    const lines = gateway.logs.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request' && String(entry.request).startsWith(marker));
     assert.equal(lines.length, 3, JSON.stringify(lines));
     for (const line of lines) {
       assert.equal(line.msg, 'request');

@@ -123,7 +123,7 @@ describe('webhooks', { concurrency: true }, () => {
     assert.equal(receiver.on('/flaky').length, 6, 'nothing more once delivered');
   });
 
-  test('only public addresses: private ones are refused at registration and at each delivery', async () => {
+  test('only public addresses: a private one is refused at registration, written as an address or as a name that resolves to one', async () => {
     const client = await newClient(gateway, 'private');
     for (const url of ['http://10.1.2.3/hook', 'http://[::1]:8080/hook', 'http://169.254.169.254/latest']) {
       const { status, body } = await client.json('POST', '/v1/webhooks', { url });
@@ -136,27 +136,43 @@ describe('webhooks', { concurrency: true }, () => {
       [{ url: 'ftp://example.com/x' }, 'url'],
       [{ url: `${receiver.url}/x`, secret: 'mine' }, 'secret'],
       [{ url: `${receiver.url}/x`, events: ['video.deleted'] }, 'events'],
+      [{}, 'url'],
+      [['not', 'an', 'object'], null],
     ] as const) {
       const answer = await client.json('POST', '/v1/webhooks', body);
       assert.deepEqual([answer.status, answer.body.error.param], [400, param], JSON.stringify(answer.body));
     }
 
-    // A name is checked where it resolves, at each delivery: localhost is loopback, and is not let through.
+    // A name is checked where it resolves: localhost is loopback, and is not let through (the guarded fetcher checks again at each delivery).
     const port = new URL(receiver.url).port;
-    const webhook = await register(client, `http://localhost:${port}/private`);
+    const byName = await client.json('POST', '/v1/webhooks', { url: `http://localhost:${port}/private` });
+    assert.deepEqual([byName.status, byName.body.error.param, byName.body.error.code], [400, 'url', 'url_not_allowed']);
+    const unresolvable = await client.json('POST', '/v1/webhooks', { url: 'https://no-such-host.invalid/hook' });
+    assert.deepEqual([unresolvable.status, unresolvable.body.error.code], [400, 'url_unresolvable']);
+  });
+
+  test('a deleted video\'s events, and a deleted webhook\'s, are not sent any more', async () => {
+    const client = await newClient(gateway, 'deleting');
+    receiver.script('/failing', 500, 500, 500, 500, 500, 500, 500, 500);
+    const webhook = await register(client, `${receiver.url}/failing`);
     const id = await createTask(client, { ...SMALL, prompt: 'a gate' });
     assert.equal((await client.waitFor(id)).status, 'completed');
-    await waitUntil(async () => (await client.json('GET', `/v1/webhooks/${webhook.id}/deliveries`)).body.data[0]?.attempts >= 1, 'an attempt');
-    const [delivery] = (await client.json('GET', `/v1/webhooks/${webhook.id}/deliveries`)).body.data;
-    assert.equal(delivery.status, 'pending');
-    assert.match(delivery.last_error, /private or reserved/);
-    assert.equal(receiver.on('/private').length, 0);
+    await arrivalsOn('/failing', 2);
+    assert.equal((await client.json('DELETE', `/v1/videos/${id}`)).status, 200);
+    const { body: ofVideo } = await client.json('GET', `/v1/webhooks/${webhook.id}/deliveries`);
+    assert.deepEqual(ofVideo.data.map((d: Record<string, unknown>) => [d.video_id, d.status]), [[id, 'cancelled']]);
+    const sent = receiver.on('/failing').length;
+    await new Promise((resolve) => setTimeout(resolve, RETRY_BASE_MS * 8));
+    assert.equal(receiver.on('/failing').length, sent, 'no attempt after the delete');
 
-    // Deleted: what was still to be sent is not.
+    // Deleted: what was still to be sent to it is not.
+    const other = await createTask(client, { ...SMALL, prompt: 'another gate' });
+    assert.equal((await client.waitFor(other)).status, 'completed');
+    await arrivalsOn('/failing', sent + 1);
     assert.deepEqual((await client.json('DELETE', `/v1/webhooks/${webhook.id}`)).body, { id: webhook.id, object: 'webhook_endpoint.deleted', deleted: true });
     assert.equal((await client.json('GET', `/v1/webhooks/${webhook.id}`)).status, 404);
-    const { body: ofVideo } = await client.json('GET', `/v1/videos/${id}/deliveries`);
-    assert.equal(ofVideo.data[0].status, 'cancelled');
+    const { body: ofOther } = await client.json('GET', `/v1/videos/${other}/deliveries`);
+    assert.equal(ofOther.data[0].status, 'cancelled');
   });
 });
 

@@ -96,6 +96,17 @@ describe('the xAI surface through @ai-sdk/xai', { concurrency: true }, () => {
     assert.deepEqual([unknown.status, unknown.body.error.param, unknown.body.error.code], [400, 'reference_audios', 'unsupported_parameter']);
     const image = await client.json('POST', '/xai/v1/videos/generations', { model: 'grok-imagine', prompt: 'x', image: 'https://example.com/a.png' });
     assert.deepEqual([image.status, image.body.error.param], [400, 'image']);
+    // Nothing is dropped or read as something else: a first frame and references under one key, a lone reference, extra keys, a string for a number.
+    const png = `data:image/png;base64,${readFileSync(pngFile(64, 64)).toString('base64')}`;
+    for (const [body, param, code] of [
+      [{ model: 'grok-video-3', prompt: 'x', image: { url: png }, reference_images: [{ url: png }, { url: png }] }, 'reference_images', 'conflicting_parameters'],
+      [{ model: 'grok-video-1.5', prompt: 'x', reference_images: [{ url: png }] }, 'reference_images', 'ambiguous_parameter'],
+      [{ model: 'grok-imagine', prompt: 'x', image: { url: png, detail: 'high' } }, 'image.detail', 'unsupported_parameter'],
+      [{ model: 'grok-imagine', prompt: 'x', duration: '1' }, 'duration', 'invalid_value'],
+    ] as const) {
+      const answer = await client.json('POST', '/xai/v1/videos/generations', body);
+      assert.deepEqual([answer.status, answer.body.error.param, answer.body.error.code], [400, param, code], JSON.stringify(answer.body));
+    }
     const model = await client.json('POST', '/xai/v1/videos/generations', { model: 'sora-9', prompt: 'x' });
     assert.deepEqual([model.status, model.body.error.code], [400, 'model_not_found']);
     assert.equal((await client.json('GET', '/xai/v1/videos/video_00000000000000000000000000000000')).status, 404);
@@ -104,9 +115,12 @@ describe('the xAI surface through @ai-sdk/xai', { concurrency: true }, () => {
 });
 
 test('the status route answers in xAI shapes: 202 while pending, done with a signed link, failed when cancelled', async () => {
-  const made = await client.json('POST', '/xai/v1/videos/generations', { model: 'grok-imagine', prompt: 'a slow dawn', duration: 10, resolution: '720p' });
-  assert.equal(made.status, 200);
+  // No duration: xAI's own default of 8 s, as a client of xAI counts on; a callback_url as on every create.
+  const made = await client.json('POST', '/xai/v1/videos/generations', { model: 'grok-imagine', prompt: 'a slow dawn', resolution: '720p', callback_url: `http://${vidu.hostPort}/hook` });
+  assert.equal(made.status, 200, JSON.stringify(made.body));
   assert.deepEqual(Object.keys(made.body), ['request_id']);
+  assert.equal(made.headers.get('x-vidgate-price'), String(8 * 70_000));
+  assert.equal((await client.json('GET', `/v1/videos/${made.body.request_id}`)).body.seconds, '8');
   const pending = await client.json('GET', `/xai/v1/videos/${made.body.request_id}`);
   assert.equal(pending.status, 202);
   assert.equal(pending.body.status, 'pending');
@@ -126,6 +140,11 @@ test('the status route answers in xAI shapes: 202 while pending, done with a sig
   const file = await fetch(done.video.url);
   assert.equal(file.status, 200, 'the link opens with no key');
   assert.equal(probe(Buffer.from(await file.arrayBuffer())).width, 854);
+
+  // A link of ours that no longer opens is refused at once, not after a failed download.
+  const altered = done.video.url.replace(/signature=[^&]+/, 'signature=forged');
+  const refused = await client.json('POST', '/xai/v1/videos/extensions', { model: 'grok-imagine', prompt: 'x', video: { url: altered } });
+  assert.deepEqual([refused.status, refused.body.error.param, refused.body.error.code], [400, 'video.url', 'invalid_link']);
 
   // The SDK extends it by that link: vidgate knows its own video (a fetch of 127.0.0.1 would be refused).
   const extended = await generateVideo({

@@ -65,6 +65,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: (request) => common.requestId(request.headers),
     requestIdHeader: false,
+    // One name for the request id in every line: the request's, and the worker's about its task.
+    requestIdLogLabel: 'request',
     // Lets route files name a 405 for the methods a path does not answer.
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
@@ -85,7 +87,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       status: reply.statusCode,
       ms: reply.elapsedTime,
       keyId: request.keyId || null,
-      requestId: request.id,
+      request: request.id,
     });
   });
   // Only JSON and multipart bodies are understood; anything else is a 415, not a guess.

@@ -41,7 +41,7 @@ export class Common {
    * Each answered request: counted and timed by route pattern (never the raw path: one
    * series per video id would be unbounded), and one line at debug, with the key's id only.
    */
-  recordRequest(entry: { method: string | undefined; route: string | undefined; status: number; ms: number; keyId: string | null; requestId: string }): void {
+  recordRequest(entry: { method: string | undefined; route: string | undefined; status: number; ms: number; keyId: string | null; request: string }): void {
     const method = entry.method ?? 'GET';
     const route = entry.route ?? 'unmatched';
     this.metrics?.httpRequests.inc({ method, route, status: entry.status });

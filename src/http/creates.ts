@@ -1,7 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import type { KeyService } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
+import { InvalidInput } from '../errors.ts';
+import { checkWebhookUrl } from '../webhooks/target.ts';
 import { invalidRequest } from './errors.ts';
+import type { RouteDependencies } from './routes.ts';
 
 /** What every route that makes a task shares, whichever API shape it speaks. */
 
@@ -16,4 +19,37 @@ export function readIdempotencyKey(header: string | string[] | undefined): strin
 /** The rate limit of creates: a key's own requests_per_minute, else the gateway's RATE_LIMIT_PER_MINUTE. */
 export function createRateLimit(keys: KeyService, config: Config) {
   return { rateLimit: { max: async (request: FastifyRequest) => (await keys.requestsPerMinute(request.keyId)) ?? config.rateLimitPerMinute, timeWindow: 60_000 } };
+}
+
+/**
+ * `callback_url` is the gateway's, not the model's: taken out of the body before the
+ * catalog reads it, and checked as a webhook URL.
+ */
+export async function takeCallbackUrl<B>(body: B, allowedPrivateHosts: ReadonlySet<string>): Promise<{ rest: B; callbackUrl: string | null }> {
+  if (typeof body !== 'object' || body === null || !('callback_url' in body)) return { rest: body, callbackUrl: null };
+  const { callback_url: value, ...rest } = body as Record<string, unknown>;
+  return { rest: rest as B, callbackUrl: await checkWebhookUrl(value, 'callback_url', allowedPrivateHosts) };
+}
+
+/**
+ * A video given by a content link of ours (the `video.url` or `metadata.url` of an earlier
+ * answer, as an SDK passes it on) is read as the key's own video by id: no download of our
+ * own file through the network, and its length is known. A link of ours that no longer
+ * opens (expired, or altered) is refused here, not after a failed download. Another key's
+ * link that opens is left as a URL: anyone holding it may fetch it.
+ */
+export async function ownVideoByLink(body: Record<string, unknown>, key: string, param: string, request: FastifyRequest, { signer, tasks, config }: RouteDependencies): Promise<void> {
+  const link = body[key];
+  if (typeof link !== 'string') return;
+  let url: URL;
+  try {
+    url = new URL(link);
+  } catch {
+    return;
+  }
+  const ours = config.publicUrl !== null ? url.origin === new URL(config.publicUrl).origin : url.host === request.host;
+  if (!ours || !/^\/v1\/videos\/[^/]+\/content$/.test(url.pathname)) return;
+  const id = signer.videoOfContentUrl(link, Math.floor(Date.now() / 1000));
+  if (id === null) throw new InvalidInput(`${param} is a link to a video here that has expired or is not valid; give the video as {"id": "video_…"} or a fresh link`, param, 'invalid_link');
+  if ((await tasks.find(request.keyId, id)) !== undefined) body[key] = { id };
 }

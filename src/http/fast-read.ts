@@ -45,7 +45,7 @@ export function withFastReads(keys: KeyService, tasks: TaskService, presenter: P
     if (wait !== null) headers['openai-poll-after-ms'] = wait;
     response.writeHead(200, headers);
     response.end(body);
-    common.recordRequest({ method: 'GET', route: `${route}/:id`, status: 200, ms: performance.now() - started, keyId, requestId });
+    common.recordRequest({ method: 'GET', route: `${route}/:id`, status: 200, ms: performance.now() - started, keyId, request: requestId });
     return true;
   }
 }

@@ -4,11 +4,10 @@ import { z } from 'zod';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
-import { createRateLimit, readIdempotencyKey } from './creates.ts';
+import { createRateLimit, ownVideoByLink, readIdempotencyKey, takeCallbackUrl } from './creates.ts';
 import { invalidRequest } from './errors.ts';
 import { pollAfterMs, quoteObject, type VideoObjectKind } from './present.ts';
 import type { CreateOptions } from '../tasks/service.ts';
-import { checkWebhookUrl } from '../webhooks/target.ts';
 
 /**
  * The task API: POST creates, GET reads, lists and deletes. The seeds' compatibility
@@ -31,16 +30,6 @@ const listQuery = z.object({
 
 type IdParams = { Params: { id: string } };
 
-/**
- * `callback_url` is the gateway's, not the model's: taken out of the body before the
- * catalog reads it, and checked as a webhook URL.
- */
-function takeCallbackUrl(body: unknown, allowedPrivateHosts: ReadonlySet<string>): { rest: unknown; callbackUrl: string | null } {
-  if (typeof body !== 'object' || body === null || !('callback_url' in body)) return { rest: body, callbackUrl: null };
-  const { callback_url: value, ...rest } = body as Record<string, unknown>;
-  return { rest, callbackUrl: checkWebhookUrl(value, 'callback_url', allowedPrivateHosts) };
-}
-
 export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, presenter, config, keys } = deps;
   const onRequest = requireApiKey(keys);
@@ -54,7 +43,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
       try {
-        const { rest, callbackUrl } = takeCallbackUrl(body, config.allowedPrivateHosts);
+        const { rest, callbackUrl } = await takeCallbackUrl(body, config.allowedPrivateHosts);
         const task = await make(request, rest, { idempotencyKey, requestId: request.id, callbackUrl });
         // From here a failure must not invite a blind retry: the task exists.
         request.taskCreated = idempotencyKey === undefined;
@@ -75,7 +64,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
     app.post(`${url}/quotes`, { onRequest }, async (request) => {
       const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
       try {
-        return quoteObject(await tasks.quote(request.keyId, route, takeCallbackUrl(body, config.allowedPrivateHosts).rest));
+        return quoteObject(await tasks.quote(request.keyId, route, (await takeCallbackUrl(body, config.allowedPrivateHosts)).rest));
       } finally {
         await cleanup();
       }
@@ -87,8 +76,13 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   quoting('/v1/videos/extensions', 'extend');
 
   // OpenAI's edit and extension routes map onto the catalog's edit_video and video_extend.
-  creating('/v1/videos/edits', 'video', (request, body, options) => tasks.create(request.keyId, 'edit', body, options));
-  creating('/v1/videos/extensions', 'video', (request, body, options) => tasks.create(request.keyId, 'extend', body, options));
+  // A video given by one of our own links is read as that video (creates.ts).
+  const withOwnVideo = async (request: FastifyRequest, body: unknown) => {
+    if (typeof body === 'object' && body !== null) await ownVideoByLink(body as Record<string, unknown>, 'video', 'video', request, deps);
+    return body;
+  };
+  creating('/v1/videos/edits', 'video', async (request, body, options) => tasks.create(request.keyId, 'edit', await withOwnVideo(request, body), options));
+  creating('/v1/videos/extensions', 'video', async (request, body, options) => tasks.create(request.keyId, 'extend', await withOwnVideo(request, body), options));
   creating<{ id: string }>('/v1/videos/:id/remix', 'video', (request, body, options) => tasks.remix(request.keyId, request.params.id, body, options));
 
   for (const { url, object } of TASK_ROUTES) {

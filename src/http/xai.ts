@@ -6,7 +6,7 @@ import { findModel } from '../catalog/models.ts';
 import { InvalidInput } from '../errors.ts';
 import type { TaskRow } from '../store/schema.ts';
 import { requireApiKey } from './auth.ts';
-import { createRateLimit, readIdempotencyKey } from './creates.ts';
+import { createRateLimit, ownVideoByLink, readIdempotencyKey, takeCallbackUrl } from './creates.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 
 /**
@@ -40,10 +40,15 @@ const ROUTE_FIELDS: Record<Route, readonly string[]> = {
 /** A ticks per micro-dollar: xAI counts cost in units of 1e-10 USD. */
 const TICKS_PER_MICRO = 10_000;
 
+/** What xAI's own API makes when a request names no duration: 8 s, and 6 s more for an extension. */
+const XAI_DEFAULT_SECONDS: Partial<Record<Route, number>> = { create: 8, extend: 6 };
+
 /** `{url}` as xAI writes a media reference; the url as our dialects take it. */
 function urlOf(value: unknown, field: string): string {
   const url = typeof value === 'object' && value !== null ? (value as { url?: unknown }).url : undefined;
   if (typeof url !== 'string' || url.length === 0) throw new InvalidInput(`${field} is an object {"url": "…"} (an https URL or a data URL)`, field);
+  const other = Object.keys(value as object).find((key) => key !== 'url');
+  if (other !== undefined) throw new InvalidInput(`${field}.${other} is not taken: ${field} is {"url": "…"}`, `${field}.${other}`, 'unsupported_parameter');
   return url;
 }
 
@@ -56,7 +61,7 @@ export function fromXai(body: unknown, route: Route): { body: Record<string, unk
   const given = body as Record<string, unknown>;
   const unknown = Object.keys(given).find((field) => !ROUTE_FIELDS[route].includes(field));
   if (unknown !== undefined) {
-    throw new InvalidInput(`${unknown} is not taken here; this route takes ${ROUTE_FIELDS[route].join(', ')}`, unknown, 'unsupported_parameter');
+    throw new InvalidInput(`${unknown} is not taken here; this route takes ${[...ROUTE_FIELDS[route], 'callback_url'].join(', ')}`, unknown, 'unsupported_parameter');
   }
   if (typeof given.model !== 'string' || given.model.length === 0) throw new InvalidInput('model is required: one of GET /v1/models', 'model');
   const model = findModel(given.model);
@@ -69,23 +74,42 @@ export function fromXai(body: unknown, route: Route): { body: Record<string, unk
     if (slot === 'ignored') continue;
     const key = slot === 'model' ? 'model' : keys[slot]?.[0];
     if (key === undefined) throw new InvalidInput(`${model.id} does not take ${field}`, field, 'unsupported_parameter');
+    // Some dialects take a first frame and reference images under one key (grok-video's
+    // repeatable input_reference): the two cannot be told apart there, so not both are taken.
+    const taken = xaiFieldOf.get(key);
+    if (taken !== undefined) throw new InvalidInput(`${model.id} takes either ${taken} or ${field}, not both`, field, 'conflicting_parameters');
     xaiFieldOf.set(key, field);
+    if (slot === 'duration' && typeof value !== 'number') throw new InvalidInput(`${field} is a whole number of seconds`, field);
     if (slot === 'image' || slot === 'video') translated[key] = urlOf(value, field);
     else if (slot === 'images') {
       if (!Array.isArray(value)) throw new InvalidInput(`${field} is a list of {"url": "…"}`, field);
+      if (value.length === 1 && key === keys.image?.[0]) {
+        throw new InvalidInput(`${model.id} reads one image as the first frame: send it as image, or send two or more reference_images`, field, 'ambiguous_parameter');
+      }
       translated[key] = value.map((one, index) => urlOf(one, `${field}[${index}]`));
     } else translated[key] = value;
+  }
+  // xAI's own default length, for xAI's own models, as a client of xAI counts on it.
+  const seconds = XAI_DEFAULT_SECONDS[route];
+  const durationKey = keys.duration?.[0];
+  if (seconds !== undefined && durationKey !== undefined && !('duration' in given) && model.family.startsWith('grok')) {
+    translated[durationKey] = seconds;
+    xaiFieldOf.set(durationKey, 'duration');
   }
   return { body: translated, xaiFieldOf };
 }
 
-/** A refusal about a dialect key, told in the xAI field the client sent (`images[1]` → `reference_images[1]`). */
+/**
+ * A refusal about a dialect key, told in the xAI field the client sent (`images[1]` →
+ * `reference_images[1]`): the param, and the message where it opens with the key.
+ */
 function inXaiTerms(error: unknown, xaiFieldOf: Map<string, string>): unknown {
   if (!(error instanceof InvalidInput) || error.param === null) return error;
   const [key, rest = ''] = error.param.split(/(?=\[)/, 2);
   const field = xaiFieldOf.get(key!);
   if (field === undefined || field === key) return error;
-  return new InvalidInput(error.message.replaceAll(key!, field), `${field}${rest}`, error.code);
+  const message = error.message.startsWith(key!) ? `${field}${error.message.slice(key!.length)}` : error.message;
+  return new InvalidInput(message, `${field}${rest}`, error.code);
 }
 
 /** GET /videos/{request_id} in xAI's shapes: 202 pending, then 200 done, failed or expired. */
@@ -114,35 +138,27 @@ function xaiStatus(task: TaskRow, url: string | null): { status: number; body: R
   }
 }
 
-export function registerXaiRoutes(app: FastifyInstance, routes: RouteTable, { keys, tasks, presenter, config, signer }: RouteDependencies): void {
+export function registerXaiRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
+  const { keys, tasks, presenter, config } = deps;
   const onRequest = requireApiKey(keys);
   const limited = createRateLimit(keys, config);
   const creating = (path: string, route: Route) => {
-    app.post(`/xai/v1/videos/${path}`, { onRequest, config: limited }, async (request) => {
+    app.post(`/xai/v1/videos/${path}`, { onRequest, config: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
-      const { body, xaiFieldOf } = fromXai(request.body, route);
-      await ownVideoById(body, xaiFieldOf, request.keyId);
+      const { rest, callbackUrl } = await takeCallbackUrl(request.body, config.allowedPrivateHosts);
+      const { body, xaiFieldOf } = fromXai(rest, route);
+      const videoKey = [...xaiFieldOf].find(([, field]) => field === 'video')?.[0];
+      if (videoKey !== undefined) await ownVideoByLink(body, videoKey, 'video.url', request, deps);
       try {
-        const task = await tasks.create(request.keyId, route, body, { idempotencyKey, requestId: request.id });
+        const task = await tasks.create(request.keyId, route, body, { idempotencyKey, requestId: request.id, callbackUrl });
         request.taskCreated = idempotencyKey === undefined;
+        if (task.price !== null) reply.header('x-vidgate-price', String(task.price));
         return { request_id: task.id };
       } catch (error) {
         throw inXaiTerms(error, xaiFieldOf);
       }
     });
     routes.note(`/xai/v1/videos/${path}`, 'POST');
-  };
-  /**
-   * A video given by a content link of ours (the `video.url` of an earlier answer, as an SDK
-   * passes it on) is the key's own video by id: no download of our own file through the
-   * public network, and its length is known.
-   */
-  const ownVideoById = async (body: Record<string, unknown>, xaiFieldOf: Map<string, string>, keyId: string) => {
-    const key = [...xaiFieldOf].find(([, field]) => field === 'video')?.[0];
-    const url = key === undefined ? undefined : body[key];
-    if (typeof url !== 'string') return;
-    const id = signer.videoOfContentUrl(url, Math.floor(Date.now() / 1000));
-    if (id !== null && (await tasks.find(keyId, id)) !== undefined) body[key!] = { id };
   };
   creating('generations', 'create');
   creating('edits', 'edit');

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { VideoJob } from '../catalog/types.ts';
 
 /**
@@ -13,6 +14,8 @@ export interface ProviderContext {
   job: VideoJob;
   /** Aborted when the runner stops or the task is cancelled. */
   signal: AbortSignal;
+  /** The task's own logger: its lines carry the id of the request that made the task. */
+  log?: Logger;
 }
 
 export type ProviderStatus =

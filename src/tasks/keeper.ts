@@ -120,7 +120,7 @@ export class Keeper {
       await makeThumbnail(image, thumbnail, 0);
       await this.options.storage.putFile(`videos/${task.id}/thumbnail.webp`, thumbnail);
     } catch (error) {
-      this.options.log.warn({ task: task.id, err: error }, 'the upstream cover could not be kept; the thumbnail will be made from the video');
+      this.options.log.warn({ task: task.id, request: task.request_id, err: error }, 'the upstream cover could not be kept; the thumbnail will be made from the video');
     }
   }
 }

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { VideoJob } from '../catalog/types.ts';
 import { type Operation, type VideoProvider } from '../providers/interface.ts';
 import type { TaskRow } from '../store/schema.ts';
+import type { Logger } from 'pino';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Clock } from './clock.ts';
@@ -17,11 +18,11 @@ export async function renderStep(
   task: TaskRow,
   owner: string,
   signal: AbortSignal,
-  deps: { store: Store; clock: Clock; keeper: Keeper; renderer: VideoProvider; pollIntervalMs: number; metrics?: Metrics },
+  deps: { store: Store; clock: Clock; log?: Logger; keeper: Keeper; renderer: VideoProvider; pollIntervalMs: number; metrics?: Metrics },
 ): Promise<'done' | 'stopped'> {
   const { store, clock, keeper, renderer, pollIntervalMs } = deps;
   const began = clock.now();
-  const context = { taskId: task.id, job: JSON.parse(task.job) as VideoJob, signal };
+  const context = { taskId: task.id, job: JSON.parse(task.job) as VideoJob, signal, log: deps.log };
   let operation = task.operation ? (JSON.parse(task.operation) as Operation) : null;
   if (!operation) {
     operation = await renderer.start(context);

@@ -92,6 +92,8 @@ export class Deliverer {
     const started = clock.now();
     let status: number | null = null;
     let error: string | null = null;
+    // A host that resolves to a private address will not be let through on a later try either.
+    let permanent = delivery.secret === null;
     if (delivery.secret === null) {
       error = 'its webhook was deleted';
     } else {
@@ -111,7 +113,8 @@ export class Deliverer {
           await store.releaseDelivery(delivery.id, this.owner);
           return;
         }
-        if (!(cause instanceof FetchError)) log.error({ err: cause, delivery: delivery.id }, 'a webhook delivery failed unexpectedly');
+        if (cause instanceof FetchError && cause.code === 'url_not_allowed') permanent = true;
+        if (!(cause instanceof FetchError)) log.error({ err: cause, delivery: delivery.id, request: delivery.request_id }, 'a webhook delivery failed unexpectedly');
         error = cause instanceof Error ? cause.message : String(cause);
       }
     }
@@ -122,10 +125,10 @@ export class Deliverer {
       return;
     }
     const next = now + backoffMs(delivery.attempts + 1, settings.retryBaseMs);
-    const giveUp = delivery.secret === null || next > delivery.created_at + settings.retryForMs;
+    const giveUp = permanent || next > delivery.created_at + settings.retryForMs;
     await store.recordAttempt(delivery.id, this.owner, { status: giveUp ? 'failed' : 'pending', now, nextAttemptAt: next, lastStatus: status, lastError: error });
     onAttempt?.(giveUp ? 'failed' : 'retry', now - started);
     // The URL is not logged: its query may hold the receiver's own token.
-    log.warn({ delivery: delivery.id, task: delivery.task_id, webhook: delivery.webhook_id, attempt: delivery.attempts + 1, reason: error }, giveUp ? 'webhook delivery given up' : 'webhook delivery failed; will try again');
+    log.warn({ delivery: delivery.id, task: delivery.task_id, request: delivery.request_id, webhook: delivery.webhook_id, attempt: delivery.attempts + 1, reason: error }, giveUp ? 'webhook delivery given up' : 'webhook delivery failed; will try again');
   }
 }

@@ -27,15 +27,15 @@ export class WebhookService {
 
   /** Registers an endpoint; the answer is the only time its secret is shown. */
   async create(keyId: string, body: unknown): Promise<WebhookRow> {
-    const parsed = createBody.safeParse(body ?? {});
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidInput('The body is a JSON object: {"url": "https://…", "events": [optional]}', null, 'invalid_body');
+    const parsed = createBody.safeParse(body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      const param = issue.code === 'unrecognized_keys' ? issue.keys[0]! : String(issue.path[0] ?? 'body');
-      const message =
-        issue.code === 'unrecognized_keys' ? `${param} is not a field of a webhook; send url and, optionally, events` : `events is a list of one or more of ${WEBHOOK_EVENTS.join(', ')}`;
-      throw new InvalidInput(message, param, issue.code === 'unrecognized_keys' ? 'unsupported_parameter' : 'invalid_value');
+      if (issue.code === 'unrecognized_keys') throw new InvalidInput(`${issue.keys[0]} is not a field of a webhook; send url and, optionally, events`, issue.keys[0]!, 'unsupported_parameter');
+      if (issue.path[0] === 'url') throw new InvalidInput('url is required: where to deliver the events', 'url');
+      throw new InvalidInput(`events is a list of one or more of ${WEBHOOK_EVENTS.join(', ')}`, 'events');
     }
-    const url = checkWebhookUrl(parsed.data.url, 'url', this.allowedPrivateHosts);
+    const url = await checkWebhookUrl(parsed.data.url, 'url', this.allowedPrivateHosts);
     if ((await this.store.webhooksOfKey(keyId)).length >= MAX_WEBHOOKS_PER_KEY) {
       throw new InvalidInput(`A key has at most ${MAX_WEBHOOKS_PER_KEY} webhooks; delete one first`, 'url', 'too_many_webhooks');
     }

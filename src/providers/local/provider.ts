@@ -120,19 +120,20 @@ export class LocalProvider implements VideoProvider {
 
   private failed(context: ProviderContext, error: unknown): Outcome {
     const { taskId, signal } = context;
+    const log = context.log ?? this.log;
     const cause = describeFailure(error);
     // The runner's abort reason may be any Error ('task cancelled', 'lease lost'), not only an AbortError.
     if (signal.aborted || isAbort(error)) {
-      this.log.info({ task: taskId, cause }, 'render stopped');
+      log.info({ task: taskId, cause }, 'render stopped');
       return STOPPED;
     }
     if (isRetryable(error)) {
-      this.log.warn({ task: taskId, cause }, 'render failed for a passing reason; the task will be retried');
+      log.warn({ task: taskId, cause }, 'render failed for a passing reason; the task will be retried');
       return { state: 'retry', reason: String(cause.message ?? cause.type) };
     }
     const status = failedStatus(error);
-    if (status.code === 'render_failed') this.log.error({ task: taskId, code: status.code, cause }, 'render failed');
-    else this.log.info({ task: taskId, code: status.code, cause }, 'render refused its input');
+    if (status.code === 'render_failed') log.error({ task: taskId, code: status.code, cause }, 'render failed');
+    else log.info({ task: taskId, code: status.code, cause }, 'render refused its input');
     return status;
   }
 
