@@ -6,9 +6,17 @@ import type { ApiKeyRow, Database, DeliveryRow, LedgerRow, TaskRow, WebhookRow }
 import type { Lane, Settlement, Store, UsageRow } from './store.ts';
 import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
 
-/** How a database runs plans: each in one transaction; `write` takes the write lock before its first statement. */
+/**
+ * How a plan needs to run: `statement`, as its statements come (one statement is atomic by
+ * itself, and some reads need no common snapshot); `snapshot`, its reads in one read
+ * transaction; `write`, in one write transaction whose lock is taken before its first
+ * statement, so that what it reads cannot change before it writes.
+ */
+export type Isolation = 'statement' | 'snapshot' | 'write';
+
+/** How a database runs plans. */
 export interface Driver {
-  transact<T>(plan: Plan<T>, kind: 'read' | 'write'): Promise<T>;
+  transact<T>(plan: Plan<T>, isolation: Isolation): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -31,14 +39,17 @@ export class PlannedStore implements Store {
   }
 
   #read<T>(plan: Plan<T>): Promise<T> {
-    return this.#driver.transact(plan, 'read');
+    return this.#driver.transact(plan, 'statement');
+  }
+  #snapshot<T>(plan: Plan<T>): Promise<T> {
+    return this.#driver.transact(plan, 'snapshot');
   }
   #write<T>(plan: Plan<T>): Promise<T> {
     return this.#driver.transact(plan, 'write');
   }
   /** A one-statement write: did it change a row? */
   async #changed<P>(query: Parameters<typeof run<P>>[0], params: P): Promise<boolean> {
-    return (await this.#write(run(query, params))) > 0;
+    return (await this.#driver.transact(run(query, params), 'statement')) > 0;
   }
 
   insertKey(key: Parameters<Store['insertKey']>[0]) {
@@ -55,7 +66,7 @@ export class PlannedStore implements Store {
     return this.#read(all<{ from: number; to: number; keyId: string | null }, UsageRow>(query, { from, to, keyId }));
   }
   ledgerAudit() {
-    return this.#read(this.#plans.ledgerAudit());
+    return this.#snapshot(this.#plans.ledgerAudit());
   }
   ledger(keyId: string, after: number, limit: number) {
     return this.#read(all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit }));
@@ -95,7 +106,7 @@ export class PlannedStore implements Store {
   }
 
   claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number) {
-    return this.#write(all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit }));
+    return this.#read(all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit }));
   }
   renewLease(id: string, owner: string, leaseUntil: number) {
     return this.#changed(this.#q.renewLease, { id, owner, leaseUntil });
@@ -129,7 +140,7 @@ export class PlannedStore implements Store {
     return new Map(rows.map((row) => [row.provider, row.tasks]));
   }
   gauges(now: number) {
-    return this.#read(this.#plans.gauges(now));
+    return this.#snapshot(this.#plans.gauges(now));
   }
   expiredVideos(now: number, limit: number) {
     return this.#read(all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit }));
@@ -143,7 +154,7 @@ export class PlannedStore implements Store {
   }
 
   async insertWebhook(webhook: WebhookRow) {
-    await this.#write(run(this.#w.insertWebhook, webhook));
+    await this.#changed(this.#w.insertWebhook, webhook);
   }
   webhooksOfKey(keyId: string) {
     return this.#read(all<{ keyId: string }, WebhookRow>(this.#w.webhooksOfKey, { keyId }));

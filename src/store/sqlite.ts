@@ -4,7 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import { driveSync, get, type Plan, type Step } from './plan.ts';
-import { type Driver, PlannedStore } from './planned-store.ts';
+import { type Driver, type Isolation, PlannedStore } from './planned-store.ts';
 import { buildPlans, type Plans } from './plans.ts';
 import { buildQueries, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, TaskRow } from './schema.ts';
@@ -63,7 +63,9 @@ class SqliteDriver implements Driver {
   constructor(
     private readonly sqlite: BetterSqlite3.Database,
     private readonly db: Kysely<Database>,
-  ) {}
+  ) {
+    this.#inTransaction = sqlite.transaction((plan: Plan<unknown>) => this.#drive(plan));
+  }
 
   #execute(step: Step): unknown {
     let compiled = this.#statements.get(step.query.sql);
@@ -82,14 +84,20 @@ class SqliteDriver implements Driver {
     }
   }
 
-  /** Runs a plan now, in a transaction of its own. */
-  run<T>(plan: Plan<T>, kind: 'read' | 'write'): T {
-    const transaction = this.sqlite.transaction(() => driveSync(plan, (step) => this.#execute(step)));
-    return kind === 'write' ? transaction.immediate() : transaction.deferred();
+  readonly #inTransaction: BetterSqlite3.Transaction<(plan: Plan<unknown>) => unknown>;
+
+  #drive<T>(plan: Plan<T>): T {
+    return driveSync(plan, (step) => this.#execute(step));
   }
 
-  async transact<T>(plan: Plan<T>, kind: 'read' | 'write'): Promise<T> {
-    return this.run(plan, kind);
+  /** Runs a plan now. */
+  run<T>(plan: Plan<T>, isolation: Isolation): T {
+    if (isolation === 'statement') return this.#drive(plan);
+    return (isolation === 'write' ? this.#inTransaction.immediate(plan) : this.#inTransaction.deferred(plan)) as T;
+  }
+
+  async transact<T>(plan: Plan<T>, isolation: Isolation): Promise<T> {
+    return this.run(plan, isolation);
   }
 
   /**
@@ -109,7 +117,7 @@ class SqliteDriver implements Driver {
     this.#pending = [];
     let results: unknown[];
     try {
-      results = this.sqlite.transaction(() => batch.map(({ plan }) => driveSync(plan, (step) => this.#execute(step)))).immediate();
+      results = this.sqlite.transaction(() => batch.map(({ plan }) => this.#drive(plan))).immediate();
     } catch {
       for (const { make, resolve, reject } of batch) {
         try {
@@ -191,13 +199,13 @@ class SqliteStore extends PlannedStore {
   }
 
   override async activeKeyByHash(hash: string) {
-    return this.#cached(this.#keys, hash, () => this.#driver.run(get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }), 'read'));
+    return this.#cached(this.#keys, hash, () => this.#driver.run(get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }), 'statement'));
   }
   override async activeKeyById(id: string) {
-    return this.#cached(this.#keysById, id, () => this.#driver.run(get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }), 'read'));
+    return this.#cached(this.#keysById, id, () => this.#driver.run(get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }), 'statement'));
   }
   override async taskForKey(id: string, keyId: string) {
-    const task = this.#cached(this.#tasks, id, () => this.#driver.run(get<{ id: string }, TaskRow>(this.#q.taskById, { id }), 'read'));
+    const task = this.#cached(this.#tasks, id, () => this.#driver.run(get<{ id: string }, TaskRow>(this.#q.taskById, { id }), 'statement'));
     return task?.key_id === keyId ? task : undefined;
   }
   override insertTask(task: TaskRow) {
