@@ -62,11 +62,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     loggerInstance: log as FastifyBaseLogger,
     bodyLimit: config.maxBodyBytes,
     // One line per request at debug comes from Common (onResponse below), as on the fast path.
-    logController: new LogController({ disableRequestLogging: true }),
+    // One name for the request id in every line: the request's, and the worker's about its task.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request' }),
     genReqId: (request) => common.requestId(request.headers),
     requestIdHeader: false,
-    // One name for the request id in every line: the request's, and the worker's about its task.
-    requestIdLogLabel: 'request',
+
     // Lets route files name a 405 for the methods a path does not answer.
     exposeHeadRoutes: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
