@@ -48,9 +48,19 @@ export interface Config {
   /** The largest upstream result video we copy. */
   maxResultBytes: number;
   webhooks: WebhookSettings;
+  database: DatabaseSettings;
   /** A bearer token that may read GET /metrics besides the admin key; null: the admin key only. */
   metricsToken: string | null;
   logLevel: string;
+}
+
+export interface DatabaseSettings {
+  /** postgres://…; null: the SQLite file in DATA_DIR. */
+  url: string | null;
+  /** PostgreSQL schema the tables live in. */
+  schema: string;
+  /** PostgreSQL connections one process keeps at most. */
+  poolSize: number;
 }
 
 export interface WebhookSettings {
@@ -103,6 +113,9 @@ const schema = z.object({
   // Fractions allowed (tests use 0.1).
   WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().positive().default(10),
   WEBHOOK_RETRY_HOURS: z.coerce.number().positive().default(24),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case name').default('public'),
+  DATABASE_POOL_SIZE: positiveInt(10),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -195,6 +208,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     copyConcurrency: c.COPY_CONCURRENCY,
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,
     webhooks: { timeoutMs: c.WEBHOOK_TIMEOUT_SECONDS * 1000, retryBaseMs: c.WEBHOOK_RETRY_BASE_SECONDS * 1000, retryForMs: c.WEBHOOK_RETRY_HOURS * 3600_000 },
+    database: { url: c.DATABASE_URL ?? null, schema: c.DATABASE_SCHEMA, poolSize: c.DATABASE_POOL_SIZE },
     metricsToken: c.METRICS_TOKEN ?? null,
     logLevel: c.LOG_LEVEL,
   };

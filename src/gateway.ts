@@ -17,7 +17,7 @@ import { LocalStorage } from './storage/local.ts';
 import type { Operation } from './providers/interface.ts';
 import { Scratch } from './scratch.ts';
 import type { TaskRow } from './store/schema.ts';
-import { openSqliteStore } from './store/sqlite.ts';
+import { openStore } from './store/open.ts';
 import { systemClock } from './tasks/clock.ts';
 import { Keeper } from './tasks/keeper.ts';
 import { routeJob } from './tasks/routing.ts';
@@ -38,7 +38,7 @@ export interface Gateway {
 /** Wires config → store → storage → providers → runner → HTTP, as ROLE asks. */
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   await mkdir(config.dataDir, { recursive: true });
-  const database = await openSqliteStore(path.join(config.dataDir, 'vidgate.db'));
+  const database = await openStore(config.database, config.dataDir);
   const channels = buildChannels(config.channels, systemClock);
   const metrics = new Metrics(async () => {
     const now = Date.now();

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { pngFile } from './support/media.ts';
 import { readFileSync } from 'node:fs';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { databaseEnv } from './support/database.ts';
 
 /** Keys, ownership, listing, deletion and the error envelope, over real HTTP (ROLE=api: nothing renders). */
 let gateway: RunningGateway;
@@ -84,7 +85,7 @@ describe('admin keys', () => {
   });
   test('the CLI creates, lists and revokes keys in the same database', async () => {
     const run = promisify(execFile);
-    const env = { ...process.env, DATA_DIR: gateway.dataDir };
+    const env = { ...process.env, DATA_DIR: gateway.dataDir, ...databaseEnv(gateway.dataDir) };
     const created = JSON.parse((await run(process.execPath, ['bin/vidgate.js', 'keys', 'create', '--name', 'cli'], { cwd: ROOT, env })).stdout) as { id: string; key: string };
     assert.match(created.key, /^sk-/);
     const listed = (await run(process.execPath, ['bin/vidgate.js', 'keys', 'list'], { cwd: ROOT, env })).stdout;

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import BetterSqlite3 from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 import type { FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
 import { ADMIN_KEY, Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { databaseEnv, tamper } from './support/database.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { pngDataUri } from './support/media.ts';
 import { xaiChannel } from './support/upstream-kit.ts';
@@ -343,7 +342,7 @@ describe('usage', () => {
     assert.ok(!byKey.some((row) => row.group === tester.id), 'test-mode tasks are not usage');
 
     // The CLI reads the same report from the database.
-    const cli = (...args: string[]) => run(process.execPath, ['bin/vidgate.js', 'usage', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: full.dataDir } });
+    const cli = (...args: string[]) => run(process.execPath, ['bin/vidgate.js', 'usage', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: full.dataDir, ...databaseEnv(full.dataDir) } });
     assert.deepEqual(JSON.parse((await cli('--group-by', 'model', '--key-id', keyId)).stdout).data, operator.body.data);
     const wrong = await cli('--from', 'yesterday').catch((error: { code: number; stderr: string }) => error);
     assert.equal((wrong as { code: number }).code, 2);
@@ -441,7 +440,7 @@ describe('top-ups', () => {
 
 describe('vidgate ledger check', () => {
   const check = (dataDir: string) =>
-    run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } }).then(
+    run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, ...databaseEnv(dataDir) } }).then(
       ({ stdout }) => ({ code: 0, stdout }),
       (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
     );
@@ -452,7 +451,7 @@ describe('vidgate ledger check', () => {
 
   test('the operator tops up and reads a ledger from the CLI too', async () => {
     const client = await metered(queue, 100);
-    const cli = (...args: string[]) => run(process.execPath, ['bin/vidgate.js', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: queue.dataDir } });
+    const cli = (...args: string[]) => run(process.execPath, ['bin/vidgate.js', ...args], { cwd: ROOT, env: { ...process.env, DATA_DIR: queue.dataDir, ...databaseEnv(queue.dataDir) } });
     assert.deepEqual(JSON.parse((await cli('keys', 'topup', client.id, '--amount', '50')).stdout), { key_id: client.id, balance: 150 });
     const ledger = JSON.parse((await cli('keys', 'ledger', client.id)).stdout) as { kind: string; amount: number; balance: number }[];
     assert.deepEqual(ledger.map(({ kind, amount, balance }) => [kind, amount, balance]), [['topup', 100, 100], ['topup', 50, 150]]);
@@ -470,10 +469,10 @@ describe('vidgate ledger check', () => {
     });
     const client = await metered(gateway, 10 * GROK_480);
     const { body: task } = await client.json('POST', '/v1/videos', textTask(2));
-    const db = new BetterSqlite3(path.join(gateway.dataDir, 'vidgate.db'));
-    db.prepare('UPDATE api_keys SET balance = balance + 1 WHERE id = ?').run(client.id);
-    db.prepare("UPDATE tasks SET status = 'failed' WHERE id = ?").run(task.id);
-    db.close();
+    await tamper(gateway.dataDir, [
+      ['UPDATE api_keys SET balance = balance + 1 WHERE id = $1', [client.id]],
+      ["UPDATE tasks SET status = 'failed' WHERE id = $1", [task.id]],
+    ]);
     const { code, stdout } = await check(gateway.dataDir);
     assert.equal(code, 1);
     assert.match(stdout, new RegExp(`key ${client.id}: balance ${8 * GROK_480 + 1} is not the sum of its ledger entries \\(${8 * GROK_480}\\)`));

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.ts';
+import { databaseEnv } from './support/database.ts';
 
 /** The gateway as an operator meets it: started by npm, stopped by a process manager, on a busy port, asked for help. */
 const run = promisify(execFile);
@@ -24,7 +25,7 @@ const alive = (pid: number) => {
 
 test('SIGTERM to `npm start` stops the gateway itself, as process managers and containers stop services', async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-npm-'));
-  const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ADMIN_KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const npm = spawn('npm', ['start', '--silent'], { cwd: ROOT, env: { ...process.env, PORT: '0', DATA_DIR: dataDir, ...databaseEnv(dataDir), ADMIN_KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     const started = await new Promise<{ url: string; pid: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('npm start did not start the gateway in time')), 30_000);
@@ -59,7 +60,7 @@ test('a port already in use is one clear line and exit code 2, not a stack trace
   try {
     const failure = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY },
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, ...databaseEnv(dataDir), ADMIN_KEY },
     }).then(
       () => assert.fail('the gateway started on a busy port'),
       (error: { code: number; stderr: string; stdout: string }) => error,

@@ -10,6 +10,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from '../src/store/schema.ts';
 import { pngDataUri, probe } from './support/media.ts';
 import { ADMIN_KEY, Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { databaseEnv } from './support/database.ts';
 
 /**
  * A crash at any moment loses no task: kill -9 in the middle of rendering, start again on
@@ -73,7 +74,7 @@ test('kill -9 mid-render, restart: every task completes once, with the right vid
   const ledger = await fetch(`${gateway.url}/admin/keys/${keyId}/ledger`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
   const kinds = ((await ledger.json()) as { data: { kind: string }[] }).data.map((entry) => entry.kind).sort();
   assert.deepEqual(kinds, ['capture', 'capture', 'capture', 'hold', 'hold', 'hold', 'topup']);
-  const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir } });
+  const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, ...databaseEnv(dataDir) } });
   assert.equal(check.stdout, 'ledger ok\n');
 });
 
@@ -257,7 +258,7 @@ test('kill -9 in the middle of settling (after the state, the capture or the usa
       assert.deepEqual(((await ledger.json()) as { data: { kind: string }[] }).data.map((entry) => entry.kind), ['topup', 'hold', 'capture']);
       const usage = await client.json('GET', '/v1/usage');
       assert.deepEqual(usage.body.data, [{ group: 'grok-imagine', tasks: 1, completed: 1, spend: 100_000 }], `${point}: one usage line`);
-      const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: first.dataDir } });
+      const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: first.dataDir, ...databaseEnv(first.dataDir) } });
       assert.equal(check.stdout, 'ledger ok\n');
     }),
   );

@@ -14,8 +14,8 @@ import { Runner } from '../src/tasks/runner.ts';
 import type { TaskRow } from '../src/store/schema.ts';
 import { buildPriceTable } from '../src/billing/prices.ts';
 import { validate } from '../src/catalog/validate.ts';
-import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/store.ts';
+import { dropTestSchemas, openTestStore } from './support/database.ts';
 import { removeDataDir } from './support/gateway.ts';
 import { mp4File } from './support/media.ts';
 
@@ -30,6 +30,7 @@ const opened: Store[] = [];
 after(async () => {
   for (const store of opened) await store.close();
   dirs.forEach((dir) => removeDataDir(dir));
+  await dropTestSchemas();
 });
 
 function scratchDir(): string {
@@ -39,7 +40,7 @@ function scratchDir(): string {
 }
 
 async function freshStore(dir = scratchDir()): Promise<Store> {
-  const store = await openSqliteStore(path.join(dir, 'vidgate.db'));
+  const store = await openTestStore(dir);
   opened.push(store);
   return store;
 }

@@ -6,7 +6,7 @@ import { checkLedger } from '../billing/ledger-check.ts';
 import { readUsageQuery } from '../billing/usage-query.ts';
 import { loadConfig } from '../config.ts';
 import { InvalidInput } from '../errors.ts';
-import { openSqliteStore } from '../store/sqlite.ts';
+import { openStore, sqliteFile } from '../store/open.ts';
 import { UsageError } from './client.ts';
 
 /** The operator's DATA_DIR holds no database. */
@@ -42,10 +42,12 @@ export async function operator(group: 'keys' | 'ledger' | 'usage', { words, flag
     }
   }
   const config = loadConfig();
-  const file = path.join(config.dataDir, 'vidgate.db');
+  const file = sqliteFile(config.dataDir);
   // Opening would make an empty database: a mistyped DATA_DIR would then read as empty books ("ledger ok").
-  if (!existsSync(file)) throw new NoDatabase(`vidgate: no database at ${path.resolve(file)}: is DATA_DIR right? (the server makes it when it first starts)`);
-  const store = await openSqliteStore(file);
+  if (config.database.url === null && !existsSync(file)) {
+    throw new NoDatabase(`vidgate: no database at ${path.resolve(file)}: is DATA_DIR right? (the server makes it when it first starts)`);
+  }
+  const store = await openStore(config.database, config.dataDir);
   const keys = new KeyService(store);
   const accounts = new Accounts(store);
   try {

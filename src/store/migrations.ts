@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, sql } from 'kysely';
+import { isPostgres } from './dialect.ts';
 
 /** Schema history, written with the query builder so that SQLite and PostgreSQL share it. */
 export const migrations: Record<string, Migration> = {
@@ -106,7 +107,8 @@ export const migrations: Record<string, Migration> = {
       for (const column of ['price', 'hold', 'cost']) await db.schema.alterTable('tasks').addColumn(column, 'bigint').execute();
       await db.schema
         .createTable('ledger')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        // An auto-numbered key is spelled differently by each database.
+        .addColumn('id', isPostgres(db) ? 'bigserial' : 'integer', (c) => (isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement()))
         .addColumn('key_id', 'text', (c) => c.notNull())
         .addColumn('task_id', 'text')
         .addColumn('kind', 'text', (c) => c.notNull())
@@ -116,7 +118,7 @@ export const migrations: Record<string, Migration> = {
         .addColumn('note', 'text')
         .execute();
       await db.schema.createIndex('ledger_by_key').on('ledger').columns(['key_id', 'id']).execute();
-      await sql`CREATE UNIQUE INDEX ledger_once ON ledger (task_id, kind = 'hold') WHERE task_id IS NOT NULL`.execute(db);
+      await sql`CREATE UNIQUE INDEX ledger_once ON ledger (task_id, (kind = 'hold')) WHERE task_id IS NOT NULL`.execute(db);
     },
   },
   '0008_test_mode': {

@@ -16,7 +16,8 @@ export type Isolation = 'statement' | 'snapshot' | 'write';
 
 /** How a database runs plans. */
 export interface Driver {
-  transact<T>(plan: Plan<T>, isolation: Isolation): Promise<T>;
+  /** Runs the plan `make` makes; a driver may make it again to retry a transaction the database gave up. */
+  transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -38,57 +39,57 @@ export class PlannedStore implements Store {
     this.#plans = buildPlans(this.#q, this.#w);
   }
 
-  #read<T>(plan: Plan<T>): Promise<T> {
-    return this.#driver.transact(plan, 'statement');
+  #read<T>(make: () => Plan<T>): Promise<T> {
+    return this.#driver.transact(make, 'statement');
   }
-  #snapshot<T>(plan: Plan<T>): Promise<T> {
-    return this.#driver.transact(plan, 'snapshot');
+  #snapshot<T>(make: () => Plan<T>): Promise<T> {
+    return this.#driver.transact(make, 'snapshot');
   }
-  #write<T>(plan: Plan<T>): Promise<T> {
-    return this.#driver.transact(plan, 'write');
+  #write<T>(make: () => Plan<T>): Promise<T> {
+    return this.#driver.transact(make, 'write');
   }
   /** A one-statement write: did it change a row? */
   async #changed<P>(query: Parameters<typeof run<P>>[0], params: P): Promise<boolean> {
-    return (await this.#driver.transact(run(query, params), 'statement')) > 0;
+    return (await this.#driver.transact(() => run(query, params), 'statement')) > 0;
   }
 
   insertKey(key: Parameters<Store['insertKey']>[0]) {
-    return this.#write(this.#plans.insertKey(key));
+    return this.#write(() => this.#plans.insertKey(key));
   }
   keyById(id: string) {
-    return this.#read(get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id }));
+    return this.#read(() => get<{ id: string }, ApiKeyRow>(this.#q.keyById, { id }));
   }
   adjustBalance(keyId: string, change: Parameters<Store['adjustBalance']>[1]) {
-    return this.#write(this.#plans.adjustBalance(keyId, change));
+    return this.#write(() => this.#plans.adjustBalance(keyId, change));
   }
   usage({ from, to, groupBy, keyId }: Parameters<Store['usage']>[0]) {
     const query = groupBy === 'key' ? this.#q.usageByKey : groupBy === 'model' ? this.#q.usageByModel : this.#q.usageByDay;
-    return this.#read(all<{ from: number; to: number; keyId: string | null }, UsageRow>(query, { from, to, keyId }));
+    return this.#read(() => all<{ from: number; to: number; keyId: string | null }, UsageRow>(query, { from, to, keyId }));
   }
   ledgerAudit() {
-    return this.#snapshot(this.#plans.ledgerAudit());
+    return this.#snapshot(() => this.#plans.ledgerAudit());
   }
   ledger(keyId: string, after: number, limit: number) {
-    return this.#read(all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit }));
+    return this.#read(() => all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit }));
   }
   activeKeyByHash(hash: string) {
-    return this.#read(get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }));
+    return this.#read(() => get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }));
   }
   activeKeyById(id: string) {
-    return this.#read(get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }));
+    return this.#read(() => get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }));
   }
   listKeys() {
-    return this.#read(all<object, ApiKeyRow>(this.#q.listKeys, {}));
+    return this.#read(() => all<object, ApiKeyRow>(this.#q.listKeys, {}));
   }
   revokeKey(id: string, now: number) {
     return this.#changed(this.#q.revokeKey, { id, now });
   }
 
   insertTask(task: TaskRow) {
-    return this.#write(this.#plans.insertTask(task));
+    return this.#write(() => this.#plans.insertTask(task));
   }
   taskById(id: string) {
-    return this.#read(get<{ id: string }, TaskRow>(this.#q.taskById, { id }));
+    return this.#read(() => get<{ id: string }, TaskRow>(this.#q.taskById, { id }));
   }
   async taskForKey(id: string, keyId: string) {
     const task = await this.taskById(id);
@@ -99,14 +100,14 @@ export class PlannedStore implements Store {
       ? order === 'desc' ? this.#q.newestFirstAfter : this.#q.oldestFirstAfter
       : order === 'desc' ? this.#q.newestFirst : this.#q.oldestFirst;
     // Without a cursor the query ignores createdAt and id.
-    return this.#read(all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '', status, model }));
+    return this.#read(() => all<Parameters<typeof query.bind>[0], TaskRow>(query, { keyId, limit, createdAt: after?.createdAt ?? 0, id: after?.id ?? '', status, model }));
   }
   settle(id: string, settlement: Settlement) {
-    return this.#write(this.#plans.settle(id, settlement));
+    return this.#write(() => this.#plans.settle(id, settlement));
   }
 
   claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number) {
-    return this.#read(all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit }));
+    return this.#read(() => all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit }));
   }
   renewLease(id: string, owner: string, leaseUntil: number) {
     return this.#changed(this.#q.renewLease, { id, owner, leaseUntil });
@@ -136,40 +137,40 @@ export class PlannedStore implements Store {
     return this.#changed(this.#q.retry, { id, owner, runAfter, submitStartedAt });
   }
   async unfinishedByProvider() {
-    const rows = await this.#read(all<Record<string, never>, { provider: string; tasks: number }>(this.#q.unfinishedByProvider, {}));
+    const rows = await this.#read(() => all<Record<string, never>, { provider: string; tasks: number }>(this.#q.unfinishedByProvider, {}));
     return new Map(rows.map((row) => [row.provider, row.tasks]));
   }
   gauges(now: number) {
-    return this.#snapshot(this.#plans.gauges(now));
+    return this.#snapshot(() => this.#plans.gauges(now));
   }
   expiredVideos(now: number, limit: number) {
-    return this.#read(all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit }));
+    return this.#read(() => all<{ now: number; limit: number }, { id: string; video_key: string | null }>(this.#q.expiredVideos, { now, limit }));
   }
 
   insertTaskOnce(task: TaskRow, once: Once) {
-    return this.#write(this.#plans.claimAndInsert(task, once));
+    return this.#write(() => this.#plans.claimAndInsert(task, once));
   }
   idempotentTask(keyId: string, key: string, staleBefore: number) {
-    return this.#read(this.#plans.heldClaim(keyId, key, staleBefore));
+    return this.#read(() => this.#plans.heldClaim(keyId, key, staleBefore));
   }
 
   async insertWebhook(webhook: WebhookRow) {
     await this.#changed(this.#w.insertWebhook, webhook);
   }
   webhooksOfKey(keyId: string) {
-    return this.#read(all<{ keyId: string }, WebhookRow>(this.#w.webhooksOfKey, { keyId }));
+    return this.#read(() => all<{ keyId: string }, WebhookRow>(this.#w.webhooksOfKey, { keyId }));
   }
   webhookOfKey(id: string, keyId: string) {
-    return this.#read(get<{ id: string; keyId: string }, WebhookRow>(this.#w.webhookOfKey, { id, keyId }));
+    return this.#read(() => get<{ id: string; keyId: string }, WebhookRow>(this.#w.webhookOfKey, { id, keyId }));
   }
   deleteWebhook(id: string, keyId: string, now: number) {
-    return this.#write(this.#plans.deleteWebhook(id, keyId, now));
+    return this.#write(() => this.#plans.deleteWebhook(id, keyId, now));
   }
   keyWebhookSecret(keyId: string, candidate: string) {
-    return this.#write(this.#plans.keyWebhookSecret(keyId, candidate));
+    return this.#write(() => this.#plans.keyWebhookSecret(keyId, candidate));
   }
   claimDeliveries(owner: string, now: number, leaseUntil: number, limit: number) {
-    return this.#write(this.#plans.claimDeliveries(owner, now, leaseUntil, limit));
+    return this.#write(() => this.#plans.claimDeliveries(owner, now, leaseUntil, limit));
   }
   recordAttempt(id: string, owner: string, attempt: Parameters<Store['recordAttempt']>[2]) {
     const deliveredAt = attempt.status === 'delivered' ? attempt.now : null;
@@ -179,18 +180,18 @@ export class PlannedStore implements Store {
     return this.#changed(this.#w.releaseDelivery, { id, owner });
   }
   deliveriesOfWebhook(webhookId: string, keyId: string, limit: number) {
-    return this.#read(all<{ webhookId: string; keyId: string; limit: number }, DeliveryRow>(this.#w.deliveriesOfWebhook, { webhookId, keyId, limit }));
+    return this.#read(() => all<{ webhookId: string; keyId: string; limit: number }, DeliveryRow>(this.#w.deliveriesOfWebhook, { webhookId, keyId, limit }));
   }
   deliveriesOfTask(taskId: string, keyId: string) {
-    return this.#read(all<{ taskId: string; keyId: string }, DeliveryRow>(this.#w.deliveriesOfTask, { taskId, keyId }));
+    return this.#read(() => all<{ taskId: string; keyId: string }, DeliveryRow>(this.#w.deliveriesOfTask, { taskId, keyId }));
   }
   async pendingDeliveries() {
-    const row = await this.#read(get<Record<string, never>, { pending: number; oldest: number | null }>(this.#w.pendingDeliveries, {}));
+    const row = await this.#read(() => get<Record<string, never>, { pending: number; oldest: number | null }>(this.#w.pendingDeliveries, {}));
     return { pending: row?.pending ?? 0, oldestDueAt: row?.oldest ?? null };
   }
 
   sharedSetting(name: string, create: () => string) {
-    return this.#write(this.#plans.sharedSetting(name, create));
+    return this.#write(() => this.#plans.sharedSetting(name, create));
   }
   close() {
     return this.#driver.close();

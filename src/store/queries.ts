@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ChargeTable, Database, KeyLimits, KeyMode, LedgerKind, TaskRow } from './schema.ts';
+import { isPostgres } from './dialect.ts';
 import { prepare } from './prepared.ts';
 
 /**
@@ -34,8 +35,8 @@ export function buildQueries(db: Kysely<Database>) {
           )
         : ownTasks(p);
       return query
-        .where(sql<boolean>`(${p.status} IS NULL OR status = ${p.status})`)
-        .where(sql<boolean>`(${p.model} IS NULL OR model = ${p.model})`)
+        .where(sql<boolean>`(CAST(${p.status} AS text) IS NULL OR status = ${p.status})`)
+        .where(sql<boolean>`(CAST(${p.model} AS text) IS NULL OR model = ${p.model})`)
         .orderBy('created_at', order)
         .orderBy('id', order)
         .limit(p.limit);
@@ -45,35 +46,37 @@ export function buildQueries(db: Kysely<Database>) {
    * task runs: a task claimed but still waiting for a render slot when its worker dies was
    * not what brought it down.
    */
-  const running = (eb: ExpressionBuilder<Database, 'tasks'>) => eb.case().when('status', '=', 'in_progress').then(1).else(0).end();
+  const running = (eb: ExpressionBuilder<Database, 'tasks'>) => eb.case().when('status', '=', 'in_progress').then(sql.lit(1)).else(sql.lit(0)).end();
   /** A running task under this owner's lease: a cancelled task refuses every runner write. */
   const held = (p: { id: string; owner: string }) =>
     db.updateTable('tasks').where('id', '=', p.id).where('lease_owner', '=', p.owner).where('status', 'in', ACTIVE);
   const unleased = (eb: ExpressionBuilder<Database, 'tasks'>, now: number) =>
     eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]);
+  const postgres = isPostgres(db);
   const claim = (local: boolean) =>
-    prepare((p: Claim) =>
-      db
-        .updateTable('tasks')
-        .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', running(eb)) }))
-        .where(
-          'id',
-          'in',
-          db
-            .selectFrom('tasks')
-            .select('id')
-            // Literals, not parameters: SQLite uses a partial index (tasks_due_local/_upstream)
-            // only when the query's terms match its WHERE as written.
-            .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
-            .where('provider', local ? '=' : '<>', sql.lit(LOCAL_CHANNEL))
-            .where('run_after', '<=', p.now)
-            .where((eb) => unleased(eb, p.now))
-            .orderBy('run_after')
-            .limit(p.limit),
-        )
+    prepare((p: Claim) => {
+      const due = db
+        .selectFrom('tasks')
+        .select('id')
+        // Literals, not parameters: SQLite uses a partial index (tasks_due_local/_upstream)
+        // only when the query's terms match its WHERE as written.
+        .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+        .where('provider', local ? '=' : '<>', sql.lit(LOCAL_CHANNEL))
+        .where('run_after', '<=', p.now)
         .where((eb) => unleased(eb, p.now))
-        .returningAll(),
-    );
+        .orderBy('run_after')
+        .limit(p.limit);
+      return (
+        db
+          .updateTable('tasks')
+          .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', running(eb)) }))
+          // PostgreSQL: workers claiming at once skip each other's rows instead of queueing on
+          // them (SQLite has one writer at a time, and no such clause).
+          .where('id', 'in', postgres ? due.forUpdate().skipLocked() : due)
+          .where((eb) => unleased(eb, p.now))
+          .returningAll()
+      );
+    });
 
   /** Live tasks that ended in [from, to), per key, model or day; `keyId` null: every key. */
   const usage = (column: 'key_id' | 'model' | 'day') =>
@@ -83,14 +86,15 @@ export function buildQueries(db: Kysely<Database>) {
         .select((eb) => [
           `${column} as group`,
           eb.fn.countAll<number>().as('tasks'),
-          eb.fn.sum<number>(eb.case().when('status', '=', 'completed').then(1).else(0).end()).as('completed'),
+          eb.fn.sum<number>(eb.case().when('status', '=', 'completed').then(sql.lit(1)).else(sql.lit(0)).end()).as('completed'),
           eb.fn.sum<number>('cost').as('revenue'),
           eb.fn.sum<number | null>('upstream_cost').as('upstream_cost'),
         ])
         .where('mode', '=', 'live')
         .where('created_at', '>=', p.from)
         .where('created_at', '<', p.to)
-        .where((eb) => eb.or([eb(eb.val(p.keyId), 'is', null), eb('key_id', '=', p.keyId)]))
+        // Cast: PostgreSQL must know a parameter's type, and `$1 IS NULL` alone does not tell it.
+        .where((eb) => eb.or([eb(eb.cast(eb.val(p.keyId), 'text'), 'is', null), eb('key_id', '=', p.keyId)]))
         .groupBy(column)
         .orderBy(column),
     );
@@ -228,7 +232,7 @@ export function buildQueries(db: Kysely<Database>) {
         operation: p.operation,
         updated_at: p.now,
         started_at: p.now,
-        claims: eb('claims', '+', eb.case().when('status', '=', 'queued').then(1).else(0).end()),
+        claims: eb('claims', '+', eb.case().when('status', '=', 'queued').then(sql.lit(1)).else(sql.lit(0)).end()),
       })),
     ),
     /** A submission to an upstream begins: from this commit on, a crash leaves its outcome unknown. */
@@ -394,8 +398,8 @@ export function buildQueries(db: Kysely<Database>) {
       db
         .selectFrom('tasks')
         .select((eb) => [
-          eb.fn.sum<number | null>(eb.case().when('video_key', 'is not', null).then(eb.ref('video_size')).else(0).end()).as('bytes'),
-          eb.fn.sum<number | null>(eb.case().when('status', 'in', ACTIVE.map((status) => sql.lit(status))).then(eb.ref('hold')).else(0).end()).as('held'),
+          eb.fn.sum<number | null>(eb.case().when('video_key', 'is not', null).then(eb.ref('video_size')).else(sql.lit(0)).end()).as('bytes'),
+          eb.fn.sum<number | null>(eb.case().when('status', 'in', ACTIVE.map((status) => sql.lit(status))).then(eb.ref('hold')).else(sql.lit(0)).end()).as('held'),
         ]),
     ),
     captured: prepare((_: Record<string, never>) => db.selectFrom('charges').select((eb) => eb.fn.sum<number | null>('cost').as('captured'))),

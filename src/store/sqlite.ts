@@ -96,8 +96,9 @@ class SqliteDriver implements Driver {
     return (isolation === 'write' ? this.#inTransaction.immediate(plan) : this.#inTransaction.deferred(plan)) as T;
   }
 
-  async transact<T>(plan: Plan<T>, isolation: Isolation): Promise<T> {
-    return this.run(plan, isolation);
+  async transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
+    // SQLite takes its write lock at BEGIN IMMEDIATE: a transaction is never given up half-way.
+    return this.run(make(), isolation);
   }
 
   /**

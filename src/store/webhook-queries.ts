@@ -1,4 +1,5 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { isPostgres } from './dialect.ts';
 import { prepare } from './prepared.ts';
 import type { Database, DeliveryRow, WebhookRow } from './schema.ts';
 
@@ -34,26 +35,23 @@ export function buildWebhookQueries(db: Kysely<Database>) {
       'last_attempt_at', 'last_status', 'last_error', 'delivered_at', 'created_at', 'lease_owner', 'lease_expires_at',
     ]),
     /** Leases the deliveries that are due, oldest due first, with the secret each is signed with. */
-    claimDeliveries: prepare((p: { owner: string; now: number; leaseUntil: number; limit: number }) =>
-      db
+    claimDeliveries: prepare((p: { owner: string; now: number; leaseUntil: number; limit: number }) => {
+      const due = db
+        .selectFrom('deliveries')
+        .select('id')
+        // A literal, so that SQLite reads the partial index deliveries_due.
+        .where('status', '=', sql.lit('pending'))
+        .where('next_attempt_at', '<=', p.now)
+        .where((eb) => unleased(eb, p.now))
+        .orderBy('next_attempt_at')
+        .limit(p.limit);
+      return db
         .updateTable('deliveries')
         .set({ lease_owner: p.owner, lease_expires_at: p.leaseUntil })
-        .where(
-          'id',
-          'in',
-          db
-            .selectFrom('deliveries')
-            .select('id')
-            // A literal, so that SQLite reads the partial index deliveries_due.
-            .where('status', '=', sql.lit('pending'))
-            .where('next_attempt_at', '<=', p.now)
-            .where((eb) => unleased(eb, p.now))
-            .orderBy('next_attempt_at')
-            .limit(p.limit),
-        )
+        .where('id', 'in', isPostgres(db) ? due.forUpdate().skipLocked() : due)
         .where((eb) => unleased(eb, p.now))
-        .returningAll(),
-    ),
+        .returningAll();
+    }),
     webhookSecret: prepare((p: { id: string }) => db.selectFrom('webhooks').select('secret').where('id', '=', p.id)),
     /** One attempt's outcome, under the lease that made it; the lease ends with it. */
     recordAttempt: prepare(

@@ -1,0 +1,13 @@
+import path from 'node:path';
+import type { DatabaseSettings } from '../config.ts';
+import { openPostgresStore } from './postgres.ts';
+import { openSqliteStore } from './sqlite.ts';
+import type { Store } from './store.ts';
+
+/** The store the settings name: PostgreSQL when DATABASE_URL is set, else the SQLite file in DATA_DIR. */
+export function openStore(database: DatabaseSettings, dataDir: string): Promise<Store> {
+  if (database.url !== null) return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize });
+  return openSqliteStore(sqliteFile(dataDir));
+}
+
+export const sqliteFile = (dataDir: string): string => path.join(dataDir, 'vidgate.db');

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Kysely, Migrator, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { migrations } from './migrations.ts';
+import { driveAsync, type Plan, type Step } from './plan.ts';
+import { type Driver, type Isolation, PlannedStore } from './planned-store.ts';
+import type { Database } from './schema.ts';
+import type { Store } from './store.ts';
+
+export interface PostgresOptions {
+  /** postgres://user:password@host:port/database */
+  url: string;
+  /** The schema the tables live in (made if missing): one database may hold several gateways, or a test file each. */
+  schema?: string;
+  /** Connections this process keeps open at most. */
+  poolSize?: number;
+}
+
+/** 64-bit integers (times in ms, money in micro-dollars, counts) and sums come back as numbers: they stay below 2^53. */
+const INT8 = 20;
+const NUMERIC = 1700;
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    (oid === INT8 || oid === NUMERIC) && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser,
+};
+
+/** A write transaction PostgreSQL gave up (serialization failure, deadlock) is run again from the start, this many times at most. */
+const MAX_TRIES = 8;
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/**
+ * Runs plans on a pool of connections. A single statement runs on any connection; a
+ * snapshot in a REPEATABLE READ READ ONLY transaction; a write in a SERIALIZABLE one, so
+ * that each plan sees the database as if it ran alone (what SQLite's single writer gives
+ * by construction); when PostgreSQL gives one up for a conflict, the plan is made and run
+ * again. Statements are prepared once per connection, named by their text.
+ */
+class PostgresDriver implements Driver {
+  readonly #names = new Map<string, string>();
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly db: Kysely<Database>,
+  ) {}
+
+  async #execute(on: pg.Pool | pg.PoolClient, step: Step): Promise<unknown> {
+    let name = this.#names.get(step.query.sql);
+    if (name === undefined) {
+      name = `q${createHash('sha1').update(step.query.sql).digest('hex').slice(0, 16)}`;
+      this.#names.set(step.query.sql, name);
+    }
+    const result = await on.query({ name, text: step.query.sql, values: step.query.bind(step.params as never) });
+    if (step.mode === 'all') return result.rows;
+    if (step.mode === 'get') return result.rows[0];
+    return result.rowCount ?? 0;
+  }
+
+  async transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
+    if (isolation === 'statement') return driveAsync(make(), (step) => this.#execute(this.pool, step));
+    const begin = isolation === 'write' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
+    for (let tries = 1; ; tries++) {
+      const client = await this.pool.connect();
+      try {
+        await client.query(begin);
+        const result = await driveAsync(make(), (step) => this.#execute(client, step));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        const code = (error as { code?: string }).code;
+        if (code === undefined || !RETRYABLE.has(code) || tries >= MAX_TRIES) throw error;
+        // Both sides of a conflict retry: a random wait keeps them from meeting again.
+        await delay(Math.random() * 5 * tries);
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    // Ends the pool too (kysely owns it once it has used it).
+    await this.db.destroy();
+  }
+}
+
+/** A store on PostgreSQL: the same plans and queries as SQLite's, compiled in PostgreSQL's SQL. */
+export async function openPostgresStore({ url, schema = 'public', poolSize = 10 }: PostgresOptions): Promise<Store> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`DATABASE_SCHEMA must be a plain lower-case name, not ${JSON.stringify(schema)}`);
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, options: `-c search_path=${schema}` });
+  // An idle connection that breaks (the server restarts) must not take the process down.
+  pool.on('error', () => undefined);
+  try {
+    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  } catch (error) {
+    // Processes starting together race on it (PostgreSQL reports the loser as a duplicate).
+    if (!['23505', '42P06'].includes((error as { code?: string }).code ?? '')) {
+      await pool.end();
+      throw error;
+    }
+  }
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Kysely's PostgreSQL migrator holds an advisory lock for the run: processes starting together wait for one another.
+  const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
+  }
+  return new PlannedStore(new PostgresDriver(pool, db), db);
+}
