@@ -207,7 +207,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     upstreamConcurrency: c.UPSTREAM_CONCURRENCY,
     copyConcurrency: c.COPY_CONCURRENCY,
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,
-    webhooks: { timeoutMs: c.WEBHOOK_TIMEOUT_SECONDS * 1000, retryBaseMs: c.WEBHOOK_RETRY_BASE_SECONDS * 1000, retryForMs: c.WEBHOOK_RETRY_HOURS * 3600_000 },
+    // Whole milliseconds: every time the gateway stores is an integer.
+    webhooks: { timeoutMs: Math.round(c.WEBHOOK_TIMEOUT_SECONDS * 1000), retryBaseMs: Math.round(c.WEBHOOK_RETRY_BASE_SECONDS * 1000), retryForMs: Math.round(c.WEBHOOK_RETRY_HOURS * 3600_000) },
     database: { url: c.DATABASE_URL ?? null, schema: c.DATABASE_SCHEMA, poolSize: c.DATABASE_POOL_SIZE },
     metricsToken: c.METRICS_TOKEN ?? null,
     logLevel: c.LOG_LEVEL,

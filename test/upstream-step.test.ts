@@ -112,3 +112,28 @@ describe('an upstream task between steps', () => {
     assert.equal(task.error_code, 'upstream_timeout');
   });
 });
+
+describe('a submit the upstream took is never sent again', () => {
+  test('when writing down its answer fails, the retried task ends submit_outcome_unknown, sent once', async () => {
+    const id = await newTask();
+    const made = fake.tasks.size;
+    const [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
+    assert.equal(task?.id, id);
+    // The upstream took it; then the database refused the write (a lost connection, a full disk).
+    const failing = new Proxy(store, {
+      get(target, name) {
+        if (name === 'submitted') return async () => Promise.reject(new Error('the database went away'));
+        const value = Reflect.get(target, name, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    // The step records its own failure (as the runner's would), with the row it claimed, read before the submit began.
+    await upstreamStep(task!, 'runner-t', new AbortController().signal, { ...deps, store: failing });
+    assert.equal((await store.taskById(id))?.attempts, 1, 'a failed attempt');
+    now += 60_000;
+    assert.ok((await stepDue()).includes(id));
+    const ended = (await store.taskById(id))!;
+    assert.deepEqual([ended.status, ended.error_code], ['failed', 'submit_outcome_unknown']);
+    assert.equal(fake.tasks.size - made, 1, 'one submit reached the upstream');
+  });
+});

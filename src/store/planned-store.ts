@@ -133,8 +133,8 @@ export class PlannedStore implements Store {
   release(id: string, owner: string, runAfter: number) {
     return this.#changed(this.#q.release, { id, owner, runAfter });
   }
-  retry(id: string, owner: string, runAfter: number, submitStartedAt: number | null = null) {
-    return this.#changed(this.#q.retry, { id, owner, runAfter, submitStartedAt });
+  retry(id: string, owner: string, runAfter: number, { unsent = false } = {}) {
+    return this.#changed(unsent ? this.#q.retryUnsent : this.#q.retry, { id, owner, runAfter });
   }
   async unfinishedByProvider() {
     const rows = await this.#read(() => all<Record<string, never>, { provider: string; tasks: number }>(this.#q.unfinishedByProvider, {}));

@@ -325,10 +325,17 @@ export function buildQueries(db: Kysely<Database>) {
     release: prepare((p: { id: string; owner: string; runAfter: number }) =>
       held(p).set((eb) => ({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter, claims: eb('claims', '-', running(eb)) })),
     ),
-    /** As release, after a step failed: one more failed attempt. `submitStartedAt` is kept, or cleared when the submit surely made nothing. */
-    retry: prepare((p: { id: string; owner: string; runAfter: number; submitStartedAt: number | null }) =>
+    /**
+     * As release, after a step failed: one more failed attempt. The submission mark stays as
+     * the row has it (a submit may have begun since the task was read); `retryUnsent`
+     * clears it, when the submit surely made nothing.
+     */
+    retry: prepare((p: { id: string; owner: string; runAfter: number }) =>
+      held(p).set((eb) => ({ lease_owner: null, lease_expires_at: null, run_after: p.runAfter, claims: eb('claims', '-', running(eb)), attempts: eb('attempts', '+', 1) })),
+    ),
+    retryUnsent: prepare((p: { id: string; owner: string; runAfter: number }) =>
       held(p).set((eb) => ({
-        submit_started_at: p.submitStartedAt,
+        submit_started_at: null,
         lease_owner: null,
         lease_expires_at: null,
         run_after: p.runAfter,

@@ -128,8 +128,12 @@ export interface Store {
   checkNow(id: string, now: number): Promise<boolean>;
   /** Hands a task back (the runner stops): any runner may take it from runAfter on. */
   release(id: string, owner: string, runAfter: number): Promise<boolean>;
-  /** Hands a task back after a step failed, counting the failed attempt; `submitStartedAt` as it should stay. */
-  retry(id: string, owner: string, runAfter: number, submitStartedAt?: number | null): Promise<boolean>;
+  /**
+   * Hands a task back after a step failed, counting the failed attempt. The submission mark
+   * stays as the row has it, whatever the caller read before; `unsent` clears it (the
+   * submit surely made nothing).
+   */
+  retry(id: string, owner: string, runAfter: number, options?: { unsent?: boolean }): Promise<boolean>;
 
   /** How many tasks are queued or running, per channel name (`local`: the preview renderer). */
   unfinishedByProvider(): Promise<Map<string, number>>;

@@ -10,7 +10,8 @@ export const MAX_CHECK_MS = 30_000;
 
 export function nextCheckDelay(ageMs: number, retryAfterMs: number | null = null, random: () => number = Math.random): number {
   const base = Math.min(MAX_CHECK_MS, Math.max(MIN_CHECK_MS, ageMs / 10));
-  const jittered = base * (0.9 + 0.2 * random());
+  // Whole milliseconds: times are integers in every store (PostgreSQL's bigint refuses a fraction).
+  const jittered = Math.round(base * (0.9 + 0.2 * random()));
   return Math.max(MIN_CHECK_MS, jittered, retryAfterMs ?? 0);
 }
 

@@ -34,8 +34,9 @@ export async function recordFailure(
       return;
     }
     log.warn({ err: error, task: task.id, attempt: failures }, 'task step failed; will retry');
-    // A submission that began keeps its mark: the next try knows its outcome is unknown.
-    await store.retry(task.id, owner, now + retryDelay(failures), task.submit_started_at);
+    // A submission that began keeps its mark, also one that began after `task` was read: the
+    // next try knows its outcome is unknown, and does not send it again.
+    await store.retry(task.id, owner, now + retryDelay(failures));
   } catch (storeError) {
     // The lease runs out and another runner retries.
     log.error({ err: storeError, task: task.id }, 'recording a task failure failed');

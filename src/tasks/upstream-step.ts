@@ -100,7 +100,7 @@ async function submit(task: TaskRow, owner: string, deps: UpstreamStepDeps): Pro
     return;
   }
   log.warn({ task: task.id, attempt: failures, reason: refused?.message ?? 'every channel is resting' }, 'no channel took the task; will retry');
-  await store.retry(task.id, owner, clock.now() + retryDelay(failures, refused?.retryAfterMs ?? null), null);
+  await store.retry(task.id, owner, clock.now() + retryDelay(failures, refused?.retryAfterMs ?? null), { unsent: true });
 }
 
 /** Submits to one channel: 'done' when the task's fate is written, or the refusal when nothing was made there. */
