@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { gatewayDatabase } from './support/database.ts';
 import { ffmpegPath } from '../src/media/ffmpeg.ts';
 import { mp4File, pngDataUri, pngFile, probe } from './support/media.ts';
 import { startOrigin } from './support/origin.ts';
@@ -85,9 +85,9 @@ describe('text-to-video', () => {
     const other = (await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'other', duration: 1, size: '480p' })).body;
     const foreign = new URL(link.toString().replace(completed.task.id, other.id));
     // A correctly signed link whose time is up.
-    const secret = new Database(path.join(gateway.dataDir, 'vidgate.db'), { readonly: true })
-      .prepare("select value from settings where name = 'url_signing_secret'")
-      .get() as { value: string };
+    const db = gatewayDatabase(gateway.dataDir);
+    const secret = await db.selectFrom('settings').select('value').where('name', '=', 'url_signing_secret').executeTakeFirstOrThrow();
+    await db.destroy();
     const past = Math.floor(Date.now() / 1000) - 10;
     const expired = new URL(link);
     expired.searchParams.set('expires', String(past));

@@ -5,12 +5,11 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, test } from 'node:test';
-import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Database } from '../src/store/schema.ts';
 import { pngDataUri, probe } from './support/media.ts';
 import { ADMIN_KEY, Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
-import { databaseEnv } from './support/database.ts';
+import { databaseEnv, gatewayDatabase, TEST_STORE } from './support/database.ts';
 
 /**
  * A crash at any moment loses no task: kill -9 in the middle of rendering, start again on
@@ -152,7 +151,7 @@ test('a task that keeps killing its worker ends failed (worker_crashed); SIGTERM
 
 /** Works on a stopped gateway's database directly, to leave it as a crash (or an older version) would. */
 async function withDatabase(dataDir: string, work: (db: Kysely<Database>) => Promise<void>): Promise<void> {
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path.join(dataDir, 'vidgate.db')) }) });
+  const db = gatewayDatabase(dataDir);
   try {
     await work(db);
   } finally {
@@ -218,7 +217,9 @@ test('inputs left by a create that crashed before its task was saved are swept; 
   assert.ok(existsSync(path.join(inputs, 'not-a-task-id')), 'what is not named like a task is not ours to remove');
 });
 
-test('kill -9 in the middle of settling (after the state, the capture or the usage line) keeps none of it; the restart settles once', async () => {
+// The crash is set off by a SQLite trigger (crash-in-settle.mjs); on PostgreSQL the server rolls back
+// the transaction of a connection that dies, which is PostgreSQL's own guarantee, not ours to test.
+test('kill -9 in the middle of settling (after the state, the capture or the usage line) keeps none of it; the restart settles once', { skip: TEST_STORE === 'postgres' && 'a SQLite trigger sets the crash off' }, async () => {
   const preload = path.join(ROOT, 'test/support/crash-in-settle.mjs');
   const opening = 1_000_000;
   // allSettled: a failing point must not end the test while the others still start gateways.

@@ -2,9 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { openPostgresStore } from '../../src/store/postgres.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
+import type { Database } from '../../src/store/schema.ts';
 import type { Store } from '../../src/store/store.ts';
 
 /**
@@ -78,4 +80,13 @@ export async function tamper(dataDir: string, statements: [string, unknown[]][])
   } finally {
     db.close();
   }
+}
+
+/** A query builder on a gateway's own database (SQLite file or PostgreSQL schema), to read or change it behind the gateway's back. */
+export function gatewayDatabase(dataDir: string): Kysely<Database> {
+  if (TEST_STORE === 'postgres') {
+    const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1, options: `-c search_path=${schemaOf(dataDir)}` });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path.join(dataDir, 'vidgate.db')) }) });
 }
