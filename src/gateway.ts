@@ -27,6 +27,7 @@ import { UpstreamInputs } from './tasks/upstream-inputs.ts';
 import { Deliverer } from './webhooks/deliverer.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { observedStore } from './metrics/observed-store.ts';
+import { checkReadiness } from './readiness.ts';
 import { WebhookService } from './webhooks/service.ts';
 
 export interface Gateway {
@@ -132,8 +133,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
+    const readiness = () => checkReadiness({ database: () => store.ping(), storage: () => storage.ready() });
     const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());
-    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus, metrics });
+    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus, metrics, readiness });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { pngFile } from './support/media.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 import { databaseEnv } from './support/database.ts';
 
@@ -34,6 +35,25 @@ describe('health and authentication', () => {
   test('GET /healthz answers 200', async () => {
     const response = await fetch(`${gateway.url}/healthz`);
     assert.equal(response.status, 200);
+  });
+  test('GET /readyz answers 200 while the database and storage answer, and 503 naming the one that does not', async (t) => {
+    const ready = await fetch(`${gateway.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { database: 'ok', storage: 'ok' } });
+    // A gateway of its own whose storage folder is a file: nothing can be kept there.
+    const broken = await startGateway();
+    t.after(async () => {
+      await broken.stop();
+      removeDataDir(broken.dataDir);
+    });
+    rmSync(path.join(broken.dataDir, 'files'), { recursive: true, force: true });
+    writeFileSync(path.join(broken.dataDir, 'files'), 'not a folder');
+    const refused = await fetch(`${broken.url}/readyz`);
+    assert.equal(refused.status, 503);
+    const body = (await refused.json()) as { status: string; checks: Record<string, string> };
+    assert.deepEqual([body.status, body.checks.database], ['not_ready', 'ok']);
+    assert.notEqual(body.checks.storage, 'ok');
+    assert.equal((await fetch(`${broken.url}/healthz`)).status, 200, 'alive all the same');
   });
   test('a /v1 request without a key, or with an unknown one, is 401', async () => {
     for (const headers of [{}, { authorization: 'Bearer sk-not-a-key' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {

@@ -125,7 +125,7 @@ async function held(owner = 'runner-1', fields: Partial<TaskRow> = {}) {
 }
 
 /** The methods that change no row; every other method of Store must have a case below. */
-const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'ledgerAudit', 'usage', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'unfinishedByProvider', 'gauges', 'expiredVideos', 'idempotentTask', 'webhooksOfKey', 'webhookOfKey', 'deliveriesOfWebhook', 'deliveriesOfTask', 'pendingDeliveries', 'close'] as const satisfies readonly (keyof Store)[];
+const READ_ONLY = ['activeKeyByHash', 'activeKeyById', 'keyById', 'ledger', 'ledgerAudit', 'usage', 'listKeys', 'taskById', 'taskForKey', 'listTasks', 'unfinishedByProvider', 'gauges', 'expiredVideos', 'idempotentTask', 'ping', 'webhooksOfKey', 'webhookOfKey', 'deliveriesOfWebhook', 'deliveriesOfTask', 'pendingDeliveries', 'close'] as const satisfies readonly (keyof Store)[];
 type Writing = Exclude<keyof Store, (typeof READ_ONLY)[number]>;
 
 /** One case per writing method: it runs the method on a primed store and checks the cached reads see it. */

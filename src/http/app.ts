@@ -140,8 +140,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   });
 
   const routes = new RouteTable(app, common.cors);
+  // Alive: the process answers. Ready: what it needs answers too (a load balancer sends traffic only then).
   app.get('/healthz', async () => ({ status: 'ok' }));
   routes.note('/healthz', 'GET');
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, checks } = await deps.readiness();
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+  routes.note('/readyz', 'GET');
   const routeDeps = { ...deps, presenter };
   registerAdminRoutes(app, routes, routeDeps);
   registerModelRoutes(app, routes, routeDeps);

@@ -13,6 +13,7 @@ import type { Presenter } from './present.ts';
 import type { UrlSigner } from '../auth/signed-url.ts';
 import type { WebhookService } from '../webhooks/service.ts';
 import type { Metrics } from '../metrics/metrics.ts';
+import type { Readiness } from '../readiness.ts';
 
 /** What the HTTP layer is built from (app.ts), and what each route file receives. */
 export interface AppDependencies {
@@ -28,6 +29,8 @@ export interface AppDependencies {
   scratch: Scratch;
   /** The names of the channels that serve a model; none when the preview renderer does. */
   channelsFor: (model: string) => string[];
+  /** Whether the database and storage answer now (GET /readyz). */
+  readiness: () => Promise<Readiness>;
   /** The series GET /metrics exposes; requests are counted into it. */
   metrics: Metrics;
   /** Each channel's models, load and health, for the operator. */

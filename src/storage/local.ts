@@ -30,6 +30,14 @@ export class LocalStorage implements Storage {
     return { size: (await stat(target)).size };
   }
 
+  async ready() {
+    // A file written and removed: the folder exists, is a folder, and takes writes.
+    await mkdir(this.root, { recursive: true });
+    const probe = path.join(this.root, `.ready-${process.pid}`);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  }
+
   async putBuffer(key: string, data: Buffer) {
     const target = this.file(key);
     await mkdir(path.dirname(target), { recursive: true });

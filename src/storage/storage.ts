@@ -24,4 +24,6 @@ export interface Storage {
   children(prefix: string): Promise<string[]>;
   /** Removes every object whose key starts with `prefix/`. */
   deletePrefix(prefix: string): Promise<void>;
+  /** Throws unless objects can be written now (GET /readyz). */
+  ready(): Promise<void>;
 }

@@ -190,6 +190,10 @@ export class PlannedStore implements Store {
     return { pending: row?.pending ?? 0, oldestDueAt: row?.oldest ?? null };
   }
 
+  async ping() {
+    await this.#read(() => get<Record<string, never>, { ok: number }>(this.#q.ping, {}));
+  }
+
   sharedSetting(name: string, create: () => string) {
     return this.#write(() => this.#plans.sharedSetting(name, create));
   }

@@ -420,6 +420,8 @@ export function buildQueries(db: Kysely<Database>) {
         .limit(p.limit),
     ),
 
+    /** Answers at once when the database does (GET /readyz). */
+    ping: prepare((_: Record<string, never>) => db.selectNoFrom(sql.lit(1).as('ok'))),
     setting: prepare((p: { name: string }) => db.selectFrom('settings').select('value').where('name', '=', p.name)),
     insertSettingIfAbsent: prepare((p: { name: string; value: string }) =>
       db.insertInto('settings').values({ name: p.name, value: p.value }).onConflict((oc) => oc.column('name').doNothing()),

@@ -174,6 +174,9 @@ export interface Store {
   /** How many deliveries wait to be sent, and when the oldest of them fell due (null: none). */
   pendingDeliveries(): Promise<{ pending: number; oldestDueAt: number | null }>;
 
+  /** Throws unless the database answers a query now (GET /readyz). */
+  ping(): Promise<void>;
+
   /** A value shared by every process on this database, made by `create` the first time. */
   sharedSetting(name: string, create: () => string): Promise<string>;
   close(): Promise<void>;
