@@ -49,6 +49,8 @@ export interface Config {
   maxResultBytes: number;
   webhooks: WebhookSettings;
   database: DatabaseSettings;
+  /** redis://… shared by every process: rate limits count across them; null: each process counts its own. */
+  redisUrl: string | null;
   /** A bearer token that may read GET /metrics besides the admin key; null: the admin key only. */
   metricsToken: string | null;
   logLevel: string;
@@ -116,6 +118,7 @@ const schema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case name').default('public'),
   DATABASE_POOL_SIZE: positiveInt(10),
+  REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -210,6 +213,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Whole milliseconds: every time the gateway stores is an integer.
     webhooks: { timeoutMs: Math.round(c.WEBHOOK_TIMEOUT_SECONDS * 1000), retryBaseMs: Math.round(c.WEBHOOK_RETRY_BASE_SECONDS * 1000), retryForMs: Math.round(c.WEBHOOK_RETRY_HOURS * 3600_000) },
     database: { url: c.DATABASE_URL ?? null, schema: c.DATABASE_SCHEMA, poolSize: c.DATABASE_POOL_SIZE },
+    redisUrl: c.REDIS_URL ?? null,
     metricsToken: c.METRICS_TOKEN ?? null,
     logLevel: c.LOG_LEVEL,
   };

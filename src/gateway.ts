@@ -28,6 +28,7 @@ import { Deliverer } from './webhooks/deliverer.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { observedStore } from './metrics/observed-store.ts';
 import { checkReadiness } from './readiness.ts';
+import { Redis } from 'ioredis';
 import { WebhookService } from './webhooks/service.ts';
 
 export interface Gateway {
@@ -130,19 +131,30 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
 
   let app: FastifyInstance | null = null;
   let url: string | null = null;
+  let closeRedis: () => Promise<void> | undefined = () => undefined;
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
-    const readiness = () => checkReadiness({ database: () => store.ping(), storage: () => storage.ready() });
+    // The ioredis settings @fastify/rate-limit recommends: a dead Redis fails a check fast instead of queueing it.
+    const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+    // A Redis that goes away must not take the process down: ioredis reconnects, and /readyz tells.
+    redis?.on('error', () => undefined);
+    const readiness = () =>
+      checkReadiness({
+        database: () => store.ping(),
+        storage: () => storage.ready(),
+        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+      });
+    closeRedis = () => redis?.quit().then(() => undefined, () => undefined);
     const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());
-    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus, metrics, readiness });
+    app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus, metrics, readiness, redis });
     try {
       url = await app.listen({ port: config.port, host: config.host });
     } catch (error) {
       // A start that failed (a port in use) leaves nothing behind.
       await app.close().catch(() => undefined);
       for (const channel of channels.all()) channel.close();
-      await Promise.all([store.close(), scratch.remove()]);
+      await Promise.all([store.close(), scratch.remove(), closeRedis()]);
       throw error;
     }
   }
@@ -162,7 +174,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       }
       await Promise.all([runner?.stop(), deliverer?.stop()]);
       for (const channel of channels.all()) channel.close();
-      await Promise.all([store.close(), scratch.remove()]);
+      await Promise.all([store.close(), scratch.remove(), closeRedis()]);
     },
   };
 }

@@ -106,8 +106,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const text = bytes.toString('utf8');
     parseJson(request, text, (error, value) => done(error && prototypeKey(text, error), value));
   });
-  // Opt-in per route (the creates); counted per API key, after authentication.
+  // Opt-in per route (the creates); counted per API key, after authentication. With Redis the
+  // count is shared by every process; should Redis not answer, creates go on uncounted
+  // (skipOnError) rather than all fail, and /readyz says so.
   await app.register(rateLimit, {
+    ...(deps.redis ? { redis: deps.redis, nameSpace: 'vidgate-rate-', skipOnError: true } : {}),
     global: false,
     hook: 'preHandler',
     keyGenerator: (request) => request.keyId,

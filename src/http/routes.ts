@@ -14,6 +14,7 @@ import type { UrlSigner } from '../auth/signed-url.ts';
 import type { WebhookService } from '../webhooks/service.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import type { Readiness } from '../readiness.ts';
+import type { Redis } from 'ioredis';
 
 /** What the HTTP layer is built from (app.ts), and what each route file receives. */
 export interface AppDependencies {
@@ -29,6 +30,8 @@ export interface AppDependencies {
   scratch: Scratch;
   /** The names of the channels that serve a model; none when the preview renderer does. */
   channelsFor: (model: string) => string[];
+  /** Shared by every process (REDIS_URL): per-key rate limits count there; null: in this process. */
+  redis: Redis | null;
   /** Whether the database and storage answer now (GET /readyz). */
   readiness: () => Promise<Readiness>;
   /** The series GET /metrics exposes; requests are counted into it. */
