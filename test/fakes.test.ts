@@ -394,7 +394,8 @@ describe('fake xAI', () => {
   });
 
   test('faults: malformed-json, not-found, reset, hang on the API routes', async (t) => {
-    const xai = await startFakeXai();
+    // Pending for a minute: the faults take longer than the default 300 ms on a loaded machine.
+    const xai = await startFakeXai({ completeAfterMs: 60_000 });
     t.after(() => xai.close());
     const created = await call(`${xai.url}/videos/generations`, { headers: XAI, json: { model: 'grok-imagine-video', prompt: 'x' } });
     const id = (created.body as { request_id: string }).request_id;
