@@ -90,21 +90,38 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10 
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types, options: `-c search_path=${schema}` });
   // An idle connection that breaks (the server restarts) must not take the process down.
   pool.on('error', () => undefined);
-  try {
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-  } catch (error) {
-    // Processes starting together race on it (PostgreSQL reports the loser as a duplicate).
-    if (!['23505', '42P06'].includes((error as { code?: string }).code ?? '')) {
-      await pool.end();
-      throw error;
-    }
-  }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   // Kysely's PostgreSQL migrator holds an advisory lock for the run: processes starting together wait for one another.
-  const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema }).migrateToLatest();
-  if (error) {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
+  for (let tries = 1; ; tries++) {
+    try {
+      await ensureSchema(pool, schema);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    const { error, results } = await migrator.migrateToLatest();
+    if (!error) break;
+    // Processes starting together on a new schema race on making it; CI once saw a migration
+    // find it missing (3F000) just after the check. Made again, the run is tried again.
+    if ((error as { code?: string }).code === '3F000' && tries < 5) continue;
     await db.destroy();
     throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   }
   return new PlannedStore(new PostgresDriver(pool, db), db);
+}
+
+/** Makes the schema unless it is there, and returns once it is seen there. */
+async function ensureSchema(pool: pg.Pool, schema: string): Promise<void> {
+  for (let tries = 1; tries <= 5; tries++) {
+    try {
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (error) {
+      // Processes starting together race on it (PostgreSQL reports the loser as a duplicate).
+      if (!['23505', '42P06'].includes((error as { code?: string }).code ?? '')) throw error;
+    }
+    if ((await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount) return;
+    await delay(50 * tries);
+  }
+  throw new Error(`the schema ${schema} could not be made`);
 }
