@@ -14,6 +14,19 @@ import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
  */
 export type Isolation = 'statement' | 'snapshot' | 'write';
 
+/** Every statement and plan, compiled once by a database's own query builder. */
+export interface Statements {
+  q: Queries;
+  w: WebhookQueries;
+  plans: Plans;
+}
+
+export function buildStatements(db: Kysely<Database>): Statements {
+  const q = buildQueries(db);
+  const w = buildWebhookQueries(db);
+  return { q, w, plans: buildPlans(q, w) };
+}
+
 /** How a database runs plans. */
 export interface Driver {
   /** Runs the plan `make` makes; a driver may make it again to retry a transaction the database gave up. */
@@ -32,11 +45,11 @@ export class PlannedStore implements Store {
   readonly #w: WebhookQueries;
   readonly #plans: Plans;
 
-  constructor(driver: Driver, db: Kysely<Database>) {
+  constructor(driver: Driver, { q, w, plans }: Statements) {
     this.#driver = driver;
-    this.#q = buildQueries(db);
-    this.#w = buildWebhookQueries(db);
-    this.#plans = buildPlans(this.#q, this.#w);
+    this.#q = q;
+    this.#w = w;
+    this.#plans = plans;
   }
 
   #read<T>(make: () => Plan<T>): Promise<T> {

@@ -4,7 +4,7 @@ import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations.ts';
 import { driveAsync, type Plan, type Step } from './plan.ts';
-import { type Driver, type Isolation, PlannedStore } from './planned-store.ts';
+import { buildStatements, type Driver, type Isolation, PlannedStore } from './planned-store.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -108,7 +108,7 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10 
     await db.destroy();
     throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   }
-  return new PlannedStore(new PostgresDriver(pool, db), db);
+  return new PlannedStore(new PostgresDriver(pool, db), buildStatements(db));
 }
 
 /** Makes the schema unless it is there, and returns once it is seen there. */

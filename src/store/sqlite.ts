@@ -4,12 +4,11 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import { driveSync, get, type Plan, type Step } from './plan.ts';
-import { type Driver, type Isolation, PlannedStore } from './planned-store.ts';
-import { buildPlans, type Plans } from './plans.ts';
-import { buildQueries, type Queries } from './queries.ts';
+import { buildStatements, type Driver, type Isolation, PlannedStore } from './planned-store.ts';
+import type { Plans } from './plans.ts';
+import type { Queries } from './queries.ts';
 import type { ApiKeyRow, Database, TaskRow } from './schema.ts';
 import type { Store } from './store.ts';
-import { buildWebhookQueries } from './webhook-queries.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
 export async function openSqliteStore(file: string): Promise<Store> {
@@ -161,10 +160,12 @@ class SqliteStore extends PlannedStore {
 
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
     const driver = new SqliteDriver(sqlite, db);
-    super(driver, db);
+    // Compiled once, shared with the base class: the cached reads and batched inserts use them too.
+    const statements = buildStatements(db);
+    super(driver, statements);
     this.#driver = driver;
-    this.#q = buildQueries(db);
-    this.#plans = buildPlans(this.#q, buildWebhookQueries(db));
+    this.#q = statements.q;
+    this.#plans = statements.plans;
     this.#dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
     driver.onWrite = () => this.#forget();
   }

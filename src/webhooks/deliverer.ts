@@ -92,7 +92,7 @@ export class Deliverer {
     const started = clock.now();
     let status: number | null = null;
     let error: string | null = null;
-    // A host that resolves to a private address will not be let through on a later try either.
+    // Given up at once: a deleted webhook, or a host that resolves to a private address (no later try would be let through).
     let permanent = delivery.secret === null;
     if (delivery.secret === null) {
       error = 'its webhook was deleted';
