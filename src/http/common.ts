@@ -44,8 +44,7 @@ export class Common {
   recordRequest(entry: { method: string | undefined; route: string | undefined; status: number; ms: number; keyId: string | null; request: string }): void {
     const method = entry.method ?? 'GET';
     const route = entry.route ?? 'unmatched';
-    this.metrics?.httpRequests.inc({ method, route, status: entry.status });
-    this.metrics?.httpDuration.observe({ method, route }, entry.ms / 1000);
+    this.metrics?.request(method, route, entry.status, entry.ms / 1000);
     if (!this.log.isLevelEnabled('debug')) return;
     this.log.debug({ ...entry, route, ms: Math.round(entry.ms * 100) / 100 }, 'request');
   }
