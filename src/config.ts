@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { buildPriceTable, type PriceTable, pricesSchema } from './billing/prices.ts';
 import { channelSpecs, channelsSchema, type ChannelSpec } from './channels/settings.ts';
 import { parseAllowedHosts } from './net/address-policy.ts';
+import type { S3Settings } from './storage/s3.ts';
 
 /**
  * One loadConfig(): environment variables, optionally over a JSON file named by
@@ -49,6 +50,10 @@ export interface Config {
   maxResultBytes: number;
   webhooks: WebhookSettings;
   database: DatabaseSettings;
+  /** An S3-compatible bucket for videos and inputs; null: the folder DATA_DIR/files. */
+  s3: S3Settings | null;
+  /** Content downloads answered with a 302 to a short-lived presigned link, so the bytes never pass through us (S3 only). */
+  contentRedirect: boolean;
   /** redis://… shared by every process: rate limits count across them; null: each process counts its own. */
   redisUrl: string | null;
   /** A bearer token that may read GET /metrics besides the admin key; null: the admin key only. */
@@ -75,6 +80,9 @@ export interface WebhookSettings {
 }
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+// 1/true or 0/false, as operators write switches.
+const flag = z.enum(['0', '1', 'true', 'false'], { error: 'must be 1 or 0' }).transform((value) => value === '1' || value === 'true').default(false);
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -119,6 +127,14 @@ const schema = z.object({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case name').default('public'),
   DATABASE_POOL_SIZE: positiveInt(10),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
+  S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  S3_PUBLIC_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: flag,
+  CONTENT_REDIRECT: flag,
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -186,6 +202,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (error) {
     throw new ConfigError(`Invalid configuration:\n  CHANNELS: ${(error as Error).message}`);
   }
+  if (c.CONTENT_REDIRECT && !c.S3_BUCKET) throw new ConfigError('Invalid configuration:\n  CONTENT_REDIRECT: needs S3_BUCKET (links are presigned by the bucket)');
+  if ((c.S3_ACCESS_KEY_ID === undefined) !== (c.S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError('Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither for the SDK\'s own credentials');
+  }
   return {
     port: c.PORT,
     host: c.HOST,
@@ -213,6 +233,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Whole milliseconds: every time the gateway stores is an integer.
     webhooks: { timeoutMs: Math.round(c.WEBHOOK_TIMEOUT_SECONDS * 1000), retryBaseMs: Math.round(c.WEBHOOK_RETRY_BASE_SECONDS * 1000), retryForMs: Math.round(c.WEBHOOK_RETRY_HOURS * 3600_000) },
     database: { url: c.DATABASE_URL ?? null, schema: c.DATABASE_SCHEMA, poolSize: c.DATABASE_POOL_SIZE },
+    s3: c.S3_BUCKET
+      ? {
+          bucket: c.S3_BUCKET,
+          endpoint: c.S3_ENDPOINT ?? null,
+          publicEndpoint: c.S3_PUBLIC_ENDPOINT ?? null,
+          region: c.S3_REGION,
+          credentials: c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY ? { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } : null,
+          forcePathStyle: c.S3_FORCE_PATH_STYLE,
+        }
+      : null,
+    contentRedirect: c.CONTENT_REDIRECT,
     redisUrl: c.REDIS_URL ?? null,
     metricsToken: c.METRICS_TOKEN ?? null,
     logLevel: c.LOG_LEVEL,

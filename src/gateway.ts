@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { resolveAdminKey } from './auth/admin-key.ts';
@@ -13,7 +12,7 @@ import { MediaResolver } from './net/media.ts';
 import { buildChannels } from './channels/build.ts';
 import { channelReport } from './channels/report.ts';
 import { LocalProvider } from './providers/local/provider.ts';
-import { LocalStorage } from './storage/local.ts';
+import { openStorage } from './storage/open.ts';
 import type { Operation } from './providers/interface.ts';
 import { Scratch } from './scratch.ts';
 import type { TaskRow } from './store/schema.ts';
@@ -54,7 +53,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     };
   });
   const store = observedStore(database, metrics);
-  const storage = new LocalStorage(path.join(config.dataDir, 'files'));
+  const storage = openStorage(config.s3, config.dataDir);
   const scratch = await Scratch.open(config.dataDir);
   const media = new MediaResolver(
     storage,
@@ -155,6 +154,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await app.close().catch(() => undefined);
       for (const channel of channels.all()) channel.close();
       await Promise.all([store.close(), scratch.remove(), closeRedis()]);
+      storage.close();
       throw error;
     }
   }
@@ -175,6 +175,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       await Promise.all([runner?.stop(), deliverer?.stop()]);
       for (const channel of channels.all()) channel.close();
       await Promise.all([store.close(), scratch.remove(), closeRedis()]);
+      storage.close();
     },
   };
 }

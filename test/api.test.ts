@@ -40,8 +40,8 @@ describe('health and authentication', () => {
     const ready = await fetch(`${gateway.url}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', checks: { database: 'ok', storage: 'ok' } });
-    // A gateway of its own whose storage folder is a file: nothing can be kept there.
-    const broken = await startGateway();
+    // A gateway of its own whose storage folder is a file: nothing can be kept there (a missing bucket: s3.test).
+    const broken = await startGateway({ S3_BUCKET: '' });
     t.after(async () => {
       await broken.stop();
       removeDataDir(broken.dataDir);

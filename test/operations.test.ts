@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { storedKeys } from './support/s3.ts';
 import { pngDataUri } from './support/media.ts';
 
 /** What an operator meets: configuration errors, the generated admin key, rate limits, split roles. */
@@ -90,12 +91,10 @@ describe('expiry', () => {
     const task = await client.waitFor(body.id);
     assert.ok([7, 8].includes(task.expires_at - task.completed_at), 'expires 7.2 s after completion (whole seconds)');
     assert.equal((await client.request('GET', `/v1/videos/${body.id}/content`)).status, 200);
-    const folder = path.join(gateway.dataDir, 'files', 'videos', body.id);
-    const inputs = path.join(gateway.dataDir, 'files', 'inputs', body.id);
-    assert.ok(existsSync(folder));
-    assert.ok(existsSync(inputs));
+    const kept = async () => [...(await storedKeys(gateway.dataDir, `videos/${body.id}`)), ...(await storedKeys(gateway.dataDir, `inputs/${body.id}`))];
+    assert.deepEqual(await kept(), [`videos/${body.id}/video.mp4`, `inputs/${body.id}/0.png`]);
     const deadline = Date.now() + 30_000;
-    while (existsSync(folder) || existsSync(inputs)) {
+    while ((await kept()).length > 0) {
       assert.ok(Date.now() < deadline, 'the sweep removes the files');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import { type FakeXai, startFakeXai } from './fakes/xai.ts';
 import { databaseEnv } from './support/database.ts';
 import { ADMIN_KEY, Client, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
+import { storedKeys } from './support/s3.ts';
 import { xaiChannel } from './support/upstream-kit.ts';
 
 /**
@@ -95,9 +96,8 @@ test('2 api and 2 worker processes, one of each killed mid-way: every task taken
   const failed = tasks.filter((task) => task.status !== 'completed');
   for (const task of failed) assert.equal(task.error?.code, 'submit_outcome_unknown', JSON.stringify(task));
   assert.ok(tasks.length - failed.length >= TASKS / 2, `${tasks.length - failed.length} of ${tasks.length} completed`);
-  for (const task of tasks.filter((one) => one.status === 'completed')) {
-    assert.ok(existsSync(path.join(dataDir, 'files', 'videos', task.id, 'video.mp4')), `${task.id}'s video is kept`);
-  }
+  const kept = new Set(await storedKeys(dataDir, 'videos'));
+  for (const task of tasks.filter((one) => one.status === 'completed')) assert.ok(kept.has(`videos/${task.id}/video.mp4`), `${task.id}'s video is kept`);
   const sends = new Map<string, number>();
   for (const request of fake.requests.filter((one) => one.method === 'POST' && one.path.endsWith('/videos/generations'))) {
     const prompt = (request.body as { prompt: string }).prompt;

@@ -186,7 +186,10 @@ function taskIdFrom(ageMs: number): string {
 }
 
 test('inputs left by a create that crashed before its task was saved are swept; inputs of tasks, and of creates in flight, stay', async () => {
-  const api = await startOwn({ ROLE: 'api' });
+  // The folder is arranged by hand, so this runs on the local folder whatever the run's storage
+  // (S3_BUCKET empty); listing a bucket's children is storage.test's.
+  const local = { S3_BUCKET: '' };
+  const api = await startOwn({ ROLE: 'api', ...local });
   const client = await newClient(api);
   const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'kept', image: pngDataUri(64, 48), duration: 1, size: '480p' });
   await client.json('POST', `/v1/videos/${body.id}/cancel`);
@@ -206,7 +209,7 @@ test('inputs left by a create that crashed before its task was saved are swept; 
     writeFileSync(path.join(inputs, id, '0.png'), 'x');
   }
 
-  await startOwn({ ROLE: 'worker' }, api.dataDir);
+  await startOwn({ ROLE: 'worker', ...local }, api.dataDir);
   const deadline = Date.now() + 15_000;
   while (existsSync(path.join(inputs, orphan))) {
     assert.ok(Date.now() < deadline, 'the orphan inputs are removed when a runner starts');

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault, FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
 import { Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { storedKeys } from './support/s3.ts';
 import {
   checksOf,
   contentOf,
@@ -299,7 +300,7 @@ describe('upstream faults', { concurrency: true }, () => {
       const livePid = current!.process.pid!;
       assert.deepEqual(readdirSync(scratch).filter((entry) => !entry.startsWith(`${livePid}-`)), [], 'the dead process scratch folder is gone');
       assert.deepEqual(walkFolders(scratch).filter((folder) => folder.includes(id)), [], 'no scratch folder of the task is left');
-      assert.ok(existsSync(path.join(dataDir, 'files', 'videos', id, 'video.mp4')));
+      assert.ok((await storedKeys(dataDir, `videos/${id}`)).includes(`videos/${id}/video.mp4`));
     });
   });
 });

@@ -10,6 +10,8 @@ import { StillMaker } from './stills.ts';
 const VARIANTS = { video: 'video/mp4', thumbnail: 'image/webp', spritesheet: 'image/jpeg' } as const;
 type Variant = keyof typeof VARIANTS;
 const isVariant = (value: string): value is Variant => Object.hasOwn(VARIANTS, value);
+/** How long a CONTENT_REDIRECT link opens: long enough to start a download, short enough not to be passed around. */
+const REDIRECT_SECONDS = 300;
 
 type ContentRequest = FastifyRequest<{
   Params: { id: string };
@@ -19,7 +21,8 @@ type ContentRequest = FastifyRequest<{
 /**
  * GET/HEAD /v1/videos/{id}/content: the stored MP4, with Range, ETag and Last-Modified so
  * that a browser <video> can seek. Opened either with the owner's API key or with the
- * signed link from the task object (metadata.url), which needs no header at all.
+ * signed link from the task object (metadata.url), which needs no header at all. With
+ * CONTENT_REDIRECT on a bucket, the answer is a 302 to a short-lived presigned link instead.
  */
 export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { tasks, storage, signer, keys } = deps;
@@ -53,6 +56,9 @@ export function registerContentRoutes(app: FastifyInstance, routes: RouteTable, 
     const key = variant === 'video' ? task.video_key : await stills.ensure(task, variant);
     const stored = await storage.stat(key);
     if (!stored) throw notFound(`The file of video ${task.id} is gone`, 'video_not_found');
+    const link = deps.config.contentRedirect ? storage.downloadLink(key, { seconds: REDIRECT_SECONDS, contentType: VARIANTS[variant] }) : null;
+    // The bucket serves the bytes, Range and all; the link is the client's alone, so no cache keeps it.
+    if (link) return reply.status(302).headers({ location: await link, 'cache-control': 'no-store' }).send();
     return send(request, reply, task, key, stored.size, VARIANTS[variant]);
   };
 

@@ -1,9 +1,16 @@
 import type { Readable } from 'node:stream';
 
+const KEY = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
+
+/** Keys come from our own code, but a bad one must never escape the folder or the bucket. */
+export function checkKey(key: string): void {
+  if (!KEY.test(key) || key.split('/').includes('..')) throw new Error(`invalid storage key: ${key}`);
+}
+
 /**
  * Where task files live: finished videos and the inputs a client uploaded. Keys are
  * slash-separated paths such as `videos/<task>/video.mp4`; one interface for the local
- * disk now and S3-compatible stores later.
+ * disk (local.ts) and S3-compatible buckets (s3.ts).
  */
 export interface Storage {
   /** Takes over a finished local file (moves it where it can). */
@@ -26,4 +33,10 @@ export interface Storage {
   deletePrefix(prefix: string): Promise<void>;
   /** Throws unless objects can be written now (GET /readyz). */
   ready(): Promise<void>;
+  /**
+   * A short-lived link a client may download the object from without us (CONTENT_REDIRECT),
+   * served as `contentType`; null where there is no such thing (the local disk).
+   */
+  downloadLink(key: string, options: { seconds: number; contentType: string }): Promise<string> | null;
+  close(): void;
 }

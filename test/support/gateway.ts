@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
 import { databaseEnv, dropSchemaOf } from './database.ts';
+import { storageEnv } from './s3.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -24,7 +25,7 @@ export async function startGateway(env: Record<string, string> = {}, dataDir = m
   const nodeArgs = process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, LOG_LEVEL: 'info', ...databaseEnv(dataDir), ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, LOG_LEVEL: 'info', ...databaseEnv(dataDir), ...(await storageEnv(dataDir)), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { probe } from './support/media.ts';
+import { s3Env, s3Server, bucketKeys } from './support/s3.ts';
+
+/**
+ * A gateway on an S3-protocol server (s3rver), whatever storage the rest of the run uses:
+ * videos are made, kept in the bucket, served from it with Range, or handed out as a
+ * presigned link with CONTENT_REDIRECT=1, and removed from it with their task.
+ */
+const running: RunningGateway[] = [];
+after(async () => {
+  for (const gateway of running) await gateway.stop();
+  for (const gateway of running) removeDataDir(gateway.dataDir);
+});
+
+/** A gateway on a bucket of its own (named by its data folder), whatever storage the run uses. */
+async function startOnS3(env: Record<string, string> = {}) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  const gateway = await startGateway({ ...(await s3Env(dataDir)), ...env }, dataDir);
+  running.push(gateway);
+  return gateway;
+}
+
+describe('S3 storage', () => {
+  test('a video is kept in the bucket, not on disk, served whole and by range, with stills, and gone with its task', async () => {
+    const gateway = await startOnS3();
+    const client = await newClient(gateway);
+    const created = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'a red kite over the sea', duration: 3, size: '480p' });
+    assert.equal(created.status, 200, JSON.stringify(created.body));
+    const done = await client.waitFor(created.body.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+
+    assert.deepEqual(await bucketKeys(gateway.dataDir, `videos/${done.id}`), [`videos/${done.id}/video.mp4`]);
+    assert.equal(existsSync(path.join(gateway.dataDir, 'files', 'videos')), false, 'nothing is kept on local disk');
+
+    const whole = await client.request('GET', `/v1/videos/${done.id}/content`);
+    assert.equal(whole.status, 200);
+    assert.equal(whole.headers.get('content-type'), 'video/mp4');
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    assert.equal(Number(whole.headers.get('content-length')), bytes.length);
+    const info = probe(bytes);
+    assert.equal(info.codec, 'h264');
+    assert.equal(info.height, 480);
+    assert.ok(Math.abs(info.duration - 3) < 0.2, `duration ${info.duration}`);
+
+    const part = await client.request('GET', `/v1/videos/${done.id}/content`, undefined, { range: 'bytes=100-1099' });
+    assert.equal(part.status, 206);
+    assert.equal(part.headers.get('content-range'), `bytes 100-1099/${bytes.length}`);
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), bytes.subarray(100, 1100));
+
+    const thumbnail = await client.request('GET', `/v1/videos/${done.id}/content?variant=thumbnail`);
+    assert.equal(thumbnail.status, 200);
+    assert.equal(thumbnail.headers.get('content-type'), 'image/webp');
+    assert.equal(Buffer.from(await thumbnail.arrayBuffer()).subarray(8, 12).toString(), 'WEBP');
+
+    assert.equal((await client.json('DELETE', `/v1/videos/${done.id}`)).status, 200);
+    assert.deepEqual(await bucketKeys(gateway.dataDir, `videos/${done.id}`), []);
+  });
+
+  test('with CONTENT_REDIRECT=1 content is a 302 to a short-lived bucket link that serves the video', async () => {
+    const gateway = await startOnS3({ CONTENT_REDIRECT: '1' });
+    const client = await newClient(gateway);
+    const created = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'rain on a window', duration: 2, size: '480p' });
+    const done = await client.waitFor(created.body.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+
+    const answer = await client.request('GET', `/v1/videos/${done.id}/content`, undefined, {});
+    // fetch follows redirects by default: ask it not to, to see ours.
+    const redirect = await fetch(`${gateway.url}/v1/videos/${done.id}/content`, { headers: { authorization: `Bearer ${client.key}` }, redirect: 'manual' });
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers.get('cache-control'), 'no-store');
+    const location = new URL(redirect.headers.get('location')!);
+    const { endpoint } = await s3Server();
+    assert.equal(location.origin, endpoint, 'the bytes come from the bucket');
+    assert.equal(location.searchParams.get('X-Amz-Expires'), '300');
+
+    // Followed (as the client above did), it is the video.
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers.get('content-type'), 'video/mp4');
+    assert.equal(probe(Buffer.from(await answer.arrayBuffer())).codec, 'h264');
+
+    // A signed link of ours (no key) redirects too; a spritesheet is served as a JPEG.
+    const sprites = await fetch(`${gateway.url}/v1/videos/${done.id}/content?variant=spritesheet`, { redirect: 'manual', headers: { authorization: `Bearer ${client.key}` } });
+    assert.equal(sprites.status, 302);
+    const sheet = await fetch(sprites.headers.get('location')!);
+    assert.equal(sheet.headers.get('content-type'), 'image/jpeg');
+
+    // Refusals are answered before any link is made.
+    const wrongKey = await fetch(`${gateway.url}/v1/videos/${done.id}/content`, { redirect: 'manual', headers: { authorization: `Bearer ${(await newClient(gateway, 'other')).key}` } });
+    assert.equal(wrongKey.status, 404);
+  });
+
+  test('CONTENT_REDIRECT without a bucket stops the start, naming it', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+    try {
+      // An empty S3_BUCKET is no bucket, also where the run gives gateways one.
+      await assert.rejects(startGateway({ CONTENT_REDIRECT: '1', S3_BUCKET: '' }, dataDir), /CONTENT_REDIRECT: needs S3_BUCKET/);
+    } finally {
+      removeDataDir(dataDir);
+    }
+  });
+
+  test('GET /readyz names storage while the bucket is missing', async () => {
+    const gateway = await startOnS3({ S3_BUCKET: 'missing-bucket' });
+    const answer = await fetch(`${gateway.url}/readyz`);
+    assert.equal(answer.status, 503);
+    const body = (await answer.json()) as { checks: Record<string, string> };
+    assert.equal(body.checks.database, 'ok');
+    assert.match(body.checks.storage!, /bucket/i);
+  });
+});
