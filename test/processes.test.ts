@@ -19,6 +19,7 @@ import { xaiChannel } from './support/upstream-kit.ts';
  */
 const run = promisify(execFile);
 const TASKS = 200;
+const CONNECTIONS = 4;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
 const started: RunningGateway[] = [];
 let fake: FakeXai;
@@ -32,7 +33,8 @@ after(async () => {
 test('2 api and 2 worker processes, one of each killed mid-way: every task taken ends once, none sent twice, the ledger holds', async () => {
   fake = await startFakeXai({ completeAfterMs: 800 });
   const env = {
-    CHANNELS: JSON.stringify([xaiChannel('xai', fake, { models: ['grok-video-1.5'] })]),
+    // Few connections, so that most of a worker's submits wait for one when it dies.
+    CHANNELS: JSON.stringify([xaiChannel('xai', fake, { models: ['grok-video-1.5'], max_concurrent: CONNECTIONS })]),
     ALLOWED_PRIVATE_HOSTS: fake.hostPort,
     // A dead worker's tasks are taken over once its leases run out.
     LEASE_SECONDS: '2',
@@ -90,12 +92,12 @@ test('2 api and 2 worker processes, one of each killed mid-way: every task taken
   }
   for (const id of taken) assert.ok(tasks.some((task) => task.id === id), `taken task ${id} is there`);
 
-  // Completed, with its video kept; or failed only where the kill cut off a submit (never sent again).
-  // Known cost, to mend next: a submit is marked before it waits for a place among the
-  // channel's connections, so every submit the dead worker had waiting fails as well.
+  // Completed, with its video kept; or failed only where the kill cut off a submit on its way
+  // (xAI takes no idempotency key, so it is never sent again): at most one per connection the
+  // dead worker held. Its submits still waiting for a connection were never sent, and are retried.
   const failed = tasks.filter((task) => task.status !== 'completed');
   for (const task of failed) assert.equal(task.error?.code, 'submit_outcome_unknown', JSON.stringify(task));
-  assert.ok(tasks.length - failed.length >= TASKS / 2, `${tasks.length - failed.length} of ${tasks.length} completed`);
+  assert.ok(failed.length <= CONNECTIONS, `${failed.length} of ${tasks.length} failed; at most ${CONNECTIONS} were on their way`);
   const kept = new Set(await storedKeys(dataDir, 'videos'));
   for (const task of tasks.filter((one) => one.status === 'completed')) assert.ok(kept.has(`videos/${task.id}/video.mp4`), `${task.id}'s video is kept`);
   const sends = new Map<string, number>();

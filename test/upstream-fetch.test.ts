@@ -217,6 +217,40 @@ describe('pooling, concurrency and rate', () => {
     assert.equal(fetch.inFlight() + fetch.waiting(), 0);
   });
 
+  test('beforeSend runs once the call holds a slot, right before it is sent; if it throws, nothing is sent and its error is the answer', async () => {
+    const held: http.ServerResponse[] = [];
+    const arrived: string[] = [];
+    const server = await startHttp((req, res) => {
+      arrived.push(req.url ?? '');
+      held.push(res);
+    });
+    const fetch = client({ maxConcurrent: 1 });
+    const ran: string[] = [];
+    const first = fetch(`${server.url}/first`, { beforeSend: async () => void ran.push('first') });
+    await until(() => held.length === 1);
+    const second = fetch(`${server.url}/second`, { method: 'POST', body: 'x', beforeSend: async () => void ran.push('second') });
+    const refusal = new Error('no longer ours');
+    const third = fetch(`${server.url}/third`, {
+      beforeSend: async () => {
+        throw refusal;
+      },
+    }).then(
+      () => 'answered',
+      (error: unknown) => error,
+    );
+    await sleep(100);
+    assert.deepEqual(ran, ['first'], 'the waiting calls have not run theirs');
+    held.shift()!.end('one');
+    assert.equal(await (await first).text(), 'one');
+    await until(() => held.length === 1);
+    assert.deepEqual(ran, ['first', 'second']);
+    held.shift()!.end('two');
+    assert.equal(await (await second).text(), 'two');
+    assert.equal(await third, refusal);
+    assert.deepEqual(arrived, ['/first', '/second'], 'the refused call never reached the server');
+    assert.equal(fetch.inFlight() + fetch.waiting(), 0, 'its slot was given back');
+  });
+
   test('maxPerSecond spreads the starts', async () => {
     const server = await startHttp((_req, res) => res.end('ok'));
     const fetch = client({ maxConcurrent: 10, maxPerSecond: 10 });

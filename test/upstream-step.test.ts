@@ -137,3 +137,45 @@ describe('a submit the upstream took is never sent again', () => {
     assert.equal(fake.tasks.size - made, 1, 'one submit reached the upstream');
   });
 });
+
+// Last: the tasks these leave behind must not be due in the tests above.
+describe('the submission mark', () => {
+  /** The store, with markSubmitting wrapped: `onMark` sees the moment, `answer` may refuse it. */
+  function marking(onMark: () => void, answer?: boolean): Store {
+    return new Proxy(store, {
+      get(target, name) {
+        if (name === 'markSubmitting') {
+          return async (...args: Parameters<Store['markSubmitting']>) => {
+            onMark();
+            return answer ?? target.markSubmitting(...args);
+          };
+        }
+        const value = Reflect.get(target, name, target) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  test('is made once the submit holds its connection slot, before it is sent', async () => {
+    const id = await newTask();
+    const before = fake.requests.length;
+    let seen: { inFlight: number; sent: number } | null = null;
+    const channel = channels.byName('xai')!;
+    const store = marking(() => (seen = { inFlight: channel.load().inFlight, sent: fake.requests.length - before }));
+    const [task] = await deps.store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
+    await upstreamStep(task!, 'runner-t', new AbortController().signal, { ...deps, store });
+    assert.deepEqual(seen, { inFlight: 1, sent: 0 }, 'marked holding the slot, with nothing sent yet');
+    assert.ok((await deps.store.taskById(id))!.operation, 'then submitted');
+  });
+
+  test('refused (the task is no longer ours), nothing is sent and the task is left as it is', async () => {
+    const id = await newTask();
+    const before = fake.requests.length;
+    const [task] = await deps.store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
+    await upstreamStep(task!, 'runner-t', new AbortController().signal, { ...deps, store: marking(() => undefined, false) });
+    assert.equal(fake.requests.length, before, 'the upstream saw nothing');
+    const row = (await deps.store.taskById(id))!;
+    assert.deepEqual([row.status, row.operation, row.submit_started_at, row.error_code], [task!.status, null, null, null]);
+    assert.equal(channels.byName('xai')!.load().inFlight, 0, 'the slot was given back');
+  });
+});

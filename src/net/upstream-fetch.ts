@@ -47,6 +47,19 @@ export interface UpstreamFetchOptions {
   readTimeoutMs: number;
 }
 
+/**
+ * fetch's options, and `beforeSend`: run once the call holds its slot, just before its bytes
+ * leave. If it throws, nothing is sent and the call rejects with its error, as it is. A submit
+ * marks its task there, so a call still waiting for a slot when its process dies was surely
+ * never sent.
+ */
+export interface UpstreamInit extends RequestInit {
+  beforeSend?: () => Promise<void>;
+}
+
+/** A fetch as adapters call it; `runsBeforeSend` says it runs the hook itself (a plain fetch does not). */
+export type FetchWithHook = ((input: string | URL | Request, init?: UpstreamInit) => Promise<Response>) & { runsBeforeSend?: boolean };
+
 /** The `cause` of every TypeError the fetch rejects with or errors a body with (see above). */
 export interface UpstreamFailure extends Error {
   code: string;
@@ -57,7 +70,7 @@ export interface UpstreamFailure extends Error {
  * `close()` refuses waiting and later calls (ECLOSED) and destroys every pooled and
  * in-flight connection; `inFlight()` counts calls holding a slot, `waiting()` queued ones.
  */
-export type UpstreamFetch = typeof fetch & { close(): void; inFlight(): number; waiting(): number };
+export type UpstreamFetch = FetchWithHook & { close(): void; inFlight(): number; waiting(): number; runsBeforeSend: true };
 
 /** What a body takes in ahead of its reader: enough for any status JSON. */
 const BODY_BUFFER_BYTES = 64 * 1024;
@@ -71,12 +84,12 @@ export function createUpstreamFetch(options: UpstreamFetchOptions): UpstreamFetc
   const agents = { http: new http.Agent(agentOptions), https: new https.Agent(agentOptions) };
   const limiter = new Limiter(options.maxConcurrent, options.maxPerSecond);
 
-  async function upstreamFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  async function upstreamFetch(input: string | URL | Request, init?: UpstreamInit): Promise<Response> {
     const signal = (init?.signal ?? (input instanceof Request ? input.signal : undefined)) ?? undefined;
     signal?.throwIfAborted();
     // Request normalises input, method, headers and body exactly as fetch does. Its own
     // signal is left out: the caller's is watched directly, and a copy would only add listeners.
-    const request = new Request(input, { ...init, signal: null });
+    const request = new Request(input, { ...init, signal: null, beforeSend: undefined } as RequestInit);
     const url = new URL(request.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError('fetch failed', { cause: failure('ERR_INVALID_PROTOCOL', `Unsupported protocol ${url.protocol}`, false) });
@@ -85,6 +98,14 @@ export function createUpstreamFetch(options: UpstreamFetchOptions): UpstreamFetc
     const headers: OutgoingHttpHeaders = { 'accept-encoding': 'identity', 'user-agent': 'vidgate', ...Object.fromEntries(request.headers) };
     if (body) headers['content-length'] = body.byteLength;
     const release = await limiter.acquire(signal);
+    if (init?.beforeSend) {
+      try {
+        await init.beforeSend();
+      } catch (error) {
+        release();
+        throw error;
+      }
+    }
     return send({ url, method: request.method, headers, body, signal, release, options, agents });
   }
 
@@ -96,6 +117,7 @@ export function createUpstreamFetch(options: UpstreamFetchOptions): UpstreamFetc
     },
     inFlight: () => limiter.active,
     waiting: () => limiter.queue.length,
+    runsBeforeSend: true as const,
   });
 }
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { ProviderFailure } from './interface.ts';
 import type { ChannelSettings } from './upstream.ts';
-import { retryAfterMs, UpstreamUnavailable } from './upstream-errors.ts';
+import { retryAfterMs, SubmitWithdrawn, UpstreamUnavailable } from './upstream-errors.ts';
 
 /**
  * One JSON call to one channel, and its failures in the engine's terms. Every adapter
@@ -45,6 +45,8 @@ export interface UpstreamCall {
   /** Statuses besides 2xx that the adapter reads itself (404 on a check means the task is lost). */
   accept?: readonly number[];
   signal: AbortSignal;
+  /** Run right before the request leaves (UpstreamJob.beforeSend); what it throws is thrown as it is. */
+  beforeSend?: () => Promise<void>;
 }
 
 export interface ClientOptions {
@@ -126,17 +128,22 @@ export class JsonClient {
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers, ...this.options.auth(this.key(keyIndex)) };
     if (call.body !== undefined) headers['content-type'] = 'application/json';
     let answer: Answer;
+    const fetch = this.settings.fetch;
+    // The channel's fetch runs the hook once it holds a connection slot; a plain one (the adapter tests') cannot.
+    if (call.beforeSend && !fetch.runsBeforeSend) await call.beforeSend();
     try {
-      const response = await this.settings.fetch(this.url(call.path), {
+      const response = await fetch(this.url(call.path), {
         method: call.method,
         headers,
         body: call.body === undefined ? undefined : JSON.stringify(call.body),
         // A redirect would carry the key to wherever it points, and turn a POST into a GET.
         redirect: 'manual',
         signal: call.signal,
+        beforeSend: fetch.runsBeforeSend ? call.beforeSend : undefined,
       });
       answer = await readAnswer(response);
     } catch (error) {
+      if (error instanceof SubmitWithdrawn) throw error;
       throw this.unreachable(error, call.signal);
     }
     if ((answer.status >= 200 && answer.status < 300) || call.accept?.includes(answer.status)) return answer;

@@ -29,3 +29,6 @@ export function retryAfterMs(header: string | null, now: number): number | null 
   const date = Date.parse(header);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
+
+/** The task stopped being ours to submit (cancelled, deleted, taken over) before its submit was sent (UpstreamJob.beforeSend). */
+export class SubmitWithdrawn extends Error {}

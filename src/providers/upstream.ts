@@ -1,6 +1,7 @@
 import type { Slot } from '../catalog/dialects.ts';
 import type { VideoJob } from '../catalog/types.ts';
 import type { Clock } from '../tasks/clock.ts';
+import type { FetchWithHook } from '../net/upstream-fetch.ts';
 import type { Operation } from './interface.ts';
 
 /**
@@ -19,7 +20,7 @@ export interface ChannelSettings {
   /** API keys, used in turn. An operation records the index of the key that made it, never the key. */
   keys: readonly string[];
   /** Every HTTP call goes through this: it carries the channel's timeouts and concurrency cap. */
-  fetch: typeof fetch;
+  fetch: FetchWithHook;
   clock: Clock;
 }
 
@@ -33,6 +34,12 @@ export interface UpstreamJob {
   inputs: { images: string[]; lastImage: string | null; video: string | null; videos: string[] };
   /** A URL of ours the upstream may POST to on a status change (Vidu), or null. */
   callbackUrl: string | null;
+  /**
+   * Marks the task as being submitted: the submit's request runs it once it holds a
+   * connection slot, right before its bytes leave. It throws SubmitWithdrawn when the task is
+   * no longer this worker's to submit; then nothing is sent.
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 /** What the upstream reports it charged for a task. */

@@ -6,7 +6,7 @@ import type { Channels } from '../channels/registry.ts';
 import { InvalidInput } from '../errors.ts';
 import { ProviderFailure, type Operation } from '../providers/interface.ts';
 import type { UpstreamJob } from '../providers/upstream.ts';
-import { UpstreamUnavailable } from '../providers/upstream-errors.ts';
+import { SubmitWithdrawn, UpstreamUnavailable } from '../providers/upstream-errors.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -110,12 +110,22 @@ async function submitTo(channel: Channel, task: TaskRow, job: VideoJob, owner: s
   if (upstreamModel === undefined) throw new ProviderFailure('provider_unavailable', `Channel ${channel.name} no longer serves ${task.model}`);
   let request: UpstreamJob;
   try {
-    request = { taskId: task.id, job, upstreamModel, inputs: await inputs.link(task.id, job, channel.provider.inline), callbackUrl: inputs.callbackUrl(task.id) };
+    request = {
+      taskId: task.id,
+      job,
+      upstreamModel,
+      inputs: await inputs.link(task.id, job, channel.provider.inline),
+      callbackUrl: inputs.callbackUrl(task.id),
+      // The crash-safety mark (a marked task is never sent again), made once the submit holds a
+      // connection slot: a submit still queued for one when this process dies is retried, not lost.
+      beforeSend: async () => {
+        if (!(await store.markSubmitting(task.id, owner, channel.name, clock.now()))) throw new SubmitWithdrawn(`task ${task.id} is no longer ours to submit`);
+      },
+    };
   } catch (error) {
     if (error instanceof InvalidInput) throw new ProviderFailure('input_unreachable', error.message);
     throw error;
   }
-  if (!(await store.markSubmitting(task.id, owner, channel.name, clock.now()))) return 'done';
   let operation: Operation;
   // Not the step's signal: a submit runs to its answer (bounded by the channel's timeouts), so that
   // stopping or cancelling never leaves its outcome unknown.
@@ -123,6 +133,8 @@ async function submitTo(channel: Channel, task: TaskRow, job: VideoJob, owner: s
   try {
     operation = await timed(deps, channel, 'submit', () => channel.provider.start(request, unbounded));
   } catch (error) {
+    // Cancelled, deleted or taken over while it waited for a slot: nothing was sent, and it is not ours to end.
+    if (error instanceof SubmitWithdrawn) return 'done';
     if (error instanceof UpstreamUnavailable) {
       channel.breaker.failed(error.message);
       if (!error.created) {

@@ -56,6 +56,7 @@ export class RelayProvider implements UpstreamProvider {
       body: relayRequest(upstreamJob),
       headers: { 'idempotency-key': upstreamJob.taskId },
       signal,
+      beforeSend: upstreamJob.beforeSend,
     });
     const { id } = this.client.parse(startAnswer, answer, 'the submit');
     return { id, key };

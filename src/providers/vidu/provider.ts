@@ -103,7 +103,7 @@ export class ViduProvider implements UpstreamProvider {
     const path = PATHS[upstreamJob.job.capability];
     if (!path) throw new ProviderFailure('unsupported_capability', 'Vidu does not edit or extend videos');
     const key = this.client.nextKey();
-    const answer = await this.client.send(key, { method: 'POST', path, body: viduRequest(upstreamJob), signal });
+    const answer = await this.client.send(key, { method: 'POST', path, body: viduRequest(upstreamJob), signal, beforeSend: upstreamJob.beforeSend });
     const { task_id } = this.client.parse(startAnswer, answer, 'the submit');
     return { task_id, key };
   }

@@ -99,6 +99,7 @@ export class XaiProvider implements UpstreamProvider {
       // Harmless if ignored, and it spares a duplicate if xAI honours it.
       headers: { 'idempotency-key': upstreamJob.taskId },
       signal,
+      beforeSend: upstreamJob.beforeSend,
     });
     const { request_id } = this.client.parse(startAnswer, answer, 'the submit');
     return { request_id, key };
