@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import BetterSqlite3 from 'better-sqlite3';
 import { nextCheckDelay } from '../src/tasks/schedule.ts';
 import type { FakeTask, FakeUpstream } from '../test/fakes/server.ts';
 import { startFakeXai } from '../test/fakes/xai.ts';
-import { ADMIN_KEY, type Client, newClient, ROOT } from '../test/support/gateway.ts';
+import type { Client } from '../test/support/gateway.ts';
+import { benchOptions } from './options.ts';
 
 /**
  * npm run bench:tracking — how well vidgate follows many upstream tasks at once.
@@ -17,16 +17,27 @@ import { ADMIN_KEY, type Client, newClient, ROOT } from '../test/support/gateway
  * process) finishes each BENCH_MIN_S–BENCH_MAX_S (20–60) s after it was submitted. The
  * gateway runs as a child process on its own data dir, its channel given by CHANNELS JSON
  * (max_concurrent BENCH_MAX_CONCURRENT, 64: the XAI_ shortcut's 32 would cap checks below
- * the runner's 64 steps). At the end the gateway's SQLite file is read (read-only) for each
- * task's completed_at, set against the fake's doneAt for the task's request_id.
+ * the runner's 64 steps). At the end the gateway's database is read for each task's
+ * completed_at, set against the fake's doneAt for the task's request_id.
+ *
+ * --store postgres runs it on a PostgreSQL schema of its own (test/support/database.ts),
+ * dropped at the end; --workers N (N ≥ 1) as an api process (ROLE=api, which the creates
+ * go to) and N worker processes (ROLE=worker), on one data dir and database, instead of
+ * one process (ROLE=all). Their CPU is summed; peak RSS is the largest process's.
+ *   npm run bench:tracking -- --store postgres --workers 2
  *
  * Targets: p99 lag ≤ 10 s, no task checked twice within 2 s, none unfinished BENCH_GRACE_S
  * (30) s after the last upstream completion, gateway peak RSS < 300 MB.
  *
  * Other knobs: BENCH_UPSTREAM_CONCURRENCY (the gateway's UPSTREAM_CONCURRENCY, default its
- * own 64), COPY_CONCURRENCY (passed to the gateway as is), BENCH_CREATES_IN_FLIGHT (32), BENCH_CPU_PROF=1 (a --cpu-prof of the gateway's
- * main process into bench/results/prof-<time>/; read it with tsx bench/profile-top.ts FILE).
+ * own 64), COPY_CONCURRENCY (passed to the gateway as is), BENCH_CREATES_IN_FLIGHT (32), BENCH_CPU_PROF=1 (a --cpu-prof of each
+ * gateway process into bench/results/prof-<time>/; read it with tsx bench/profile-top.ts FILE).
  */
+const { store, workers: WORKERS } = benchOptions('npm run bench:tracking -- [--store sqlite|postgres] [--workers N]', true);
+// After benchOptions: database.ts reads the store as it loads.
+const { ADMIN_KEY, newClient, removeDataDir, ROOT } = await import('../test/support/gateway.ts');
+const { databaseEnv, gatewayDatabase } = await import('../test/support/database.ts');
+const ROLES = WORKERS === 0 ? ['all'] : ['api', ...Array<string>(WORKERS).fill('worker')];
 const env = process.env;
 const TASKS = Number(env.BENCH_TASKS ?? 10_000);
 const MIN_S = Number(env.BENCH_MIN_S ?? 20);
@@ -38,7 +49,7 @@ const UPSTREAM_CONCURRENCY = env.BENCH_UPSTREAM_CONCURRENCY;
 const STAMP = new Date().toISOString().replaceAll(':', '-');
 const RESULTS = path.join(ROOT, 'bench/results');
 const PROFILE_DIR = env.BENCH_CPU_PROF ? path.join(RESULTS, `prof-${STAMP}`) : null;
-const SETUP = `channel max_concurrent ${MAX_CONCURRENT} (CHANNELS JSON), UPSTREAM_CONCURRENCY ${UPSTREAM_CONCURRENCY ?? '64 (default)'}, COPY_CONCURRENCY ${env.COPY_CONCURRENCY ?? '32 (default)'}`;
+const SETUP = `store ${store}, processes ${ROLES.join(' + ')}, channel max_concurrent ${MAX_CONCURRENT} (CHANNELS JSON), UPSTREAM_CONCURRENCY ${UPSTREAM_CONCURRENCY ?? '64 (default)'}, COPY_CONCURRENCY ${env.COPY_CONCURRENCY ?? '32 (default)'}`;
 
 // ─── The fake upstream ─────────────────────────────────────────────────────────
 
@@ -65,18 +76,20 @@ async function startCountingFake(): Promise<CountingFake> {
   return { fake, lookups: () => lookups, lastLookupAt };
 }
 
-// ─── The gateway, a child process ──────────────────────────────────────────────
+// ─── The gateway: child processes ──────────────────────────────────────────────
 
 interface Gateway {
+  /** The process that serves HTTP: ROLE=all, or the api process. */
   url: string;
-  pid: number;
+  /** Every process of it, the one serving HTTP first. */
+  pids: number[];
   dataDir: string;
-  /** Warning and error lines it logged. */
+  /** Warning and error lines its processes logged. */
   logLines(): number;
   stop(): Promise<void>;
 }
 
-async function startGatewayChild(fake: FakeUpstream): Promise<Gateway> {
+async function startGatewayChildren(fake: FakeUpstream): Promise<Gateway> {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-bench-tracking-'));
   const channel = { name: 'xai', type: 'xai', base_url: fake.url, keys: ['xai-test-key'], max_concurrent: MAX_CONCURRENT };
@@ -91,32 +104,44 @@ async function startGatewayChild(fake: FakeUpstream): Promise<Gateway> {
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: String(TASKS * 10),
     ...(UPSTREAM_CONCURRENCY ? { UPSTREAM_CONCURRENCY } : {}),
+    ...databaseEnv(dataDir),
   };
   // On the command line, not NODE_OPTIONS: Node 20 refuses --cpu-prof there, and the probe host would inherit it.
   const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: gatewayEnv, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  // Should this process die first: no orphan gateway, no data dir left behind.
+  let lines = 0;
+  let stopping = false;
+  const children = ROLES.map((role) => {
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...gatewayEnv, ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (++lines <= 5) console.log(`gateway ${role}: ${line.slice(0, 300)}`);
+    });
+    // One process of several gone leaves the others running: say so, or the figures alone would.
+    child.once('exit', (code, signal) => {
+      if (!stopping) console.log(`gateway ${role} (pid ${child.pid}) exited early: ${signal ?? code}`);
+    });
+    return child;
+  });
+  const exited = Promise.all(children.map((child) => new Promise<void>((resolve) => child.once('exit', () => resolve()))));
+  // Should this process die first: no orphan gateway, no data dir or schema left behind.
   const cleanUp = () => {
-    child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const child of children) child.kill('SIGKILL');
+    removeDataDir(dataDir);
   };
   process.once('exit', cleanUp);
-  let lines = 0;
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    if (++lines <= 5) console.log(`gateway: ${line.slice(0, 300)}`);
-  });
   const url = `http://127.0.0.1:${port}`;
-  await waitForHealth(url, child);
+  // Workers serve no HTTP, and log nothing at warn when they start: a worker still starting
+  // only delays submits, which the lag (upstream done → completed_at) does not count.
+  await waitForHealth(url, children);
   return {
     url,
-    pid: child.pid!,
+    pids: children.map((child) => child.pid!),
     dataDir,
     logLines: () => lines,
     async stop() {
-      child.kill('SIGTERM');
+      stopping = true;
+      for (const child of children) child.kill('SIGTERM');
       await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       process.off('exit', cleanUp);
     },
   };
@@ -131,9 +156,9 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+async function waitForHealth(url: string, children: ChildProcess[]): Promise<void> {
   for (let attempt = 0; (await fetch(`${url}/healthz`).catch(() => null))?.status !== 200; attempt++) {
-    if (attempt > 300 || child.exitCode !== null) throw new Error('the gateway did not come up');
+    if (attempt > 300 || children.some((child) => child.exitCode !== null)) throw new Error('the gateway did not come up');
     await sleep(100);
   }
 }
@@ -160,21 +185,21 @@ async function createAll(client: Client): Promise<number> {
  * completion (a task not yet submitted upstream finishes there at most MAX_S after it is).
  */
 async function waitForAll(gateway: Gateway, fake: FakeUpstream, createdBy: number): Promise<void> {
-  const db = openDb(gateway);
-  const open = db.prepare("SELECT count(*) FROM tasks WHERE status IN ('queued', 'in_progress')").pluck();
+  const db = gatewayDatabase(gateway.dataDir);
+  const open = async () => Number((await db.selectFrom('tasks').select((eb) => eb.fn.countAll().as('open')).where('status', 'in', UNFINISHED).executeTakeFirstOrThrow()).open);
   const lastDoneAt = () => Math.max(createdBy + MAX_S * 1000, ...[...fake.tasks.values()].map((task) => task.doneAt));
   try {
-    while ((open.get() as number) > 0 && Date.now() < lastDoneAt() + GRACE_MS) await sleep(1000);
+    while ((await open()) > 0 && Date.now() < lastDoneAt() + GRACE_MS) await sleep(1000);
   } finally {
-    db.close();
+    await db.destroy();
   }
 }
 
 // ─── Sampling while it runs: once a second ─────────────────────────────────────
 
 /**
- * Upstream requests so far; CPU seconds so far of the gateway's main thread, of the whole
- * gateway process, with its children (the probe host, ffprobe), and of this process (the
+ * Upstream requests so far; CPU seconds so far of the gateway's main thread(s), of the whole
+ * gateway process(es), with their children (the probe host, ffprobe), and of this process (the
  * fake); how long GET /healthz took (the gateway's event-loop delay, roughly); and from the
  * database, the tasks due for a check that no runner holds yet (the backlog), how overdue
  * the oldest is, and how many steps are in flight (leased).
@@ -192,39 +217,45 @@ interface Sample {
   inFlight: number;
 }
 
-function startSampling(gateway: Gateway, counting: CountingFake, started: number): { stop(): Sample[] } {
+function startSampling(gateway: Gateway, counting: CountingFake, started: number): { stop(): Promise<Sample[]> } {
   const samples: Sample[] = [];
-  const db = openDb(gateway);
-  const due = db.prepare(
-    "SELECT count(*) AS backlog, min(run_after) AS oldest FROM tasks WHERE status IN ('queued', 'in_progress') AND run_after <= ? AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
-  );
-  const leased = db.prepare("SELECT count(*) FROM tasks WHERE status IN ('queued', 'in_progress') AND lease_expires_at >= ?").pluck();
+  const db = gatewayDatabase(gateway.dataDir);
+  const unfinished = db.selectFrom('tasks').where('status', 'in', UNFINISHED);
+  // Counts, min() and bigints come back from PostgreSQL as strings: Number() for either store.
+  const due = (now: number) =>
+    unfinished
+      .select((eb) => [eb.fn.countAll().as('backlog'), eb.fn.min('run_after').as('oldest')])
+      .where('run_after', '<=', now)
+      .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now)]))
+      .executeTakeFirstOrThrow();
+  const leased = (now: number) => unfinished.select((eb) => eb.fn.countAll().as('leased')).where('lease_expires_at', '>=', now).executeTakeFirstOrThrow();
   let stopped = false;
-  void (async () => {
+  const sampling = (async () => {
     while (!stopped) {
       const asked = Date.now();
       await fetch(`${gateway.url}/healthz`).then((response) => response.arrayBuffer()).catch(() => null);
       const now = Date.now();
-      const { backlog, oldest } = due.get(now, now) as { backlog: number; oldest: number | null };
+      const [{ backlog, oldest }, { leased: inFlight }] = await Promise.all([due(now), leased(now)]);
       samples.push({
         atMs: now - started,
         requests: counting.fake.tasks.size + counting.lookups(),
-        mainCpu: cpuSeconds(`${gateway.pid}/task/${gateway.pid}`),
-        gatewayCpu: cpuSeconds(gateway.pid),
-        treeCpu: treeCpuSeconds(gateway.pid),
+        mainCpu: ownCpuSeconds(gateway.pids.map((pid) => `${pid}/task/${pid}`)),
+        gatewayCpu: ownCpuSeconds(gateway.pids),
+        treeCpu: treeCpuSeconds(gateway.pids),
         benchCpu: cpuUsageSeconds(process.cpuUsage()),
         healthMs: now - asked,
-        backlog,
-        overdueMs: oldest === null ? 0 : now - oldest,
-        inFlight: leased.get(now) as number,
+        backlog: Number(backlog),
+        overdueMs: oldest === null ? 0 : now - Number(oldest),
+        inFlight: Number(inFlight),
       });
       await sleep(asked + 1000 - Date.now());
     }
   })();
   return {
-    stop() {
+    async stop() {
       stopped = true;
-      db.close();
+      await sampling; // its last queries, before the connection closes
+      await db.destroy();
       return samples;
     },
   };
@@ -274,23 +305,17 @@ interface Tracked {
   completedAt: number;
 }
 
-interface TaskRecord {
-  status: string;
-  completed_at: number | null;
-  operation: string | null;
-}
-
 /** Completed tasks matched to the fake's record by request_id, and how many failed. */
-function readOutcomes(gateway: Gateway, fake: FakeUpstream): { tracked: Tracked[]; failed: number } {
-  const db = openDb(gateway);
-  const rows = db.prepare('SELECT status, completed_at, operation FROM tasks').all() as TaskRecord[];
-  db.close();
+async function readOutcomes(gateway: Gateway, fake: FakeUpstream): Promise<{ tracked: Tracked[]; failed: number }> {
+  const db = gatewayDatabase(gateway.dataDir);
+  const rows = await db.selectFrom('tasks').select(['status', 'completed_at', 'operation']).execute();
+  await db.destroy();
   const byId = new Map(fake.tasks); // a copy: the counting get() would count these lookups
   const tracked: Tracked[] = [];
   for (const row of rows) {
     if (row.status !== 'completed' || row.completed_at === null || row.operation === null) continue;
     const upstream = byId.get((JSON.parse(row.operation) as { request_id: string }).request_id);
-    if (upstream) tracked.push({ upstream, completedAt: row.completed_at });
+    if (upstream) tracked.push({ upstream, completedAt: Number(row.completed_at) });
   }
   return { tracked, failed: rows.filter((row) => row.status === 'failed').length };
 }
@@ -384,9 +409,7 @@ function save(figures: Figures): void {
 
 // ─── Small helpers ─────────────────────────────────────────────────────────────
 
-function openDb(gateway: Gateway): BetterSqlite3.Database {
-  return new BetterSqlite3(path.join(gateway.dataDir, 'vidgate.db'), { readonly: true, fileMustExist: true });
-}
+const UNFINISHED = ['queued', 'in_progress'] as const;
 
 function quantile(values: number[], q: number): number {
   if (values.length === 0) return NaN;
@@ -429,16 +452,21 @@ function cpuSeconds(id: number | string): number {
   return fields ? (Number(fields[11]) + Number(fields[12])) / 100 : NaN;
 }
 
+/** cpuSeconds summed over processes (or threads), their children not counted. */
+function ownCpuSeconds(ids: (number | string)[]): number {
+  return ids.reduce<number>((sum, id) => sum + cpuSeconds(id), 0);
+}
+
 /** VmHWM: the process's peak resident memory. */
 function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 /**
- * CPU seconds of a process and its live descendants (the probe host, ffprobe runs), each
+ * CPU seconds of processes and their live descendants (the probe host, ffprobe runs), each
  * with its reaped children: a finished ffprobe's time is in its parent's cutime + cstime.
  */
-function treeCpuSeconds(root: number): number {
+function treeCpuSeconds(roots: number[]): number {
   const parents = new Map<number, number>();
   const seconds = new Map<number, number>();
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
@@ -447,7 +475,7 @@ function treeCpuSeconds(root: number): number {
     parents.set(Number(entry), Number(fields[1]));
     seconds.set(Number(entry), (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100);
   }
-  const descends = (id: number): boolean => id === root || (id > 1 && parents.has(id) && descends(parents.get(id)!));
+  const descends = (id: number): boolean => roots.includes(id) || (id > 1 && parents.has(id) && descends(parents.get(id)!));
   return [...seconds].reduce((sum, [id, own]) => (descends(id) ? sum + own : sum), 0);
 }
 
@@ -456,11 +484,11 @@ function treeCpuSeconds(root: number): number {
 async function main(): Promise<void> {
   const loadAtStart = loadAverage();
   const counting = await startCountingFake();
-  const gateway = await startGatewayChild(counting.fake);
+  const gateway = await startGatewayChildren(counting.fake);
   console.log(`vidgate bench:tracking — ${TASKS} tasks, upstream ${MIN_S}–${MAX_S} s, ${SETUP}, ${os.cpus().length} cores, load ${loadAtStart}`);
   try {
     const client = await newClient({ url: gateway.url }, 'bench');
-    const cpuAtStart = { gateway: cpuSeconds(gateway.pid), tree: treeCpuSeconds(gateway.pid), bench: process.cpuUsage() };
+    const cpuAtStart = { gateway: ownCpuSeconds(gateway.pids), tree: treeCpuSeconds(gateway.pids), bench: process.cpuUsage() };
     const started = Date.now();
     const sampling = startSampling(gateway, counting, started);
     const createSeconds = await createAll(client);
@@ -469,14 +497,14 @@ async function main(): Promise<void> {
     const run: Run = {
       started,
       createSeconds,
-      gatewayCpu: cpuSeconds(gateway.pid) - cpuAtStart.gateway,
-      treeCpu: treeCpuSeconds(gateway.pid) - cpuAtStart.tree,
+      gatewayCpu: ownCpuSeconds(gateway.pids) - cpuAtStart.gateway,
+      treeCpu: treeCpuSeconds(gateway.pids) - cpuAtStart.tree,
       benchCpu: cpuUsageSeconds(process.cpuUsage(cpuAtStart.bench)),
-      peakRssMb: peakRssMb(gateway.pid),
-      samples: sampling.stop(),
+      peakRssMb: Math.max(...gateway.pids.map(peakRssMb)),
+      samples: await sampling.stop(),
       loadAtStart,
     };
-    const figures = figuresOf(run, counting, readOutcomes(gateway, counting.fake), gateway);
+    const figures = figuresOf(run, counting, await readOutcomes(gateway, counting.fake), gateway);
     print(figures);
     save(figures);
   } finally {
