@@ -200,4 +200,27 @@ export const migrations: Record<string, Migration> = {
       await db.schema.createIndex('deliveries_by_task').on('deliveries').column('task_id').execute();
     },
   },
+  '0012_change_notices': {
+    // PostgreSQL only: every changed or deleted key or task row is announced on the channel
+    // vidgate_<schema> (change-listener.ts), in the transaction that changes it, whoever changes it (any process,
+    // the CLI, an operator's psql), so each process's read cache drops that row at its commit.
+    // A new row needs no notice: no cache holds a row that did not exist. SQLite's caches
+    // watch PRAGMA data_version instead.
+    async up(db: Kysely<unknown>) {
+      if (!isPostgres(db)) return;
+      await sql`
+        CREATE FUNCTION vidgate_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify(left('vidgate_' || TG_TABLE_SCHEMA, 63), TG_TABLE_NAME || ' ' || OLD.id);
+          ELSE
+            PERFORM pg_notify(left('vidgate_' || TG_TABLE_SCHEMA, 63), TG_TABLE_NAME || ' ' || NEW.id);
+          END IF;
+          RETURN NULL;
+        END $$`.execute(db);
+      for (const table of ['api_keys', 'tasks']) {
+        await sql`CREATE TRIGGER ${sql.raw(`${table}_changed`)} AFTER UPDATE OR DELETE ON ${sql.raw(table)} FOR EACH ROW EXECUTE FUNCTION vidgate_changed()`.execute(db);
+      }
+    },
+  },
 };

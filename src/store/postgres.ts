@@ -4,7 +4,9 @@ import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { migrations } from './migrations.ts';
 import { driveAsync, type Plan, type Step } from './plan.ts';
-import { buildStatements, type Driver, type Isolation, PlannedStore } from './planned-store.ts';
+import { ChangeListener } from './change-listener.ts';
+import { buildStatements, type Driver, type Isolation, type Statements } from './planned-store.ts';
+import { CachedStore, ReadCache } from './read-cache.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -34,10 +36,12 @@ const RETRYABLE = new Set(['40001', '40P01']);
  * snapshot in a REPEATABLE READ READ ONLY transaction; a write in a SERIALIZABLE one, so
  * that each plan sees the database as if it ran alone (what SQLite's single writer gives
  * by construction); when PostgreSQL gives one up for a conflict, the plan is made and run
- * again. Statements are prepared once per connection, named by their text.
+ * again. Statements are prepared once per connection, named by their text. `onWrite` is
+ * told after every statement that may write, and again after a write transaction commits.
  */
 class PostgresDriver implements Driver {
-  readonly #names = new Map<string, string>();
+  readonly #prepared = new Map<string, { name: string; writes: boolean }>();
+  onWrite = () => {};
 
   constructor(
     private readonly pool: pg.Pool,
@@ -45,12 +49,18 @@ class PostgresDriver implements Driver {
   ) {}
 
   async #execute(on: pg.Pool | pg.PoolClient, step: Step): Promise<unknown> {
-    let name = this.#names.get(step.query.sql);
-    if (name === undefined) {
-      name = `q${createHash('sha1').update(step.query.sql).digest('hex').slice(0, 16)}`;
-      this.#names.set(step.query.sql, name);
+    let prepared = this.#prepared.get(step.query.sql);
+    if (prepared === undefined) {
+      // Anything but a plain SELECT may change rows.
+      prepared = { name: `q${createHash('sha1').update(step.query.sql).digest('hex').slice(0, 16)}`, writes: !/^\s*select\b/i.test(step.query.sql) };
+      this.#prepared.set(step.query.sql, prepared);
     }
-    const result = await on.query({ name, text: step.query.sql, values: step.query.bind(step.params as never) });
+    let result: pg.QueryResult;
+    try {
+      result = await on.query({ name: prepared.name, text: step.query.sql, values: step.query.bind(step.params as never) });
+    } finally {
+      if (prepared.writes) this.onWrite();
+    }
     if (step.mode === 'all') return result.rows;
     if (step.mode === 'get') return result.rows[0];
     return result.rowCount ?? 0;
@@ -65,6 +75,8 @@ class PostgresDriver implements Driver {
         await client.query(begin);
         const result = await driveAsync(make(), (step) => this.#execute(client, step));
         await client.query('COMMIT');
+        // What was read between a statement and this commit may have been kept as it was before it.
+        if (isolation === 'write') this.onWrite();
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -108,7 +120,34 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10 
     await db.destroy();
     throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   }
-  return new PlannedStore(new PostgresDriver(pool, db), buildStatements(db));
+  const driver = new PostgresDriver(pool, db);
+  const listener = new ChangeListener(url, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() });
+  // Rows are kept only while change notices are heard: without them, every read asks the database.
+  // A connection can die without a word (a network fault): then a row is at most a second old.
+  const cache = new ReadCache(() => listener.listening, 1000);
+  driver.onWrite = () => cache.forgetAll();
+  await listener.start();
+  return new PostgresStore(driver, buildStatements(db), cache, listener);
+}
+
+/**
+ * The PostgreSQL store, with the poll reads cached (read-cache.ts): a row is dropped when any
+ * process changes it (a change notice, migration 0012) and everything at every write of this
+ * process's own (until its notices arrive). Its own members are #private, as the Store's rule
+ * asks (test/store.test.ts).
+ */
+class PostgresStore extends CachedStore {
+  readonly #listener: ChangeListener;
+
+  constructor(driver: Driver, statements: Statements, cache: ReadCache, listener: ChangeListener) {
+    super(driver, statements, cache);
+    this.#listener = listener;
+  }
+
+  override async close(): Promise<void> {
+    await this.#listener.close();
+    await super.close();
+  }
 }
 
 /** Makes the schema unless it is there, and returns once it is seen there. */

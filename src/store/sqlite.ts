@@ -3,11 +3,11 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
-import { driveSync, get, type Plan, type Step } from './plan.ts';
-import { buildStatements, type Driver, type Isolation, PlannedStore } from './planned-store.ts';
+import { driveSync, type Plan, type Step } from './plan.ts';
+import { buildStatements, type Driver, type Isolation } from './planned-store.ts';
 import type { Plans } from './plans.ts';
-import type { Queries } from './queries.ts';
-import type { ApiKeyRow, Database, TaskRow } from './schema.ts';
+import { CachedStore, ReadCache } from './read-cache.ts';
+import type { Database, TaskRow } from './schema.ts';
 import type { Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
@@ -29,9 +29,6 @@ export async function openSqliteStore(file: string): Promise<Store> {
   if (error) throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   return new SqliteStore(sqlite, db);
 }
-
-/** Rows the cache keeps at most; past that it starts over. */
-const CACHE_LIMIT = 10_000;
 
 /** A prepared statement and whether running it may change rows. */
 interface Compiled {
@@ -138,78 +135,45 @@ class SqliteDriver implements Driver {
 
 /**
  * Polls dominate a gateway's traffic and read the same two rows (the key, the task) again
- * and again, so the SQLite store keeps a cache of them that is never stale: it is dropped
- * after every statement that writes through this connection (the driver tells it, from the
- * one place statements run, so no method can forget), and whenever PRAGMA data_version
- * says another process committed (checked at most once a millisecond). Task inserts that
- * arrive together are committed together.
+ * and again, so the SQLite store keeps a cache of them (read-cache.ts) that is never stale:
+ * it is dropped after every statement that writes through this connection (the driver tells
+ * it, from the one place statements run, so no method can forget), and whenever PRAGMA
+ * data_version says another process committed (checked at most once a millisecond). Task
+ * inserts that arrive together are committed together.
  *
  * Its own members are #private so that the object's methods are exactly the Store's
  * (test/store.test.ts holds every writing method to the rule above).
  */
-class SqliteStore extends PlannedStore {
-  readonly #keys = new Map<string, ApiKeyRow>();
-  readonly #keysById = new Map<string, ApiKeyRow>();
-  readonly #tasks = new Map<string, TaskRow>();
+class SqliteStore extends CachedStore {
   readonly #driver: SqliteDriver;
   readonly #plans: Plans;
-  readonly #q: Queries;
-  readonly #dataVersion: BetterSqlite3.Statement;
-  #seenVersion = -1;
-  #checkedAt = 0;
 
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
     const driver = new SqliteDriver(sqlite, db);
-    // Compiled once, shared with the base class: the cached reads and batched inserts use them too.
+    const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+    let seenVersion = -1;
+    let checkedAt = 0;
+    const cache = new ReadCache(() => {
+      // Another connection committed since we last looked: what we hold may be old.
+      const now = Date.now();
+      if (now !== checkedAt) {
+        checkedAt = now;
+        const version = dataVersion.get() as number;
+        if (version !== seenVersion) {
+          seenVersion = version;
+          cache.forgetAll();
+        }
+      }
+      return true;
+    });
+    driver.onWrite = () => cache.forgetAll();
+    // Compiled once, shared with the base class: the batched inserts use them too.
     const statements = buildStatements(db);
-    super(driver, statements);
+    super(driver, statements, cache);
     this.#driver = driver;
-    this.#q = statements.q;
     this.#plans = statements.plans;
-    this.#dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
-    driver.onWrite = () => this.#forget();
   }
 
-  #forget(): void {
-    this.#keys.clear();
-    this.#keysById.clear();
-    this.#tasks.clear();
-  }
-
-  /** Drops the cache if another connection has committed since we last looked. */
-  #fresh(): void {
-    const now = Date.now();
-    if (now === this.#checkedAt) return;
-    this.#checkedAt = now;
-    const version = this.#dataVersion.get() as number;
-    if (version !== this.#seenVersion) {
-      this.#seenVersion = version;
-      this.#forget();
-    }
-  }
-
-  #cached<T>(cache: Map<string, T>, key: string, load: () => T | undefined): T | undefined {
-    this.#fresh();
-    const hit = cache.get(key);
-    if (hit) return hit;
-    const row = load();
-    if (row) {
-      if (cache.size >= CACHE_LIMIT) cache.clear();
-      cache.set(key, row);
-    }
-    return row;
-  }
-
-  override async activeKeyByHash(hash: string) {
-    return this.#cached(this.#keys, hash, () => this.#driver.run(get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }), 'statement'));
-  }
-  override async activeKeyById(id: string) {
-    return this.#cached(this.#keysById, id, () => this.#driver.run(get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }), 'statement'));
-  }
-  override async taskForKey(id: string, keyId: string) {
-    const task = this.#cached(this.#tasks, id, () => this.#driver.run(get<{ id: string }, TaskRow>(this.#q.taskById, { id }), 'statement'));
-    return task?.key_id === keyId ? task : undefined;
-  }
   override insertTask(task: TaskRow) {
     return this.#driver.batched(() => this.#plans.insertTask(task));
   }
