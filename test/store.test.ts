@@ -477,3 +477,22 @@ describe('keys', () => {
     assert.equal(await keys.isActive(id), false);
   });
 });
+
+describe('task creates arriving together are written together', () => {
+  test('30 creates at once on a key with room for 20 (balance): 20 are saved with their holds, 10 refused, none lost or doubled', async () => {
+    const store = await freshStore();
+    await store.insertKey({ ...KEY, id: 'key_g', hash: 'hash-g', balance: 20 * 1000 });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) => store.insertTask(taskRow(`video_g${String(i).padStart(3, '0')}`, { key_id: 'key_g', price: 1000, hold: 1000 }))),
+    );
+    const saved = outcomes.filter((one) => one.status === 'fulfilled').length;
+    const refused = outcomes.filter((one): one is PromiseRejectedResult => one.status === 'rejected');
+    assert.equal(saved, 20);
+    assert.equal(refused.length, 10);
+    for (const one of refused) assert.equal((one.reason as Error).name, 'InsufficientBalance', String(one.reason));
+    assert.equal((await store.keyById('key_g'))?.balance, 0);
+    let found = 0;
+    for (let i = 0; i < 30; i++) if (await store.taskById(`video_g${String(i).padStart(3, '0')}`)) found++;
+    assert.equal(found, 20);
+  });
+});

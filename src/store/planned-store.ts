@@ -31,6 +31,8 @@ export function buildStatements(db: Kysely<Database>): Statements {
 export interface Driver {
   /** Runs the plan `make` makes; a driver may make it again to retry a transaction the database gave up. */
   transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T>;
+  /** Runs a write plan in a transaction it may share with others that arrive together (task creates). */
+  batched<T>(make: () => Plan<T>): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -99,7 +101,7 @@ export class PlannedStore implements Store {
   }
 
   insertTask(task: TaskRow) {
-    return this.#write(() => this.#plans.insertTask(task));
+    return this.#driver.batched(() => this.#plans.insertTask(task));
   }
   taskById(id: string) {
     return this.#read(() => get<{ id: string }, TaskRow>(this.#q.taskById, { id }));

@@ -7,6 +7,7 @@ import { driveAsync, type Plan, type Step } from './plan.ts';
 import { ChangeListener } from './change-listener.ts';
 import { buildStatements, type Driver, type Isolation, type Statements } from './planned-store.ts';
 import { CachedStore, ReadCache } from './read-cache.ts';
+import { inOrder, WriteBatcher } from './write-batcher.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -27,6 +28,18 @@ const types = {
     (oid === INT8 || oid === NUMERIC) && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * Whether a statement may change a row someone could have read before: anything but a
+ * SELECT, and but a plain INSERT (a new row is in no cache; ON CONFLICT may update one).
+ */
+function changesRows(sql: string): boolean {
+  if (/^\s*select\b/i.test(sql)) return false;
+  return !(/^\s*insert\b/i.test(sql) && !/\bon conflict\b/i.test(sql));
+}
+
+/** Groups of task creates written at once: each waits on round trips, not on the CPU. */
+const GROUPS = 4;
+
 /** A write transaction PostgreSQL gave up (serialization failure, deadlock) is run again from the start, this many times at most. */
 const MAX_TRIES = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -37,10 +50,16 @@ const RETRYABLE = new Set(['40001', '40P01']);
  * that each plan sees the database as if it ran alone (what SQLite's single writer gives
  * by construction); when PostgreSQL gives one up for a conflict, the plan is made and run
  * again. Statements are prepared once per connection, named by their text. `onWrite` is
- * told after every statement that may write, and again after a write transaction commits.
+ * told after every statement that may change a row others read, and again when a
+ * transaction that ran one commits.
  */
 class PostgresDriver implements Driver {
   readonly #prepared = new Map<string, { name: string; writes: boolean }>();
+  readonly #batcher = new WriteBatcher(
+    (makes) => this.transact(() => inOrder(makes), 'write'),
+    (make) => this.transact(make, 'write'),
+    GROUPS,
+  );
   onWrite = () => {};
 
   constructor(
@@ -48,18 +67,21 @@ class PostgresDriver implements Driver {
     private readonly db: Kysely<Database>,
   ) {}
 
-  async #execute(on: pg.Pool | pg.PoolClient, step: Step): Promise<unknown> {
+  /** Runs one step; `changed` is told when it may have changed a row (for the commit to tell again). */
+  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed = () => {}): Promise<unknown> {
     let prepared = this.#prepared.get(step.query.sql);
     if (prepared === undefined) {
-      // Anything but a plain SELECT may change rows.
-      prepared = { name: `q${createHash('sha1').update(step.query.sql).digest('hex').slice(0, 16)}`, writes: !/^\s*select\b/i.test(step.query.sql) };
+      prepared = { name: `q${createHash('sha1').update(step.query.sql).digest('hex').slice(0, 16)}`, writes: changesRows(step.query.sql) };
       this.#prepared.set(step.query.sql, prepared);
     }
     let result: pg.QueryResult;
     try {
       result = await on.query({ name: prepared.name, text: step.query.sql, values: step.query.bind(step.params as never) });
     } finally {
-      if (prepared.writes) this.onWrite();
+      if (prepared.writes) {
+        this.onWrite();
+        changed();
+      }
     }
     if (step.mode === 'all') return result.rows;
     if (step.mode === 'get') return result.rows[0];
@@ -73,10 +95,11 @@ class PostgresDriver implements Driver {
       const client = await this.pool.connect();
       try {
         await client.query(begin);
-        const result = await driveAsync(make(), (step) => this.#execute(client, step));
+        let changes = false;
+        const result = await driveAsync(make(), (step) => this.#execute(client, step, () => (changes = true)));
         await client.query('COMMIT');
-        // What was read between a statement and this commit may have been kept as it was before it.
-        if (isolation === 'write') this.onWrite();
+        // What was read between a change and this commit may have been kept as it was before it.
+        if (changes) this.onWrite();
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -88,6 +111,11 @@ class PostgresDriver implements Driver {
         client.release();
       }
     }
+  }
+
+  /** Task creates that arrive together share one SERIALIZABLE transaction (write-batcher.ts). */
+  batched<T>(make: () => Plan<T>): Promise<T> {
+    return this.#batcher.add(make);
   }
 
   async close(): Promise<void> {

@@ -5,9 +5,9 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { migrations } from './migrations.ts';
 import { driveSync, type Plan, type Step } from './plan.ts';
 import { buildStatements, type Driver, type Isolation } from './planned-store.ts';
-import type { Plans } from './plans.ts';
 import { CachedStore, ReadCache } from './read-cache.ts';
-import type { Database, TaskRow } from './schema.ts';
+import { inOrder, WriteBatcher } from './write-batcher.ts';
+import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
 /** The embedded default: one SQLite file in WAL mode, shared safely by several processes. */
@@ -36,14 +36,6 @@ interface Compiled {
   writes: boolean;
 }
 
-/** A write plan waiting for the next batch, and how to make it again to run alone. */
-interface Batched {
-  plan: Plan<unknown>;
-  make: () => Plan<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * Runs plans on one better-sqlite3 connection: every step is answered at once, so a plan
  * runs whole inside one synchronous transaction (`write`: BEGIN IMMEDIATE). Statements are
@@ -53,7 +45,10 @@ interface Batched {
  */
 class SqliteDriver implements Driver {
   readonly #statements = new Map<string, Compiled>();
-  #pending: Batched[] = [];
+  readonly #batcher = new WriteBatcher(
+    async (makes) => this.run(inOrder(makes), 'write'),
+    async (make) => this.run(make(), 'write'),
+  );
   onWrite = () => {};
 
   constructor(
@@ -97,35 +92,9 @@ class SqliteDriver implements Driver {
     return this.run(make(), isolation);
   }
 
-  /**
-   * Runs write plans that arrive together in one transaction: one WAL commit for many task
-   * creates. When one of them throws (a bad row, a balance short of its hold), the others
-   * must not fail with it: each is run again on its own, made afresh by `make`.
-   */
+  /** Task creates that arrive together share one transaction (write-batcher.ts): one WAL commit for many. */
   batched<T>(make: () => Plan<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.#pending.length === 0) setImmediate(() => this.#flush());
-      this.#pending.push({ plan: make(), make, resolve: resolve as (value: unknown) => void, reject });
-    });
-  }
-
-  #flush(): void {
-    const batch = this.#pending;
-    this.#pending = [];
-    let results: unknown[];
-    try {
-      results = this.sqlite.transaction(() => batch.map(({ plan }) => this.#drive(plan))).immediate();
-    } catch {
-      for (const { make, resolve, reject } of batch) {
-        try {
-          resolve(this.run(make(), 'write'));
-        } catch (error) {
-          reject(error);
-        }
-      }
-      return;
-    }
-    batch.forEach(({ resolve }, index) => resolve(results[index]));
+    return this.#batcher.add(make);
   }
 
   async close(): Promise<void> {
@@ -145,9 +114,6 @@ class SqliteDriver implements Driver {
  * (test/store.test.ts holds every writing method to the rule above).
  */
 class SqliteStore extends CachedStore {
-  readonly #driver: SqliteDriver;
-  readonly #plans: Plans;
-
   constructor(sqlite: BetterSqlite3.Database, db: Kysely<Database>) {
     const driver = new SqliteDriver(sqlite, db);
     const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
@@ -167,14 +133,7 @@ class SqliteStore extends CachedStore {
       return true;
     });
     driver.onWrite = () => cache.forgetAll();
-    // Compiled once, shared with the base class: the batched inserts use them too.
-    const statements = buildStatements(db);
-    super(driver, statements, cache);
-    this.#driver = driver;
-    this.#plans = statements.plans;
+    super(driver, buildStatements(db), cache);
   }
 
-  override insertTask(task: TaskRow) {
-    return this.#driver.batched(() => this.#plans.insertTask(task));
-  }
 }

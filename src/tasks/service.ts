@@ -216,7 +216,9 @@ export class TaskService {
   /** Stores the job's inputs under the new task and makes its row, not yet saved; on failure no input stays behind. */
   private async prepare(keyId: string, id: string, now: number, validated: VideoJob, remixedFrom: string | null, body: unknown, options: CreateOptions): Promise<TaskRow> {
     const { media, store } = this.options;
-    const key = await store.keyById(keyId);
+    // The key as the request was authenticated (cached); its mode and metering never change.
+    // Revoked since, it is read as it is: refused later, never made free.
+    const key = (await store.activeKeyById(keyId)) ?? (await store.keyById(keyId));
     // Its deliveries are signed with the key's callback secret: made now, so that it exists before any is sent.
     if (options.callbackUrl) await store.keyWebhookSecret(keyId, newWebhookSecret());
     const test = key?.mode === 'test';
