@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Fault, FakeUpstream } from './fakes/server.ts';
@@ -298,7 +299,7 @@ describe('upstream faults', { concurrency: true }, () => {
       const leftovers = walkFiles(dataDir).filter((file) => /\.part(ial)?$/.test(file) || file.includes(`${id}-`));
       assert.deepEqual(leftovers, [], 'no partial download is left under DATA_DIR');
       const livePid = current!.process.pid!;
-      assert.deepEqual(readdirSync(scratch).filter((entry) => !entry.startsWith(`${livePid}-`)), [], 'the dead process scratch folder is gone');
+      assert.deepEqual(readdirSync(scratch).filter((entry) => !entry.startsWith(`${os.hostname()}-${livePid}-`)), [], 'the dead process scratch folder is gone');
       assert.deepEqual(walkFolders(scratch).filter((folder) => folder.includes(id)), [], 'no scratch folder of the task is left');
       assert.ok((await storedKeys(dataDir, `videos/${id}`)).includes(`videos/${id}/video.mp4`));
     });
