@@ -103,6 +103,9 @@ async function startGatewayChildren(fake: FakeUpstream): Promise<Gateway> {
     ALLOWED_PRIVATE_HOSTS: fake.hostPort,
     LOG_LEVEL: 'warn',
     RATE_LIMIT_PER_MINUTE: String(TASKS * 10),
+    // What is measured is following tasks: stills (two ffmpeg runs, about 0.1 s of CPU a video)
+    // are left to first request here, or BENCH_STILLS=1 makes them as each video is kept.
+    STILLS_ON_KEEP: env.BENCH_STILLS ?? '0',
     ...(UPSTREAM_CONCURRENCY ? { UPSTREAM_CONCURRENCY } : {}),
     ...databaseEnv(dataDir),
   };

@@ -52,6 +52,8 @@ export interface Config {
   database: DatabaseSettings;
   /** An S3-compatible bucket for videos and inputs; null: the folder DATA_DIR/files. */
   s3: S3Settings | null;
+  /** The worker makes a video's thumbnail and spritesheet as it keeps it; false: the api process, on first request. */
+  stillsOnKeep: boolean;
   /** Content downloads answered with a 302 to a short-lived presigned link, so the bytes never pass through us (S3 only). */
   contentRedirect: boolean;
   /** redis://… shared by every process: rate limits count across them; null: each process counts its own. */
@@ -82,7 +84,11 @@ export interface WebhookSettings {
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 // 1/true or 0/false, as operators write switches.
-const flag = z.enum(['0', '1', 'true', 'false'], { error: 'must be 1 or 0' }).transform((value) => value === '1' || value === 'true').default(false);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['0', '1', 'true', 'false'], { error: 'must be 1 or 0' })
+    .transform((value) => value === '1' || value === 'true')
+    .default(fallback);
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -133,8 +139,9 @@ const schema = z.object({
   S3_REGION: z.string().min(1).default('us-east-1'),
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
-  S3_FORCE_PATH_STYLE: flag,
-  CONTENT_REDIRECT: flag,
+  S3_FORCE_PATH_STYLE: flag(false),
+  CONTENT_REDIRECT: flag(false),
+  STILLS_ON_KEEP: flag(true),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -244,6 +251,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         }
       : null,
     contentRedirect: c.CONTENT_REDIRECT,
+    stillsOnKeep: c.STILLS_ON_KEEP,
     redisUrl: c.REDIS_URL ?? null,
     metricsToken: c.METRICS_TOKEN ?? null,
     logLevel: c.LOG_LEVEL,

@@ -74,6 +74,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     videoTtlMs: Math.round(config.videoTtlHours * 3600 * 1000),
     guard: { allowedPrivateHosts: config.allowedPrivateHosts, maxBytes: config.maxResultBytes, timeoutMs: 10 * 60_000 },
     scratchDirectory: scratch.folder('results'),
+    stillsOnKeep: config.stillsOnKeep,
   });
 
   const runner =

@@ -92,7 +92,7 @@ describe('expiry', () => {
     assert.ok([7, 8].includes(task.expires_at - task.completed_at), 'expires 7.2 s after completion (whole seconds)');
     assert.equal((await client.request('GET', `/v1/videos/${body.id}/content`)).status, 200);
     const kept = async () => [...(await storedKeys(gateway.dataDir, `videos/${body.id}`)), ...(await storedKeys(gateway.dataDir, `inputs/${body.id}`))];
-    assert.deepEqual(await kept(), [`videos/${body.id}/video.mp4`, `inputs/${body.id}/0.png`]);
+    assert.deepEqual(await kept(), [...['spritesheet.jpg', 'thumbnail.webp', 'video.mp4'].map((file) => `videos/${body.id}/${file}`), `inputs/${body.id}/0.png`]);
     const deadline = Date.now() + 30_000;
     while ((await kept()).length > 0) {
       assert.ok(Date.now() < deadline, 'the sweep removes the files');

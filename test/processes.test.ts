@@ -38,6 +38,8 @@ test('2 api and 2 worker processes, one of each killed mid-way: every task taken
     ALLOWED_PRIVATE_HOSTS: fake.hostPort,
     // A dead worker's tasks are taken over once its leases run out.
     LEASE_SECONDS: '2',
+    // 200 videos: stills (tested in stills.test.ts) would only slow what this proves.
+    STILLS_ON_KEEP: '0',
   };
   const start = async (role: string) => {
     const gateway = await startGateway({ ...env, ROLE: role }, dataDir);

@@ -35,7 +35,8 @@ describe('S3 storage', () => {
     const done = await client.waitFor(created.body.id);
     assert.equal(done.status, 'completed', JSON.stringify(done));
 
-    assert.deepEqual(await bucketKeys(gateway.dataDir, `videos/${done.id}`), [`videos/${done.id}/video.mp4`]);
+    // The stills were made by the worker as it kept the video, before anyone asked.
+    assert.deepEqual(await bucketKeys(gateway.dataDir, `videos/${done.id}`), ['spritesheet.jpg', 'thumbnail.webp', 'video.mp4'].map((file) => `videos/${done.id}/${file}`));
     assert.equal(existsSync(path.join(gateway.dataDir, 'files', 'videos')), false, 'nothing is kept on local disk');
 
     const whole = await client.request('GET', `/v1/videos/${done.id}/content`);

@@ -415,7 +415,7 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
     };
     const log = pino({ level: 'silent' });
     const guard = { allowedPrivateHosts: new Set<string>(), maxBytes: 1 << 20, timeoutMs: 1000 };
-    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable(), creditMicros: 5_000 });
+    const keeper = new Keeper({ store, storage, clock: systemClock, log, videoTtlMs: 60_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable(), creditMicros: 5_000, stillsOnKeep: false });
     const runner = new Runner({ store, storage, clock: systemClock, log, keeper, renderer: provider, upstream: null, concurrency: 1, leaseMs: 30_000, idleMs: 20 });
     await store.insertKey(KEY);
     await store.insertTask(taskRow('video_a', { created_at: Date.now(), run_after: Date.now() }));

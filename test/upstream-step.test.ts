@@ -42,7 +42,7 @@ before(async () => {
   const log = pino({ level: 'silent' });
   channels = buildChannels(loadConfig({ XAI_API_KEY: 'xai-test-key', XAI_BASE_URL: fake.url }).channels, clock);
   const guard = { allowedPrivateHosts: new Set<string>(), maxBytes: 1 << 24, timeoutMs: 5000 };
-  const keeper = new Keeper({ store, storage, clock, log, videoTtlMs: 3600_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable(), creditMicros: 5_000 });
+  const keeper = new Keeper({ store, storage, clock, log, videoTtlMs: 3600_000, guard, scratchDirectory: path.join(dir, 'scratch'), prices: buildPriceTable(), creditMicros: 5_000, stillsOnKeep: false });
   deps = { store, clock, log, keeper, channels, inputs: new UpstreamInputs(storage, new UrlSigner('s'), null, 3600_000), maxAttempts: 5 };
   await store.insertKey({ id: 'key_1', name: 'k', hash: 'h', prefix: 'sk-', now, balance: null, mode: 'live', limit_rpm: null, limit_in_flight: null, limit_daily_spend: null });
 });

@@ -1,18 +1,14 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { probeMedia } from '../media/ffmpeg.ts';
-import { makeSpritesheet, makeThumbnail } from '../media/stills.ts';
+import { type Still, STILLS } from '../media/stills.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 
-const STILLS = {
-  thumbnail: { file: 'thumbnail.webp', make: makeThumbnail },
-  spritesheet: { file: 'spritesheet.jpg', make: makeSpritesheet },
-} as const;
-
 /**
- * A video's thumbnail and spritesheet, made from the stored video on first request and
- * kept in storage beside it; concurrent first requests share one ffmpeg run.
+ * A video's thumbnail and spritesheet where the worker did not make them as it kept the
+ * video (STILLS_ON_KEEP=0, a video kept before, a still that failed): made from the stored
+ * video on first request and kept beside it; concurrent first requests share one ffmpeg run.
  */
 export class StillMaker {
   private readonly making = new Map<string, Promise<string>>();
@@ -23,7 +19,7 @@ export class StillMaker {
     private readonly scratchDirectory: string,
   ) {}
 
-  async ensure(task: TaskRow, variant: keyof typeof STILLS): Promise<string> {
+  async ensure(task: TaskRow, variant: Still): Promise<string> {
     const key = `videos/${task.id}/${STILLS[variant].file}`;
     if (await this.storage.stat(key)) return key;
     let pending = this.making.get(key);
@@ -34,7 +30,7 @@ export class StillMaker {
     return pending;
   }
 
-  private async make(task: TaskRow, variant: keyof typeof STILLS, key: string): Promise<string> {
+  private async make(task: TaskRow, variant: Still, key: string): Promise<string> {
     await mkdir(this.scratchDirectory, { recursive: true });
     const scratch = await mkdtemp(path.join(this.scratchDirectory, 'still-'));
     try {

@@ -18,6 +18,13 @@ export const SPRITE_COLUMNS = 5;
 export const SPRITE_ROWS = 2;
 export const SPRITE_WIDTH = 160;
 
+/** Each still: its file name beside the video, and how it is made. */
+export const STILLS = {
+  thumbnail: { file: 'thumbnail.webp', make: makeThumbnail },
+  spritesheet: { file: 'spritesheet.jpg', make: makeSpritesheet },
+} as const;
+export type Still = keyof typeof STILLS;
+
 export async function makeSpritesheet(video: string, output: string, seconds: number): Promise<void> {
   const frames = SPRITE_COLUMNS * SPRITE_ROWS;
   await runFfmpeg(

@@ -7,7 +7,7 @@ import { upstreamCost } from '../billing/upstream-cost.ts';
 import type { VideoJob } from '../catalog/types.ts';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
 import { readMp4Header } from '../media/mp4-header.ts';
-import { makeThumbnail } from '../media/stills.ts';
+import { makeThumbnail, type Still, STILLS } from '../media/stills.ts';
 import { downloadToFile, FetchError, type GuardOptions } from '../net/guarded-fetch.ts';
 import { ProviderFailure } from '../providers/interface.ts';
 import type { ResultLink, UpstreamUsage } from '../providers/upstream.ts';
@@ -32,6 +32,8 @@ export interface KeeperOptions {
   prices: PriceTable;
   /** A Vidu credit in micro-dollars, to record what the upstream charged beside our price. */
   creditMicros: number;
+  /** Make the thumbnail and spritesheet as the video is kept (else on first request, by the api process). */
+  stillsOnKeep: boolean;
 }
 
 /**
@@ -43,17 +45,22 @@ export interface KeeperOptions {
 export class Keeper {
   constructor(private readonly options: KeeperOptions) {}
 
-  /** Takes over a finished local file (it is gone afterwards, kept or not). */
-  async keepFile(task: TaskRow, owner: string, file: string, usage: UpstreamUsage | null = null): Promise<void> {
-    const { store, storage, clock, videoTtlMs, prices, creditMicros } = this.options;
+  /**
+   * Takes over a finished local file (it is gone afterwards, kept or not), with its stills;
+   * `coverKept`: the upstream's cover is the thumbnail already.
+   */
+  async keepFile(task: TaskRow, owner: string, file: string, usage: UpstreamUsage | null = null, coverKept = false): Promise<void> {
+    const { store, storage, clock, videoTtlMs, prices, creditMicros, stillsOnKeep } = this.options;
     const key = `videos/${task.id}/video.mp4`;
     let size: number;
-    let output: { seconds: string; size: string };
+    let output: { seconds: string; size: string; duration: number };
     let cost: number;
     try {
       output = await measure(file);
       // Never above the quote the client saw (and a metered key holds), even if prices rose since; a test task is free.
       cost = task.mode === 'test' ? 0 : Math.min(bill(JSON.parse(task.job) as VideoJob, prices, Number(output.seconds)).amount, task.price ?? Infinity);
+      // Before the video moves into storage: made from the local file, not downloaded back.
+      if (stillsOnKeep) await this.keepStills(task, file, output.duration, coverKept ? ['spritesheet'] : ['thumbnail', 'spritesheet']);
       ({ size } = await storage.putFile(key, file));
     } finally {
       // Moved, or failed to be: either way no one else will take the local file.
@@ -104,23 +111,47 @@ export class Keeper {
       } catch (error) {
         throw downloadFailure(error);
       }
-      if (result.cover) await this.keepCover(task, result.cover, scratch, options);
-      await this.keepFile(task, owner, file, result.usage);
+      const coverKept = result.cover ? await this.keepCover(task, result.cover, scratch, options) : false;
+      await this.keepFile(task, owner, file, result.usage, coverKept);
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
   }
 
-  /** The upstream's cover becomes the thumbnail variant; without one, the thumbnail is made from the video when asked for. */
-  private async keepCover(task: TaskRow, cover: ResultLink, scratch: string, options: GuardOptions & { signal: AbortSignal }): Promise<void> {
+  /** The upstream's cover becomes the thumbnail variant (true when it did); without one, the thumbnail is made from the video. */
+  private async keepCover(task: TaskRow, cover: ResultLink, scratch: string, options: GuardOptions & { signal: AbortSignal }): Promise<boolean> {
     const image = path.join(scratch, 'cover');
     const thumbnail = path.join(scratch, 'thumbnail.webp');
     try {
       await downloadToFile(cover.url, image, { ...options, headers: cover.headers });
       await makeThumbnail(image, thumbnail, 0);
       await this.options.storage.putFile(`videos/${task.id}/thumbnail.webp`, thumbnail);
+      return true;
     } catch (error) {
       this.options.log.warn({ task: task.id, request: task.request_id, err: error }, 'the upstream cover could not be kept; the thumbnail will be made from the video');
+      return false;
+    }
+  }
+
+  /**
+   * Stills made from the finished file and stored beside the video, so that no api process
+   * has to fetch a video back to make one. One that fails is left to be made when first
+   * asked for (src/http/stills.ts): never the video's failure.
+   */
+  private async keepStills(task: TaskRow, file: string, duration: number, stills: Still[]): Promise<void> {
+    const { storage, scratchDirectory, log } = this.options;
+    await mkdir(scratchDirectory, { recursive: true });
+    const scratch = await mkdtemp(path.join(scratchDirectory, `${task.id}-stills-`));
+    try {
+      for (const still of stills) {
+        const output = path.join(scratch, STILLS[still].file);
+        await STILLS[still].make(file, output, duration);
+        await storage.putFile(`videos/${task.id}/${STILLS[still].file}`, output);
+      }
+    } catch (error) {
+      log.warn({ task: task.id, request: task.request_id, err: error }, 'a still could not be made as the video was kept; it will be made when first asked for');
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
     }
   }
 }
@@ -142,7 +173,7 @@ function downloadFailure(error: unknown): Error {
  * WIDTHxHEIGHT. An MP4's own boxes say it in a fraction of a millisecond; ffprobe reads
  * whatever they do not.
  */
-async function measure(file: string): Promise<{ seconds: string; size: string }> {
+async function measure(file: string): Promise<{ seconds: string; size: string; duration: number }> {
   let info: MediaInfo;
   try {
     info = (await readMp4Header(file)) ?? (await probeMedia(file));
@@ -150,5 +181,5 @@ async function measure(file: string): Promise<{ seconds: string; size: string }>
     throw new PassingFailure('invalid_output', 'The finished video could not be read back', { cause: error });
   }
   if (!(info.duration > 0) || info.videoCodec === null) throw new PassingFailure('invalid_output', 'The finished video has no length');
-  return { seconds: String(Math.max(1, Math.round(info.duration))), size: `${info.width}x${info.height}` };
+  return { seconds: String(Math.max(1, Math.round(info.duration))), size: `${info.width}x${info.height}`, duration: info.duration };
 }
