@@ -20,35 +20,97 @@ import { xaiChannel } from './support/upstream-kit.ts';
 const run = promisify(execFile);
 const TASKS = 200;
 const CONNECTIONS = 4;
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
 const started: RunningGateway[] = [];
+const dataDirs: string[] = [];
 let fake: FakeXai;
 
 after(async () => {
   await Promise.all(started.map((gateway) => gateway.stop('SIGKILL')));
-  removeDataDir(dataDir);
+  dataDirs.forEach((dir) => removeDataDir(dir));
   await fake?.close();
 });
 
-test('2 api and 2 worker processes, one of each killed mid-way: every task taken ends once, none sent twice, the ledger holds', async () => {
-  fake = await startFakeXai({ completeAfterMs: 800 });
+async function start(env: Record<string, string>, dataDir: string): Promise<RunningGateway> {
+  const gateway = await startGateway(env, dataDir);
+  started.push(gateway);
+  return gateway;
+}
+
+function newDataDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  dataDirs.push(dir);
+  return dir;
+}
+
+/**
+ * The upstream the processes share: xAI (its fake), which takes no idempotency key, or
+ * another gateway (a vidgate on the xAI fake, through its relay channel), which does.
+ * `sends(prompt)`: how many tasks the upstream made for it.
+ */
+interface Upstream {
+  channel: Record<string, unknown>;
+  allowedHosts: string;
+  sends(prompt: string): Promise<number>;
+}
+
+async function xaiUpstream(): Promise<Upstream> {
+  return {
+    channel: xaiChannel('xai', fake, { models: ['grok-video-1.5'], max_concurrent: CONNECTIONS }),
+    allowedHosts: fake.hostPort,
+    sends: async (prompt) => fake.requests.filter((one) => one.method === 'POST' && one.path.endsWith('/videos/generations') && (one.body as { prompt: string }).prompt === prompt).length,
+  };
+}
+
+async function relayUpstream(): Promise<Upstream> {
+  const other = await start({ CHANNELS: JSON.stringify([xaiChannel('xai', fake, { models: ['grok-video-1.5'] })]), ALLOWED_PRIVATE_HOSTS: fake.hostPort, STILLS_ON_KEEP: '0' }, newDataDir());
+  const issued = await fetch(`${other.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'relay' }) });
+  const { key } = (await issued.json()) as { key: string };
+  const onOther = new Client(other.url, key);
+  let made: Map<string, number> | null = null;
+  return {
+    channel: { name: 'relay', type: 'relay', base_url: `${other.url}/v1`, keys: [key], models: { 'grok-video-1.5': 'grok-video-1.5' }, max_concurrent: CONNECTIONS },
+    allowedHosts: new URL(other.url).host,
+    sends: async (prompt) => {
+      if (!made) {
+        made = new Map();
+        for (let after: string | null = null; ; ) {
+          const { body }: { body: { data: { prompt: string }[]; has_more: boolean; last_id: string } } = await onOther.json('GET', `/v1/videos?limit=100${after ? `&after=${after}` : ''}`);
+          for (const task of body.data) made.set(task.prompt, (made.get(task.prompt) ?? 0) + 1);
+          if (!body.has_more) break;
+          after = body.last_id;
+        }
+      }
+      return made.get(prompt) ?? 0;
+    },
+  };
+}
+
+for (const [label, name, upstream, mayFail] of [
+  // A submit cut off on its way is never sent again to xAI: at most one per connection the dead worker held fails.
+  ['xai', 'xAI (no idempotency key): at most one task per connection on its way fails', xaiUpstream, CONNECTIONS],
+  // Another gateway takes the task's id as Idempotency-Key: a cut-off submit is sent again, and made once.
+  ['relay', 'a relay (Idempotency-Key): every task completes', relayUpstream, 0],
+] as const) {
+  test(`2 api and 2 worker processes, one of each killed mid-way, on ${name}; none made twice, the ledger holds`, async () => {
+    fake ??= await startFakeXai({ completeAfterMs: 800 });
+    const { channel, allowedHosts, sends } = await upstream();
+    await scenario(label, channel, allowedHosts, sends, mayFail);
+  });
+}
+
+async function scenario(label: string, channel: Record<string, unknown>, allowedHosts: string, sends: (prompt: string) => Promise<number>, mayFail: number): Promise<void> {
+  const dataDir = newDataDir();
   const env = {
     // Few connections, so that most of a worker's submits wait for one when it dies.
-    CHANNELS: JSON.stringify([xaiChannel('xai', fake, { models: ['grok-video-1.5'], max_concurrent: CONNECTIONS })]),
-    ALLOWED_PRIVATE_HOSTS: fake.hostPort,
+    CHANNELS: JSON.stringify([channel]),
+    ALLOWED_PRIVATE_HOSTS: allowedHosts,
     // A dead worker's tasks are taken over once its leases run out.
     LEASE_SECONDS: '2',
     // 200 videos: stills (tested in stills.test.ts) would only slow what this proves.
     STILLS_ON_KEEP: '0',
   };
-  const start = async (role: string) => {
-    const gateway = await startGateway({ ...env, ROLE: role }, dataDir);
-    started.push(gateway);
-    return gateway;
-  };
-  const [api1, api2] = [await start('api'), await start('api')];
-  const [worker1] = [await start('worker'), await start('worker')];
-
+  const [api1, api2] = [await start({ ...env, ROLE: 'api' }, dataDir), await start({ ...env, ROLE: 'api' }, dataDir)];
+  const [worker1] = [await start({ ...env, ROLE: 'worker' }, dataDir), await start({ ...env, ROLE: 'worker' }, dataDir)];
   const opening = 100_000_000;
   const made = await fetch(`${api1!.url}/admin/keys`, {
     method: 'POST',
@@ -67,7 +129,7 @@ test('2 api and 2 worker processes, one of each killed mid-way: every task taken
       Array.from({ length: 10 }, async (_, index) => {
         const n = batch * 10 + index;
         const client = alive[n % alive.length]!;
-        const answer = await client.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt: `many ${n}`, duration: 2, size: '480p' }).catch(() => null);
+        const answer = await client.json('POST', '/v1/videos', { model: 'grok-video-1.5', prompt: `${label} ${n}`, duration: 2, size: '480p' }).catch(() => null);
         if (answer?.status === 200) taken.add(answer.body.id as string);
       }),
     );
@@ -95,24 +157,21 @@ test('2 api and 2 worker processes, one of each killed mid-way: every task taken
   for (const id of taken) assert.ok(tasks.some((task) => task.id === id), `taken task ${id} is there`);
 
   // Completed, with its video kept; or failed only where the kill cut off a submit on its way
-  // (xAI takes no idempotency key, so it is never sent again): at most one per connection the
-  // dead worker held. Its submits still waiting for a connection were never sent, and are retried.
+  // and the upstream cannot be asked again. Submits still waiting for a connection were never
+  // sent, and are retried.
   const failed = tasks.filter((task) => task.status !== 'completed');
   for (const task of failed) assert.equal(task.error?.code, 'submit_outcome_unknown', JSON.stringify(task));
-  assert.ok(failed.length <= CONNECTIONS, `${failed.length} of ${tasks.length} failed; at most ${CONNECTIONS} were on their way`);
+  assert.ok(failed.length <= mayFail, `${failed.length} of ${tasks.length} failed; at most ${mayFail} may`);
   const kept = new Set(await storedKeys(dataDir, 'videos'));
   for (const task of tasks.filter((one) => one.status === 'completed')) assert.ok(kept.has(`videos/${task.id}/video.mp4`), `${task.id}'s video is kept`);
-  const sends = new Map<string, number>();
-  for (const request of fake.requests.filter((one) => one.method === 'POST' && one.path.endsWith('/videos/generations'))) {
-    const prompt = (request.body as { prompt: string }).prompt;
-    sends.set(prompt, (sends.get(prompt) ?? 0) + 1);
+  for (const task of tasks) {
+    const made = await sends(task.prompt);
+    assert.ok(task.status === 'completed' ? made === 1 : made <= 1, `${task.prompt} (${task.status}) made ${made} times upstream`);
   }
-  for (const task of tasks) assert.ok((sends.get(task.prompt) ?? 0) <= 1, `${task.prompt} sent ${sends.get(task.prompt)} times`);
-  assert.equal(tasks.filter((task) => task.status === 'completed').every((task) => sends.get(task.prompt) === 1), true);
 
   // The books: each completed task billed once, each failed one released.
   const billed = tasks.reduce((sum, task) => sum + (task.billing.cost ?? 0), 0);
   assert.equal((await client.json('GET', '/v1/balance')).body.balance, opening - billed);
   const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir, ...databaseEnv(dataDir) } });
   assert.equal(check.stdout, 'ledger ok\n');
-});
+}
