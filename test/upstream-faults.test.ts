@@ -285,7 +285,7 @@ describe('upstream faults', { concurrency: true }, () => {
       // What the kill leaves behind (this is what the walk below must not find any more).
       await waitUntil(() => walkFiles(scratch).some((file) => file.endsWith('.part')), 'the partial download is on disk', 5000);
       const deadPid = current!.process.pid!;
-      assert.ok(readdirSync(scratch).some((entry) => entry.startsWith(`${deadPid}-`)));
+      assert.ok(readdirSync(scratch).some((entry) => entry.startsWith(`${os.hostname()}-${deadPid}-`)));
       await current!.stop('SIGKILL');
 
       const again = await restart();
