@@ -55,6 +55,18 @@ export class InsufficientBalance extends Error {
   }
 }
 
+/** Something the request needs (storage, an upstream) cannot be reached now; nothing was changed, and the same request may pass later. */
+export class Unavailable extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'Unavailable';
+  }
+}
+
 /** A limit set on the key (tasks in flight, spend per day) stops this request; it may pass after `retryAfterSeconds`. */
 export class LimitReached extends Error {
   constructor(

@@ -134,6 +134,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let closeRedis: () => Promise<void> | undefined = () => undefined;
   if (config.role !== 'worker') {
     const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
+    // On a shared database, other api processes keep their own DATA_DIR and so their own key:
+    // /admin would take a different key depending on which process answers.
+    if (config.adminKey === null && config.database.url !== null) {
+      log.warn('ADMIN_KEY is not set: this process uses the key in its own DATA_DIR; set one ADMIN_KEY for every api process on this database');
+    }
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
     // The ioredis settings @fastify/rate-limit recommends: a dead Redis fails a check fast instead of queueing it.
     const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 });

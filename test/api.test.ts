@@ -334,3 +334,33 @@ describe('Idempotency-Key', () => {
     assert.equal(body.error.param, 'Idempotency-Key');
   });
 });
+
+describe('text with a NUL character (U+0000)', () => {
+  test('is a 400 naming where it was, in a path, a query, a JSON body or a form, on every route; never a 500', async () => {
+    const refused = async (answer: Promise<{ status: number; body: any }>, param: string | null) => {
+      const { status, body } = await answer;
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.deepEqual([body.error.code, body.error.param], ['invalid_text', param]);
+    };
+    await refused(alice.json('GET', '/v1/videos/video_%00'), 'id');
+    await refused(alice.json('DELETE', '/v1/videos/video_%00'), 'id');
+    await refused(alice.json('GET', '/v1/videos/video_%00/content'), 'id');
+    await refused(alice.json('GET', '/v1/videos?after=video_%00'), 'after');
+    await refused(alice.json('GET', '/xai/v1/videos/video_%00'), 'id');
+    await refused(alice.json('POST', '/v1/videos', { ...textTask, prompt: 'a\u0000b' }), 'prompt');
+    await refused(alice.json('POST', '/xai/v1/videos/generations', { model: 'grok-imagine', prompt: 'a\u0000b' }), 'prompt');
+    await refused(alice.json('POST', '/v1/videos', { ...textTask, image: { url: 'https://example.com/a\u0000.png' } }), 'image.url');
+    const form = new FormData();
+    form.set('model', 'grok-imagine');
+    form.set('prompt', 'x\u0000y');
+    await refused(alice.json('POST', '/v1/videos', form), 'prompt');
+    const admin = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+    const key = await fetch(`${gateway.url}/admin/keys`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'a\u0000b' }) });
+    assert.equal(key.status, 400);
+    assert.equal((await fetch(`${gateway.url}/admin/keys/key_%00/ledger`, { headers: admin })).status, 400);
+    // An escaped backslash before u0000 is text, not a NUL.
+    const literal = await alice.json('POST', '/v1/videos', `{"model":"grok-imagine","prompt":"a\\\\u0000b","duration":1,"size":"480p"}`);
+    assert.equal(literal.status, 200, JSON.stringify(literal.body));
+    assert.equal(literal.body.prompt, 'a\\u0000b');
+  });
+});

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { probe } from './support/media.ts';
-import { s3Env, s3Server, bucketKeys } from './support/s3.ts';
+import { bucketKeys, s3Env, s3Server, startS3Server } from './support/s3.ts';
 
 /**
  * A gateway on an S3-protocol server (s3rver), whatever storage the rest of the run uses:
@@ -94,6 +94,27 @@ describe('S3 storage', () => {
     // Refusals are answered before any link is made.
     const wrongKey = await fetch(`${gateway.url}/v1/videos/${done.id}/content`, { redirect: 'manual', headers: { authorization: `Bearer ${(await newClient(gateway, 'other')).key}` } });
     assert.equal(wrongKey.status, 404);
+  });
+
+  test('a delete while the bucket cannot be reached is a 503 that changes nothing; once it can, the task goes with its files', async () => {
+    const own = await startS3Server();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+    const gateway = await startGateway(await s3Env(dataDir, own), dataDir);
+    running.push(gateway);
+    const client = await newClient(gateway);
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'kept through an outage', duration: 1, size: '480p' });
+    assert.equal((await client.waitFor(body.id)).status, 'completed');
+    await own.close();
+    const refused = await client.json('DELETE', `/v1/videos/${body.id}`);
+    assert.equal(refused.status, 503, JSON.stringify(refused.body));
+    assert.equal(refused.body.error.code, 'storage_unavailable');
+    assert.equal(refused.headers.get('retry-after'), '2');
+    assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).body.status, 'completed', 'the task is still there, whole');
+    const back = await startS3Server(own.port, own.directory);
+    assert.equal((await client.json('DELETE', `/v1/videos/${body.id}`)).status, 200);
+    assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).status, 404);
+    assert.deepEqual(await bucketKeys(dataDir, `videos/${body.id}`, back), []);
+    assert.deepEqual(await bucketKeys(dataDir, `inputs/${body.id}`, back), []);
   });
 
   test('CONTENT_REDIRECT without a bucket stops the start, naming it', async () => {

@@ -145,6 +145,12 @@ test('the status route answers in xAI shapes: 202 while pending, done with a sig
   const altered = done.video.url.replace(/signature=[^&]+/, 'signature=forged');
   const refused = await client.json('POST', '/xai/v1/videos/extensions', { model: 'grok-imagine', prompt: 'x', video: { url: altered } });
   assert.deepEqual([refused.status, refused.body.error.param, refused.body.error.code], [400, 'video.url', 'invalid_link']);
+  // The OpenAI extension route reads {"url": …} as the xAI one does: refused when altered, our own video when valid.
+  const openaiRefused = await client.json('POST', '/v1/videos/extensions', { model: 'grok-imagine', prompt: 'x', seconds: '2', video: { url: altered } });
+  assert.deepEqual([openaiRefused.status, openaiRefused.body.error.param, openaiRefused.body.error.code], [400, 'video.url', 'invalid_link']);
+  const openaiExtended = await client.json('POST', '/v1/videos/extensions', { model: 'grok-imagine', prompt: 'x', seconds: '2', video: { url: done.video.url } });
+  assert.equal(openaiExtended.status, 200, JSON.stringify(openaiExtended.body));
+  assert.equal((await client.waitFor(openaiExtended.body.id)).status, 'completed', 'read as our own video, not fetched from 127.0.0.1');
 
   // The SDK extends it by that link: vidgate knows its own video (a fetch of 127.0.0.1 would be refused).
   const extended = await generateVideo({

@@ -16,6 +16,7 @@ import { registerEventRoutes } from './events.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import { withFastReads } from './fast-read.ts';
 import { checkJsonBody } from './json-body.ts';
+import { refuseNul } from './nul-text.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { registerModelRoutes } from './models.ts';
 import { Presenter } from './present.ts';
@@ -80,6 +81,11 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     common.addHeaders(headers, request.headers, request.id);
     reply.headers(headers);
   });
+  // Ids and query values with a NUL: refused before any route reads them (nul-text.ts).
+  app.addHook('preValidation', async (request) => {
+    refuseNul(request.params, null);
+    refuseNul(request.query, null);
+  });
   app.addHook('onResponse', async (request, reply) => {
     common.recordRequest({
       method: request.method,
@@ -104,7 +110,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       return done(error as Error);
     }
     const text = bytes.toString('utf8');
-    parseJson(request, text, (error, value) => done(error && prototypeKey(text, error), value));
+    parseJson(request, text, (error, value) => {
+      if (error) return done(prototypeKey(text, error), undefined);
+      // Only a body that spells the escape is walked for it.
+      if (text.includes('\\u0000')) {
+        try {
+          refuseNul(value, null);
+        } catch (refusal) {
+          return done(refusal as Error, undefined);
+        }
+      }
+      done(null, value);
+    });
   });
   // Opt-in per route (the creates); counted per API key, after authentication. With Redis the
   // count is shared by every process; should Redis not answer, creates go on uncounted

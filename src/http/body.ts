@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { UploadedFile } from '../catalog/types.ts';
 import { ApiError, invalidRequest } from './errors.ts';
+import { refuseNul } from './nul-text.ts';
 
 /**
  * The create routes accept JSON and multipart/form-data alike (the openai client always
@@ -39,6 +40,8 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
   try {
     await mkdir(uploadDirectory, { recursive: true });
     for await (const part of request.parts()) {
+      // The field's name and its text (a file's bytes are not text).
+      refuseNul({ [part.fieldname]: part.type === 'file' ? '' : String(part.value) }, null);
       if (part.type === 'file') {
         const file = path.join(uploadDirectory, `upload-${randomBytes(12).toString('hex')}`);
         files.push(file);
@@ -59,6 +62,7 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
         // The form parser decodes text leniently, turning bytes that are not UTF-8 into U+FFFD;
         // a prompt must not be stored mangled. (A client that means U+FFFD can send JSON.)
         if (value.includes('\uFFFD')) throw invalidRequest(`Form field ${part.fieldname} is not valid UTF-8`, part.fieldname, 'invalid_encoding');
+
         assign(body, part.fieldname, value);
       }
     }

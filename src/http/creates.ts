@@ -39,7 +39,11 @@ export async function takeCallbackUrl<B>(body: B, allowedPrivateHosts: ReadonlyS
  * link that opens is left as a URL: anyone holding it may fetch it.
  */
 export async function ownVideoByLink(body: Record<string, unknown>, key: string, param: string, request: FastifyRequest, { signer, tasks, config }: RouteDependencies): Promise<void> {
-  const link = body[key];
+  const given = body[key];
+  // The link as a string, or as {"url": …} (as the OpenAI edit routes take a video too).
+  const wrapped = typeof given === 'object' && given !== null && !Array.isArray(given) && typeof (given as { url?: unknown }).url === 'string';
+  const link = wrapped ? (given as { url: string }).url : given;
+  if (wrapped && !param.endsWith('.url')) param = `${param}.url`;
   if (typeof link !== 'string') return;
   let url: URL;
   try {

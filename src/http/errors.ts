@@ -1,4 +1,4 @@
-import { Conflict, InsufficientBalance, InvalidInput, LimitReached, NotFound } from '../errors.ts';
+import { Conflict, InsufficientBalance, InvalidInput, LimitReached, NotFound, Unavailable } from '../errors.ts';
 
 /**
  * Every error a client sees is an ApiError rendered as
@@ -60,6 +60,11 @@ export function fromDomain(error: unknown): ApiError | null {
   if (error instanceof LimitReached) {
     const answer = new ApiError(429, error.message, 'rate_limit_error', error.code);
     answer.retryAfter = error.retryAfterSeconds;
+    return answer;
+  }
+  if (error instanceof Unavailable) {
+    const answer = new ApiError(503, error.message, 'server_error', error.code);
+    answer.retryAfter = 2;
     return answer;
   }
   if (error instanceof Conflict) {

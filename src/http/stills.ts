@@ -21,7 +21,8 @@ export class StillMaker {
 
   async ensure(task: TaskRow, variant: Still): Promise<string> {
     const key = `videos/${task.id}/${STILLS[variant].file}`;
-    if (await this.storage.stat(key)) return key;
+    // An empty one is none: a store that writes in place (not S3 itself) may show it mid-write.
+    if (((await this.storage.stat(key))?.size ?? 0) > 0) return key;
     let pending = this.making.get(key);
     if (!pending) {
       pending = this.make(task, variant, key).finally(() => this.making.delete(key));

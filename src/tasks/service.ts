@@ -5,7 +5,7 @@ import { fieldFor } from '../catalog/fields.ts';
 import { findModel } from '../catalog/models.ts';
 import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
-import { Conflict, InvalidInput, NotFound } from '../errors.ts';
+import { Conflict, InvalidInput, NotFound, Unavailable } from '../errors.ts';
 import { inputProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -327,11 +327,24 @@ export class TaskService {
     if (await this.options.store.checkNow(id, this.options.clock.now())) this.options.onQueued?.();
   }
 
-  /** Removes the task and every file it owns. */
+  /**
+   * Removes the task and every file it owns. Files first: if storage cannot be reached, the
+   * task stays, whole, and the same request may be made again; removed after the task, a
+   * file whose removal failed would belong to no one. A runner that stores the video between
+   * the two is cleared by the keeper (it finds the task gone), and a last pass here.
+   */
   async delete(keyId: string, id: string): Promise<void> {
-    const deleted = await this.options.store.settle(id, { kind: 'deleted', keyId, now: this.options.clock.now() });
+    const { store, storage, media, clock } = this.options;
+    if (!(await store.taskForKey(id, keyId))) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
+    const removeFiles = () => Promise.all([storage.deletePrefix(`videos/${id}`), media.deleteInputs(id)]);
+    try {
+      await removeFiles();
+    } catch (error) {
+      throw new Unavailable(`The files of video ${id} could not be removed now; nothing was deleted, try again`, 'storage_unavailable', { cause: error });
+    }
+    const deleted = await store.settle(id, { kind: 'deleted', keyId, now: clock.now() });
     if (!deleted) throw new NotFound(`No video with id '${id}'`, 'video_not_found');
     if (deleted.status === 'queued' || deleted.status === 'in_progress') this.options.onAbandoned?.(deleted);
-    await Promise.all([this.options.storage.deletePrefix(`videos/${id}`), this.options.media.deleteInputs(id)]);
+    await removeFiles().catch(() => undefined);
   }
 }

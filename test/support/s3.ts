@@ -16,25 +16,49 @@ export const TEST_STORAGE: 'local' | 's3' = process.env.VIDGATE_TEST_STORAGE ===
 /** s3rver's fixed credentials. */
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
-let started: Promise<{ endpoint: string; client: S3Client }> | null = null;
+export interface S3TestServer {
+  endpoint: string;
+  port: number;
+  directory: string;
+  client: S3Client;
+  close(): Promise<void>;
+}
+
+/** An S3-protocol server of its own (on `port`, keeping its objects in `directory`, to start one again), gone with the process. */
+export async function startS3Server(port = 0, directory = mkdtempSync(path.join(os.tmpdir(), 'vidgate-s3-'))): Promise<S3TestServer> {
+  process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
+  // allowMismatchedSignatures: s3rver signs a bucket's own path as `/bucket` where the SDK
+  // (3.11xx) signs `/bucket/`, so every bucket-level call (create, list, multi-delete) would
+  // be refused; object calls match. Signatures are S3's to check, not what these tests prove.
+  const server = new S3rver({ port, address: '127.0.0.1', directory, silent: true, allowMismatchedSignatures: true });
+  const address = await server.run();
+  // Never what keeps a test process alive: the gateways it serves are gone by then.
+  server.httpServer.unref();
+  const sockets = new Set<import('node:net').Socket>();
+  server.httpServer.on('connection', (socket) => {
+    socket.unref();
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const endpoint = `http://127.0.0.1:${address.port}`;
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+  return {
+    endpoint,
+    port: address.port,
+    directory,
+    client,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await server.close();
+    },
+  };
+}
+
+let started: Promise<S3TestServer> | null = null;
 
 /** The S3 server of this test process, started on first use and gone with the process. */
-export function s3Server(): Promise<{ endpoint: string; client: S3Client }> {
-  started ??= (async () => {
-    const directory = mkdtempSync(path.join(os.tmpdir(), 'vidgate-s3-'));
-    process.once('exit', () => rmSync(directory, { recursive: true, force: true }));
-    // allowMismatchedSignatures: s3rver signs a bucket's own path as `/bucket` where the SDK
-    // (3.11xx) signs `/bucket/`, so every bucket-level call (create, list, multi-delete) would
-    // be refused; object calls match. Signatures are S3's to check, not what these tests prove.
-    const server = new S3rver({ port: 0, address: '127.0.0.1', directory, silent: true, allowMismatchedSignatures: true });
-    const { port } = await server.run();
-    // Never what keeps a test process alive: the gateways it serves are gone by then.
-    server.httpServer.unref();
-    server.httpServer.on('connection', (socket) => socket.unref());
-    const endpoint = `http://127.0.0.1:${port}`;
-    const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
-    return { endpoint, client };
-  })();
+export function s3Server(): Promise<S3TestServer> {
+  started ??= startS3Server();
   return started;
 }
 
@@ -43,9 +67,9 @@ export function bucketOf(dataDir: string): string {
   return `b-${createHash('sha1').update(path.resolve(dataDir)).digest('hex').slice(0, 16)}`;
 }
 
-/** The settings a gateway on `dataDir` needs for its bucket, made here if missing. */
-export async function s3Env(dataDir: string): Promise<Record<string, string>> {
-  const { endpoint, client } = await s3Server();
+/** The settings a gateway on `dataDir` needs for its bucket (on `server`, else this process's), made here if missing. */
+export async function s3Env(dataDir: string, server?: S3TestServer): Promise<Record<string, string>> {
+  const { endpoint, client } = server ?? (await s3Server());
   const bucket = bucketOf(dataDir);
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -81,9 +105,9 @@ export async function storedKeys(dataDir: string, prefix: string): Promise<strin
   return bucketKeys(dataDir, prefix);
 }
 
-/** The keys under `prefix/` in the bucket of a gateway on `dataDir`. */
-export async function bucketKeys(dataDir: string, prefix: string): Promise<string[]> {
-  const { client } = await s3Server();
+/** The keys under `prefix/` in the bucket of a gateway on `dataDir` (on `server`, else this process's). */
+export async function bucketKeys(dataDir: string, prefix: string, server?: S3TestServer): Promise<string[]> {
+  const { client } = server ?? (await s3Server());
   const page = await client.send(new ListObjectsV2Command({ Bucket: bucketOf(dataDir), Prefix: `${prefix}/` }));
   return (page.Contents ?? []).map((object) => object.Key!).sort();
 }
