@@ -53,7 +53,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     };
   });
   const store = observedStore(database, metrics);
-  const storage = openStorage(config.s3, config.dataDir);
+  const storage = await openStorage(config.s3, config.dataDir);
   const scratch = await Scratch.open(config.dataDir);
   const media = new MediaResolver(
     storage,

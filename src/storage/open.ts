@@ -1,9 +1,14 @@
 import path from 'node:path';
 import { LocalStorage } from './local.ts';
-import { S3Storage, type S3Settings } from './s3.ts';
+import type { S3Settings } from './s3.ts';
 import type { Storage } from './storage.ts';
 
-/** The bucket when S3_BUCKET is set, else the folder DATA_DIR/files. */
-export function openStorage(s3: S3Settings | null, dataDir: string): Storage {
-  return s3 ? new S3Storage(s3) : new LocalStorage(path.join(dataDir, 'files'));
+/**
+ * The bucket when S3_BUCKET is set, else the folder DATA_DIR/files. The S3 client is loaded
+ * only for a bucket: the AWS SDK costs a one-machine gateway some 15 MB and its start-up time.
+ */
+export async function openStorage(s3: S3Settings | null, dataDir: string): Promise<Storage> {
+  if (!s3) return new LocalStorage(path.join(dataDir, 'files'));
+  const { S3Storage } = await import('./s3.ts');
+  return new S3Storage(s3);
 }
