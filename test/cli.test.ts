@@ -33,7 +33,6 @@ before(async () => {
   client = await newClient(gateway, 'cli user');
 });
 after(async () => {
-  if (skip) return;
   await gateway?.stop();
   if (gateway) removeDataDir(gateway.dataDir);
   await fake?.close();

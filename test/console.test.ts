@@ -41,7 +41,6 @@ before(async () => {
   mkdirSync(SCREENSHOTS, { recursive: true });
 });
 after(async () => {
-  if (skip) return;
   await browser?.close();
   await gateway?.stop();
   if (gateway) removeDataDir(gateway.dataDir);
