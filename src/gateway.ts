@@ -39,7 +39,8 @@ export interface Gateway {
 /** Wires config → store → storage → providers → runner → HTTP, as ROLE asks. */
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   await mkdir(config.dataDir, { recursive: true });
-  const database = await openStore(config.database, config.dataDir);
+  // A worker serves no polls: on PostgreSQL it need not hear of every change.
+  const database = await openStore(config.database, config.dataDir, { readCache: config.role !== 'worker' });
   const channels = buildChannels(config.channels, systemClock);
   const metrics = new Metrics(async () => {
     const now = Date.now();

@@ -47,7 +47,7 @@ export async function operator(group: 'keys' | 'ledger' | 'usage', { words, flag
   if (config.database.url === null && !existsSync(file)) {
     throw new NoDatabase(`vidgate: no database at ${path.resolve(file)}: is DATA_DIR right? (the server makes it when it first starts)`);
   }
-  const store = await openStore(config.database, config.dataDir);
+  const store = await openStore(config.database, config.dataDir, { readCache: false });
   const keys = new KeyService(store);
   const accounts = new Accounts(store);
   try {

@@ -4,9 +4,12 @@ import { openPostgresStore } from './postgres.ts';
 import { openSqliteStore } from './sqlite.ts';
 import type { Store } from './store.ts';
 
-/** The store the settings name: PostgreSQL when DATABASE_URL is set, else the SQLite file in DATA_DIR. */
-export function openStore(database: DatabaseSettings, dataDir: string): Promise<Store> {
-  if (database.url !== null) return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize });
+/**
+ * The store the settings name: PostgreSQL when DATABASE_URL is set, else the SQLite file in
+ * DATA_DIR. `readCache`: whether this process serves polls (PostgreSQL then listens for changes).
+ */
+export function openStore(database: DatabaseSettings, dataDir: string, { readCache = true } = {}): Promise<Store> {
+  if (database.url !== null) return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize, readCache });
   return openSqliteStore(sqliteFile(dataDir));
 }
 

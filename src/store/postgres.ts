@@ -18,6 +18,12 @@ export interface PostgresOptions {
   schema?: string;
   /** Connections this process keeps open at most. */
   poolSize?: number;
+  /**
+   * Keep the poll reads in memory, told of changes by one more connection that listens for
+   * them. A process that serves no polls (a worker, the CLI) reads the database instead, and
+   * is spared every task's change notice.
+   */
+  readCache?: boolean;
 }
 
 /** 64-bit integers (times in ms, money in micro-dollars, counts) and sums come back as numbers: they stay below 2^53. */
@@ -125,7 +131,7 @@ class PostgresDriver implements Driver {
 }
 
 /** A store on PostgreSQL: the same plans and queries as SQLite's, compiled in PostgreSQL's SQL. */
-export async function openPostgresStore({ url, schema = 'public', poolSize = 10 }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore({ url, schema = 'public', poolSize = 10, readCache = true }: PostgresOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`DATABASE_SCHEMA must be a plain lower-case name, not ${JSON.stringify(schema)}`);
   const pool = new pg.Pool({ connectionString: url, max: poolSize, types, options: `-c search_path=${schema}` });
   // An idle connection that breaks (the server restarts) must not take the process down.
@@ -149,12 +155,12 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10 
     throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   }
   const driver = new PostgresDriver(pool, db);
-  const listener = new ChangeListener(url, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() });
+  const listener = readCache ? new ChangeListener(url, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
   // Rows are kept only while change notices are heard: without them, every read asks the database.
   // A connection can die without a word (a network fault): then a row is at most a second old.
-  const cache = new ReadCache(() => listener.listening, 1000);
+  const cache = new ReadCache(() => listener?.listening ?? false, 1000);
   driver.onWrite = () => cache.forgetAll();
-  await listener.start();
+  await listener?.start();
   return new PostgresStore(driver, buildStatements(db), cache, listener);
 }
 
@@ -165,15 +171,15 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10 
  * asks (test/store.test.ts).
  */
 class PostgresStore extends CachedStore {
-  readonly #listener: ChangeListener;
+  readonly #listener: ChangeListener | null;
 
-  constructor(driver: Driver, statements: Statements, cache: ReadCache, listener: ChangeListener) {
+  constructor(driver: Driver, statements: Statements, cache: ReadCache, listener: ChangeListener | null) {
     super(driver, statements, cache);
     this.#listener = listener;
   }
 
   override async close(): Promise<void> {
-    await this.#listener.close();
+    await this.#listener?.close();
     await super.close();
   }
 }
