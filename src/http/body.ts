@@ -40,9 +40,9 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
   try {
     await mkdir(uploadDirectory, { recursive: true });
     for await (const part of request.parts()) {
-      // The field's name and its text (a file's bytes are not text).
-      refuseNul({ [part.fieldname]: part.type === 'file' ? '' : String(part.value) }, null);
       if (part.type === 'file') {
+        // A file's name is text; its bytes are not.
+        refuseNul({ [part.fieldname]: '' }, null);
         const file = path.join(uploadDirectory, `upload-${randomBytes(12).toString('hex')}`);
         files.push(file);
         const hash = createHash('sha256');
@@ -62,6 +62,7 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
         // The form parser decodes text leniently, turning bytes that are not UTF-8 into U+FFFD;
         // a prompt must not be stored mangled. (A client that means U+FFFD can send JSON.)
         if (value.includes('\uFFFD')) throw invalidRequest(`Form field ${part.fieldname} is not valid UTF-8`, part.fieldname, 'invalid_encoding');
+        refuseNul({ [part.fieldname]: value }, null);
 
         assign(body, part.fieldname, value);
       }

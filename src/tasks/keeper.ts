@@ -121,11 +121,11 @@ export class Keeper {
   /** The upstream's cover becomes the thumbnail variant (true when it did); without one, the thumbnail is made from the video. */
   private async keepCover(task: TaskRow, cover: ResultLink, scratch: string, options: GuardOptions & { signal: AbortSignal }): Promise<boolean> {
     const image = path.join(scratch, 'cover');
-    const thumbnail = path.join(scratch, 'thumbnail.webp');
+    const thumbnail = path.join(scratch, STILLS.thumbnail.file);
     try {
       await downloadToFile(cover.url, image, { ...options, headers: cover.headers });
       await makeThumbnail(image, thumbnail, 0);
-      await this.options.storage.putFile(`videos/${task.id}/thumbnail.webp`, thumbnail);
+      await this.options.storage.putFile(`videos/${task.id}/${STILLS.thumbnail.file}`, thumbnail);
       return true;
     } catch (error) {
       this.options.log.warn({ task: task.id, request: task.request_id, err: error }, 'the upstream cover could not be kept; the thumbnail will be made from the video');
