@@ -495,4 +495,34 @@ describe('task creates arriving together are written together', () => {
     for (let i = 0; i < 30; i++) if (await store.taskById(`video_g${String(i).padStart(3, '0')}`)) found++;
     assert.equal(found, 20);
   });
+
+  test('creates at once on a key without limits and on one with room for 5 unfinished: all of the first saved, 5 of the second, each exactly as given', async () => {
+    const store = await freshStore();
+    await store.insertKey({ ...KEY, id: 'key_free', hash: 'hash-free' });
+    await store.insertKey({ ...KEY, id: 'key_five', hash: 'hash-five', limit_in_flight: 5 });
+    const name = (key: string, i: number) => `video_${key}${String(i).padStart(3, '0')}`;
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => {
+        const key = i % 2 === 0 ? 'free' : 'five';
+        return store.insertTask(taskRow(name(key, i), { key_id: `key_${key}`, prompt: `prompt ${i}`, price: i }));
+      }),
+    );
+    const refused = outcomes.flatMap((one, i) => (one.status === 'rejected' ? [{ i, reason: one.reason as Error & { code?: string } }] : []));
+    assert.deepEqual(refused.map(({ i }) => i % 2), Array(15).fill(1), 'only the limited key is refused');
+    for (const { reason } of refused) assert.equal(reason.code, 'tasks_in_flight_limit', String(reason));
+    for (let i = 0; i < 40; i += 2) {
+      const task = await store.taskById(name('free', i));
+      assert.equal(task?.prompt, `prompt ${i}`);
+      assert.equal(task?.price, i);
+    }
+  });
+
+  test('a create that cannot be written (its id taken) fails alone: the others that arrived with it are saved', async () => {
+    const store = await freshStore();
+    await store.insertTask(taskRow('video_taken'));
+    const ids = Array.from({ length: 20 }, (_, i) => (i === 7 ? 'video_taken' : `video_n${String(i).padStart(3, '0')}`));
+    const outcomes = await Promise.allSettled(ids.map((id) => store.insertTask(taskRow(id, { prompt: 'new' }))));
+    assert.deepEqual(outcomes.map((one) => one.status), ids.map((id) => (id === 'video_taken' ? 'rejected' : 'fulfilled')));
+    for (const id of ids) assert.equal((await store.taskById(id))?.prompt, id === 'video_taken' ? taskRow('x').prompt : 'new');
+  });
 });

@@ -5,6 +5,7 @@ import { buildQueries, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, DeliveryRow, LedgerRow, TaskRow, WebhookRow } from './schema.ts';
 import type { Lane, Settlement, Store, UsageRow } from './store.ts';
 import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
+import { WriteBatcher } from './write-batcher.ts';
 
 /**
  * How a plan needs to run: `statement`, as its statements come (one statement is atomic by
@@ -31,8 +32,8 @@ export function buildStatements(db: Kysely<Database>): Statements {
 export interface Driver {
   /** Runs the plan `make` makes; a driver may make it again to retry a transaction the database gave up. */
   transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T>;
-  /** Runs a write plan in a transaction it may share with others that arrive together (task creates). */
-  batched<T>(make: () => Plan<T>): Promise<T>;
+  /** How many groups of task creates (write-batcher.ts) may be written at once. */
+  readonly groups: number;
   close(): Promise<void>;
 }
 
@@ -46,12 +47,19 @@ export class PlannedStore implements Store {
   readonly #q: Queries;
   readonly #w: WebhookQueries;
   readonly #plans: Plans;
+  /** Task creates that arrive together are written in one transaction (one commit for many). */
+  readonly #creates: WriteBatcher<TaskRow>;
 
   constructor(driver: Driver, { q, w, plans }: Statements) {
     this.#driver = driver;
     this.#q = q;
     this.#w = w;
     this.#plans = plans;
+    this.#creates = new WriteBatcher(
+      async (tasks) => this.#write(() => plans.insertTasks(tasks)),
+      async (task) => this.#write(() => plans.insertTask(task)),
+      driver.groups,
+    );
   }
 
   #read<T>(make: () => Plan<T>): Promise<T> {
@@ -101,7 +109,7 @@ export class PlannedStore implements Store {
   }
 
   insertTask(task: TaskRow) {
-    return this.#driver.batched(() => this.#plans.insertTask(task));
+    return this.#creates.add(task);
   }
   taskById(id: string) {
     return this.#read(() => get<{ id: string }, TaskRow>(this.#q.taskById, { id }));

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { InsufficientBalance, LimitReached } from '../errors.ts';
 import { all, get, type Plan, run } from './plan.ts';
-import type { Queries } from './queries.ts';
+import { MAX_INSERT_ROWS, type Queries } from './queries.ts';
 import type { ApiKeyRow, DeliveryRow, IdempotencyRow, TaskRow, WebhookEvent, WebhookRow } from './schema.ts';
 import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, StoreGauges } from './store.ts';
 import type { WebhookQueries } from './webhook-queries.ts';
@@ -63,6 +63,26 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
       yield* run(q.insertLedger, { keyId: task.key_id, taskId: task.id, kind: 'hold', amount: -task.hold, balance, now: task.created_at, note: null });
     }
     yield* run(q.insertTask, task);
+  }
+
+  /**
+   * Task creates that arrived together (group commit): each key is read once, and the tasks
+   * that take no hold on a key without limits, which need no more reads, are written in as
+   * few statements as the rows allow; the others one by one, as insertTask.
+   */
+  function* insertTasks(tasks: TaskRow[]): Plan<void> {
+    const keys = new Map<string, ApiKeyRow | undefined>();
+    const plain: TaskRow[] = [];
+    for (const task of tasks) {
+      if (!keys.has(task.key_id)) keys.set(task.key_id, yield* get<{ id: string }, ApiKeyRow>(q.keyById, { id: task.key_id }));
+      const key = keys.get(task.key_id);
+      if (task.hold === null && (key === undefined || (key.limit_in_flight === null && key.limit_daily_spend === null))) plain.push(task);
+      else yield* insertTask(task);
+    }
+    for (let start = 0; start < plain.length; start += MAX_INSERT_ROWS) {
+      const rows = plain.slice(start, start + MAX_INSERT_ROWS);
+      yield* run(q.insertTasks(rows.length), rows);
+    }
   }
 
   function* changeState(id: string, s: Settlement): Plan<TaskRow | undefined> {
@@ -162,6 +182,7 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
 
   return {
     insertTask,
+    insertTasks,
     heldClaim,
 
     *insertKey(key: Parameters<Store['insertKey']>[0]): Plan<void> {

@@ -7,7 +7,6 @@ import { driveAsync, type Plan, type Step } from './plan.ts';
 import { ChangeListener } from './change-listener.ts';
 import { buildStatements, type Driver, type Isolation, type Statements } from './planned-store.ts';
 import { CachedStore, ReadCache } from './read-cache.ts';
-import { inOrder, WriteBatcher } from './write-batcher.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -43,9 +42,6 @@ function changesRows(sql: string): boolean {
   return !(/^\s*insert\b/i.test(sql) && !/\bon conflict\b/i.test(sql));
 }
 
-/** Groups of task creates written at once: each waits on round trips, not on the CPU. */
-const GROUPS = 4;
-
 /** A write transaction PostgreSQL gave up (serialization failure, deadlock) is run again from the start, this many times at most. */
 const MAX_TRIES = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -61,11 +57,8 @@ const RETRYABLE = new Set(['40001', '40P01']);
  */
 class PostgresDriver implements Driver {
   readonly #prepared = new Map<string, { name: string; writes: boolean }>();
-  readonly #batcher = new WriteBatcher(
-    (makes) => this.transact(() => inOrder(makes), 'write'),
-    (make) => this.transact(make, 'write'),
-    GROUPS,
-  );
+  /** Groups of task creates written at once: each waits on round trips, not on the CPU. */
+  readonly groups = 4;
   onWrite = () => {};
 
   constructor(
@@ -117,11 +110,6 @@ class PostgresDriver implements Driver {
         client.release();
       }
     }
-  }
-
-  /** Task creates that arrive together share one SERIALIZABLE transaction (write-batcher.ts). */
-  batched<T>(make: () => Plan<T>): Promise<T> {
-    return this.#batcher.add(make);
   }
 
   async close(): Promise<void> {

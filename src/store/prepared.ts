@@ -36,3 +36,21 @@ export function prepare<P extends object>(build: (params: P) => Compilable<unkno
     },
   };
 }
+
+/**
+ * A statement over `count` rows (a multi-row insert), built once per count: `build` receives
+ * `count` stand-in rows of `fields`; `bind` takes that many rows.
+ */
+export function prepareRows<R extends object>(build: (rows: R[]) => Compilable<unknown>, fields: readonly (keyof R & string)[], count: number): PreparedQuery<R[]> {
+  const stand = Array.from({ length: count }, (_, row) => Object.fromEntries(fields.map((field) => [field, new Placeholder(`${row}:${field}`)])) as R);
+  const compiled = build(stand).compile();
+  const order = compiled.parameters.map((value) => {
+    if (!(value instanceof Placeholder)) throw new Error('prepareRows: every value must be a row field');
+    const at = value.name.indexOf(':');
+    return { row: Number(value.name.slice(0, at)), field: value.name.slice(at + 1) };
+  });
+  return {
+    sql: compiled.sql,
+    bind: (rows: R[]) => order.map(({ row, field }) => (rows[row] as Record<string, unknown>)[field] ?? null),
+  };
+}

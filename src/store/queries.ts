@@ -1,7 +1,7 @@
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ChargeTable, Database, KeyLimits, KeyMode, LedgerKind, TaskRow } from './schema.ts';
 import { isPostgres } from './dialect.ts';
-import { prepare } from './prepared.ts';
+import { prepare, prepareRows, type PreparedQuery } from './prepared.ts';
 
 /**
  * Every statement the gateway runs, in one place. Written once with the query builder;
@@ -16,6 +16,9 @@ export const TASK_COLUMNS = [
 
 const ACTIVE = ['queued', 'in_progress'] as const;
 
+/** The most tasks one insert writes (35 values each: well inside both databases' bound on a statement's values). */
+export const MAX_INSERT_ROWS = 64;
+
 /** A page of a key's tasks: after the cursor task, optionally only one status and one model (null: any). */
 type Cursor = { keyId: string; createdAt: number; id: string; limit: number; status: string | null; model: string | null };
 type Claim = { owner: string; now: number; leaseUntil: number; limit: number };
@@ -24,6 +27,14 @@ type Claim = { owner: string; now: number; leaseUntil: number; limit: number };
 export const LOCAL_CHANNEL = 'local';
 
 export function buildQueries(db: Kysely<Database>) {
+  const insertsOf = new Map<number, PreparedQuery<TaskRow[]>>();
+  /** Tasks written in one statement: one statement per number of rows, prepared when first needed. */
+  const insertTasks = (count: number) => {
+    if (!Number.isInteger(count) || count < 1 || count > MAX_INSERT_ROWS) throw new Error(`insertTasks: ${count} rows, not 1 to ${MAX_INSERT_ROWS}`);
+    let query = insertsOf.get(count);
+    if (!query) insertsOf.set(count, (query = prepareRows((rows: TaskRow[]) => db.insertInto('tasks').values(rows), TASK_COLUMNS, count)));
+    return query;
+  };
   const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
   /** One page of a key's tasks in (created_at, id) order, optionally after a cursor task. */
   const page = (order: 'asc' | 'desc', afterCursor: boolean) =>
@@ -209,6 +220,7 @@ export function buildQueries(db: Kysely<Database>) {
     ),
 
     insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
+    insertTasks,
     taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
     newestFirst: page('desc', false),
     newestFirstAfter: page('desc', true),

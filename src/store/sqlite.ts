@@ -6,7 +6,6 @@ import { migrations } from './migrations.ts';
 import { driveSync, type Plan, type Step } from './plan.ts';
 import { buildStatements, type Driver, type Isolation } from './planned-store.ts';
 import { CachedStore, ReadCache } from './read-cache.ts';
-import { inOrder, WriteBatcher } from './write-batcher.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -45,10 +44,8 @@ interface Compiled {
  */
 class SqliteDriver implements Driver {
   readonly #statements = new Map<string, Compiled>();
-  readonly #batcher = new WriteBatcher(
-    async (makes) => this.run(inOrder(makes), 'write'),
-    async (make) => this.run(make(), 'write'),
-  );
+  /** One group of creates at a time: SQLite has one writer, and a group waits on no round trip. */
+  readonly groups = 1;
   onWrite = () => {};
 
   constructor(
@@ -90,11 +87,6 @@ class SqliteDriver implements Driver {
   async transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
     // SQLite takes its write lock at BEGIN IMMEDIATE: a transaction is never given up half-way.
     return this.run(make(), isolation);
-  }
-
-  /** Task creates that arrive together share one transaction (write-batcher.ts): one WAL commit for many. */
-  batched<T>(make: () => Plan<T>): Promise<T> {
-    return this.#batcher.add(make);
   }
 
   async close(): Promise<void> {

@@ -1,40 +1,32 @@
-import type { Plan } from './plan.ts';
-
-interface Waiting {
-  make: () => Plan<unknown>;
-  resolve: (value: unknown) => void;
+interface Waiting<Item> {
+  item: Item;
+  resolve: () => void;
   reject: (error: unknown) => void;
 }
 
-/** All the plans in one write transaction, in order: their answers, in the same order. */
-export function* inOrder(makes: (() => Plan<unknown>)[]): Plan<unknown[]> {
-  const answers: unknown[] = [];
-  for (const make of makes) answers.push(yield* make());
-  return answers;
-}
-
 /**
- * Group commit for task creates: write plans that arrive while the previous group is being
- * written go together in the next one, one commit for many. When a group fails (one plan
- * throws: a balance short of its hold, a limit reached), the others must not fail with it:
- * each is run again on its own, made afresh. At most `groups` groups are written at once.
+ * Group commit for task creates: the items (tasks) that arrive while the previous group is
+ * being written go together in the next one, one transaction and one commit for many. When
+ * a group fails (one item is refused: a balance short of its hold, a limit reached), the
+ * others must not fail with it: each is written again on its own. At most `groups` groups
+ * are written at once.
  */
-export class WriteBatcher {
-  #waiting: Waiting[] = [];
+export class WriteBatcher<Item> {
+  #waiting: Waiting<Item>[] = [];
   #writing = 0;
   #scheduled = false;
 
   constructor(
-    /** Runs the plans in one write transaction. */
-    private readonly together: (makes: (() => Plan<unknown>)[]) => Promise<unknown[]>,
-    /** Runs one plan in a write transaction of its own. */
-    private readonly alone: (make: () => Plan<unknown>) => Promise<unknown>,
+    /** Writes the items in one transaction. */
+    private readonly together: (items: Item[]) => Promise<void>,
+    /** Writes one item in a transaction of its own. */
+    private readonly alone: (item: Item) => Promise<void>,
     private readonly groups = 1,
   ) {}
 
-  add<T>(make: () => Plan<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#waiting.push({ make, resolve: resolve as (value: unknown) => void, reject });
+  add(item: Item): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ item, resolve, reject });
       this.#schedule();
     });
   }
@@ -54,9 +46,9 @@ export class WriteBatcher {
     this.#waiting = [];
     this.#writing++;
     try {
-      const answers = group.length === 1 ? null : await this.together(group.map(({ make }) => make)).catch(() => null);
-      if (answers) group.forEach(({ resolve }, index) => resolve(answers[index]));
-      else await Promise.all(group.map(({ make, resolve, reject }) => this.alone(make).then(resolve, reject)));
+      const written = group.length > 1 && (await this.together(group.map(({ item }) => item)).then(() => true, () => false));
+      if (written) for (const { resolve } of group) resolve();
+      else await Promise.all(group.map(({ item, resolve, reject }) => this.alone(item).then(resolve, reject)));
     } finally {
       this.#writing--;
       this.#schedule();
