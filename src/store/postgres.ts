@@ -58,7 +58,7 @@ const RETRYABLE = new Set(['40001', '40P01']);
 class PostgresDriver implements Driver {
   readonly #prepared = new Map<string, { name: string; writes: boolean }>();
   /** Groups of task creates written at once: each waits on round trips, not on the CPU. */
-  readonly groups = 4;
+  readonly groups = 2;
   onWrite = () => {};
 
   constructor(
