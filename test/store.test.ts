@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, describe, test } from 'node:test';
 import pino from 'pino';
 import type { ProviderStatus, VideoProvider } from '../src/providers/interface.ts';
 import { KeyService } from '../src/auth/keys.ts';
@@ -27,6 +27,10 @@ import { mp4File } from './support/media.ts';
  */
 const dirs: string[] = [];
 const opened: Store[] = [];
+// Each test's stores are closed after it: open, they hold their connections (PostgreSQL allows 100 in all).
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+});
 after(async () => {
   for (const store of opened) await store.close();
   dirs.forEach((dir) => removeDataDir(dir));

@@ -4,7 +4,7 @@ import type { CachedTable } from './read-cache.ts';
 /** How long to wait before listening again after the connection was lost. */
 const RECONNECT_MS = 1000;
 
-/** The channel migration 0012 announces a schema's changes on (a channel name has at most 63 bytes). */
+/** The channel a schema's changes are announced on (migrations 0012, 0013; change-notices.ts): a channel name has at most 63 bytes. */
 export const changeChannel = (schema: string): string => `vidgate_${schema}`.slice(0, 63);
 
 export interface ChangeHandlers {
@@ -15,7 +15,7 @@ export interface ChangeHandlers {
 }
 
 /**
- * One connection that LISTENs for a schema's change notices (migration 0012). `listening`
+ * One connection that LISTENs for a schema's change notices (migration 0013, change-notices.ts). `listening`
  * is true only while that connection is up and subscribed: a read cache must not answer
  * from memory otherwise. A lost connection is made again every second, for as long as the
  * process runs; every (re)subscription is a gap, so the handlers hear `missed` first.
@@ -53,11 +53,14 @@ export class ChangeListener {
     };
     client.on('error', lose);
     client.on('end', lose);
+    // A notice names one changed row (the trigger), or several, a line each (change-notices.ts).
     client.on('notification', ({ payload }) => {
-      const [table, id] = (payload ?? '').split(' ');
-      if ((table === 'tasks' || table === 'api_keys') && id) this.handlers.changed(table, id);
-      // Anything else is not ours to read: drop everything rather than guess.
-      else this.handlers.missed();
+      for (const line of (payload ?? '').split('\n')) {
+        const [table, id] = line.split(' ');
+        if ((table === 'tasks' || table === 'api_keys') && id) this.handlers.changed(table, id);
+        // Anything else is not ours to read: drop everything rather than guess.
+        else this.handlers.missed();
+      }
     });
     try {
       await client.connect();

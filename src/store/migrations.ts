@@ -223,4 +223,30 @@ export const migrations: Record<string, Migration> = {
       }
     },
   },
+  '0013_change_notices_after_commit': {
+    // A NOTIFY in a writing transaction takes one lock for the whole database server at its
+    // commit, held through the commit's flush to disk: every task update made its own notice,
+    // and so every update in every process committed one at a time (the tracking bench saw
+    // most of its updates waiting on it). The gateway now announces its own changes after they
+    // commit, from a transaction that writes nothing (change-notices.ts): the trigger stays for
+    // everyone else (the CLI aside: it is the gateway too), an operator's psql among them.
+    // See https://www.recall.ai/blog/postgres-listen-notify-does-not-scale.
+    async up(db: Kysely<unknown>) {
+      if (!isPostgres(db)) return;
+      await sql`
+        CREATE OR REPLACE FUNCTION vidgate_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          -- The gateway's own connections (change-notices.ts, GATEWAY_APPLICATION_NAME).
+          IF current_setting('application_name') = 'vidgate' THEN
+            RETURN NULL;
+          END IF;
+          IF TG_OP = 'DELETE' THEN
+            PERFORM pg_notify(left('vidgate_' || TG_TABLE_SCHEMA, 63), TG_TABLE_NAME || ' ' || OLD.id);
+          ELSE
+            PERFORM pg_notify(left('vidgate_' || TG_TABLE_SCHEMA, 63), TG_TABLE_NAME || ' ' || NEW.id);
+          END IF;
+          RETURN NULL;
+        END $$`.execute(db);
+    },
+  },
 };

@@ -5,8 +5,9 @@ import pg from 'pg';
 import { migrations } from './migrations.ts';
 import { driveAsync, type Plan, type Step } from './plan.ts';
 import { ChangeListener } from './change-listener.ts';
+import { ChangeNotices, GATEWAY_APPLICATION_NAME } from './change-notices.ts';
 import { buildStatements, type Driver, type Isolation, type Statements } from './planned-store.ts';
-import { CachedStore, ReadCache } from './read-cache.ts';
+import { type CachedTable, CachedStore, ReadCache } from './read-cache.ts';
 import type { Database } from './schema.ts';
 import type { Store } from './store.ts';
 
@@ -42,6 +43,38 @@ function changesRows(sql: string): boolean {
   return !(/^\s*insert\b/i.test(sql) && !/\bon conflict\b/i.test(sql));
 }
 
+/** A statement prepared on the connections, and what running it may change. */
+interface Prepared {
+  name: string;
+  writes: boolean;
+  /**
+   * The cached table whose rows it changes or deletes (ChangeNotices announces them), and
+   * where their ids are read: the rows it returns, or its `id` (or `keyId`) parameter.
+   */
+  announces: { table: CachedTable; idsFrom: 'rows' | 'params' } | null;
+}
+
+function prepared(sql: string): Prepared {
+  const name = `q${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
+  const table = /^\s*(?:update|delete\s+from)\s+"(tasks|api_keys)"/i.exec(sql)?.[1] as CachedTable | undefined;
+  const idsFrom = /\breturning\s+(?:\*|"id")/i.test(sql) ? 'rows' : 'params';
+  return { name, writes: changesRows(sql), announces: table ? { table, idsFrom } : null };
+}
+
+/** The ids of the rows a statement changed (see Prepared). */
+function changedIds(step: Step, rows: { id?: unknown }[], idsFrom: 'rows' | 'params'): string[] {
+  if (idsFrom === 'rows') return rows.map((row) => String(row.id));
+  return [paramId(step)];
+}
+
+/** The row a statement names by its parameters; a statement that names none cannot be announced, and must not run. */
+function paramId(step: Step): string {
+  const params = step.params as { id?: unknown; keyId?: unknown };
+  const id = params.id ?? params.keyId;
+  if (typeof id !== 'string') throw new Error(`a change to a cached table must name its row (an id parameter, or RETURNING *): ${step.query.sql}`);
+  return id;
+}
+
 /** A write transaction PostgreSQL gave up (serialization failure, deadlock) is run again from the start, this many times at most. */
 const MAX_TRIES = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -53,10 +86,11 @@ const RETRYABLE = new Set(['40001', '40P01']);
  * by construction); when PostgreSQL gives one up for a conflict, the plan is made and run
  * again. Statements are prepared once per connection, named by their text. `onWrite` is
  * told after every statement that may change a row others read, and again when a
- * transaction that ran one commits.
+ * transaction that ran one commits; the key and task rows a statement changed are
+ * announced to the other processes (ChangeNotices) once they are committed.
  */
 class PostgresDriver implements Driver {
-  readonly #prepared = new Map<string, { name: string; writes: boolean }>();
+  readonly #prepared = new Map<string, Prepared>();
   /** Groups of task creates written at once: each waits on round trips, not on the CPU. */
   readonly groups = 2;
   onWrite = () => {};
@@ -64,23 +98,28 @@ class PostgresDriver implements Driver {
   constructor(
     private readonly pool: pg.Pool,
     private readonly db: Kysely<Database>,
+    private readonly notices: ChangeNotices,
   ) {}
 
-  /** Runs one step; `changed` is told when it may have changed a row (for the commit to tell again). */
-  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed = () => {}): Promise<unknown> {
-    let prepared = this.#prepared.get(step.query.sql);
-    if (prepared === undefined) {
-      prepared = { name: `q${createHash('sha1').update(step.query.sql).digest('hex').slice(0, 16)}`, writes: changesRows(step.query.sql) };
-      this.#prepared.set(step.query.sql, prepared);
-    }
+  /**
+   * Runs one step. `changed` is told when it may have changed a row (for the commit to tell
+   * again); `announce`, of each cached row it changed, to be announced once committed.
+   */
+  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: () => void, announce: (table: CachedTable, id: string) => void): Promise<unknown> {
+    let statement = this.#prepared.get(step.query.sql);
+    if (statement === undefined) this.#prepared.set(step.query.sql, (statement = prepared(step.query.sql)));
+    if (statement.announces?.idsFrom === 'params') paramId(step);
     let result: pg.QueryResult;
     try {
-      result = await on.query({ name: prepared.name, text: step.query.sql, values: step.query.bind(step.params as never) });
+      result = await on.query({ name: statement.name, text: step.query.sql, values: step.query.bind(step.params as never) });
     } finally {
-      if (prepared.writes) {
+      if (statement.writes) {
         this.onWrite();
         changed();
       }
+    }
+    if (statement.announces && result.rowCount) {
+      for (const id of changedIds(step, result.rows, statement.announces.idsFrom)) announce(statement.announces.table, id);
     }
     if (step.mode === 'all') return result.rows;
     if (step.mode === 'get') return result.rows[0];
@@ -88,17 +127,23 @@ class PostgresDriver implements Driver {
   }
 
   async transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
-    if (isolation === 'statement') return driveAsync(make(), (step) => this.#execute(this.pool, step));
+    // One statement commits as it runs: its changes are announced at once.
+    const announceNow = (table: CachedTable, id: string) => this.notices.changed(table, id);
+    if (isolation === 'statement') return driveAsync(make(), (step) => this.#execute(this.pool, step, () => {}, announceNow));
     const begin = isolation === 'write' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
     for (let tries = 1; ; tries++) {
       const client = await this.pool.connect();
       try {
         await client.query(begin);
         let changes = false;
-        const result = await driveAsync(make(), (step) => this.#execute(client, step, () => (changes = true)));
+        const announced: [CachedTable, string][] = [];
+        const result = await driveAsync(make(), (step) =>
+          this.#execute(client, step, () => (changes = true), (table, id) => announced.push([table, id])),
+        );
         await client.query('COMMIT');
         // What was read between a change and this commit may have been kept as it was before it.
         if (changes) this.onWrite();
+        for (const [table, id] of announced) this.notices.changed(table, id);
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -113,6 +158,7 @@ class PostgresDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    await this.notices.flush();
     // Ends the pool too (kysely owns it once it has used it).
     await this.db.destroy();
   }
@@ -121,7 +167,8 @@ class PostgresDriver implements Driver {
 /** A store on PostgreSQL: the same plans and queries as SQLite's, compiled in PostgreSQL's SQL. */
 export async function openPostgresStore({ url, schema = 'public', poolSize = 10, readCache = true }: PostgresOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`DATABASE_SCHEMA must be a plain lower-case name, not ${JSON.stringify(schema)}`);
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, options: `-c search_path=${schema}` });
+  // Named, so that the change trigger leaves this process's own changes to ChangeNotices (migration 0013).
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, options: `-c search_path=${schema}`, application_name: GATEWAY_APPLICATION_NAME });
   // An idle connection that breaks (the server restarts) must not take the process down.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -142,7 +189,7 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
     await db.destroy();
     throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
   }
-  const driver = new PostgresDriver(pool, db);
+  const driver = new PostgresDriver(pool, db, new ChangeNotices(pool, schema));
   const listener = readCache ? new ChangeListener(url, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
   // Rows are kept only while change notices are heard: without them, every read asks the database.
   // A connection can die without a word (a network fault): then a row is at most a second old.
@@ -154,7 +201,7 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
 
 /**
  * The PostgreSQL store, with the poll reads cached (read-cache.ts): a row is dropped when any
- * process changes it (a change notice, migration 0012) and everything at every write of this
+ * process changes it (a change notice: change-notices.ts, migration 0013) and everything at every write of this
  * process's own (until its notices arrive). Its own members are #private, as the Store's rule
  * asks (test/store.test.ts).
  */
