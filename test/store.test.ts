@@ -521,6 +521,23 @@ describe('task creates arriving together are written together', () => {
     }
   });
 
+  test('checks of upstream tasks written together: each under its own lease, with its own values; one whose lease another runner took is refused alone', async () => {
+    const store = await freshStore();
+    const ids = Array.from({ length: 24 }, (_, i) => `video_c${String(i).padStart(3, '0')}`);
+    for (const id of ids) await store.insertTask(taskRow(id, { provider: 'xai', operation: '{}', status: 'in_progress', created_at: NOW, run_after: NOW }));
+    assert.equal((await store.claimDue('upstream', 'runner-1', NOW, NOW + 30_000, 100)).length, 24);
+    // The lease of one ran out, and another runner holds it now.
+    for (const id of ids) if (id !== ids[5]) assert.equal(await store.renewLease(id, 'runner-1', NOW + 100_000), true);
+    assert.equal((await store.claimDue('upstream', 'runner-2', NOW + 40_000, NOW + 70_000, 100)).map((task) => task.id).join(), ids[5]);
+    const answers = await Promise.all(ids.map((id, i) => store.checked(id, 'runner-1', { progress: i, updatedAt: NOW + i, runAfter: NOW + 1000 * i })));
+    assert.deepEqual(answers, ids.map((_, i) => i !== 5));
+    for (const [i, id] of ids.entries()) {
+      const task = (await store.taskById(id))!;
+      if (i === 5) assert.deepEqual([task.lease_owner, task.progress], ['runner-2', 0]);
+      else assert.deepEqual([task.progress, task.updated_at, task.run_after, task.lease_owner, task.claims], [i, NOW + i, NOW + 1000 * i, null, 0]);
+    }
+  });
+
   test('a create that cannot be written (its id taken) fails alone: the others that arrived with it are saved', async () => {
     const store = await freshStore();
     await store.insertTask(taskRow('video_taken'));

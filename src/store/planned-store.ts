@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { all, get, type Plan, run } from './plan.ts';
 import { buildPlans, type Once, type Plans } from './plans.ts';
-import { buildQueries, type Queries } from './queries.ts';
+import { buildQueries, type CheckedRow, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, DeliveryRow, LedgerRow, TaskRow, WebhookRow } from './schema.ts';
 import type { Lane, Settlement, Store, UsageRow } from './store.ts';
 import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
@@ -49,6 +49,8 @@ export class PlannedStore implements Store {
   readonly #plans: Plans;
   /** Task creates that arrive together are written in one transaction (one commit for many). */
   readonly #creates: WriteBatcher<TaskRow>;
+  /** So are the outcomes of checks of upstream tasks, most of a worker's writes. */
+  readonly #checks: WriteBatcher<CheckedRow, boolean>;
 
   constructor(driver: Driver, { q, w, plans }: Statements) {
     this.#driver = driver;
@@ -56,8 +58,16 @@ export class PlannedStore implements Store {
     this.#w = w;
     this.#plans = plans;
     this.#creates = new WriteBatcher(
-      async (tasks) => this.#write(() => plans.insertTasks(tasks)),
+      async (tasks) => {
+        await this.#write(() => plans.insertTasks(tasks));
+        return tasks.map(() => undefined);
+      },
       async (task) => this.#write(() => plans.insertTask(task)),
+      driver.groups,
+    );
+    this.#checks = new WriteBatcher(
+      async (rows) => this.#read(() => plans.checkedTasks(rows)),
+      async ({ id, owner, progress, updatedAt, runAfter }) => this.#changed(q.checked, { id, owner, progress, updatedAt, runAfter }),
       driver.groups,
     );
   }
@@ -148,7 +158,7 @@ export class PlannedStore implements Store {
     return this.#changed(this.#q.submitted, { id, owner, ...step });
   }
   checked(id: string, owner: string, step: Parameters<Store['checked']>[2]) {
-    return this.#changed(this.#q.checked, { id, owner, ...step });
+    return this.#checks.add({ id, owner, ...step });
   }
   checkNow(id: string, now: number) {
     return this.#changed(this.#q.checkNow, { id, now });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { InsufficientBalance, LimitReached } from '../errors.ts';
 import { all, get, type Plan, run } from './plan.ts';
-import { MAX_INSERT_ROWS, type Queries } from './queries.ts';
+import { type CheckedRow, MAX_ROWS, type Queries } from './queries.ts';
 import type { ApiKeyRow, DeliveryRow, IdempotencyRow, TaskRow, WebhookEvent, WebhookRow } from './schema.ts';
 import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, StoreGauges } from './store.ts';
 import type { WebhookQueries } from './webhook-queries.ts';
@@ -79,10 +79,20 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
       if (task.hold === null && (key === undefined || (key.limit_in_flight === null && key.limit_daily_spend === null))) plain.push(task);
       else yield* insertTask(task);
     }
-    for (let start = 0; start < plain.length; start += MAX_INSERT_ROWS) {
-      const rows = plain.slice(start, start + MAX_INSERT_ROWS);
+    for (let start = 0; start < plain.length; start += MAX_ROWS) {
+      const rows = plain.slice(start, start + MAX_ROWS);
       yield* run(q.insertTasks(rows.length), rows);
     }
+  }
+
+  /** Checks' outcomes that arrived together, written in as few statements as the rows allow: whether each was written (its lease held). */
+  function* checkedTasks(rows: CheckedRow[]): Plan<boolean[]> {
+    const written = new Set<string>();
+    for (let start = 0; start < rows.length; start += MAX_ROWS) {
+      const some = rows.slice(start, start + MAX_ROWS);
+      for (const { id } of yield* all<CheckedRow[], { id: string }>(q.checkedTasks(some.length), some)) written.add(id);
+    }
+    return rows.map(({ id }) => written.has(id));
   }
 
   function* changeState(id: string, s: Settlement): Plan<TaskRow | undefined> {
@@ -183,6 +193,7 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
   return {
     insertTask,
     insertTasks,
+    checkedTasks,
     heldClaim,
 
     *insertKey(key: Parameters<Store['insertKey']>[0]): Plan<void> {

@@ -57,7 +57,7 @@ interface Prepared {
 function prepared(sql: string): Prepared {
   const name = `q${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
   const table = /^\s*(?:update|delete\s+from)\s+"(tasks|api_keys)"/i.exec(sql)?.[1] as CachedTable | undefined;
-  const idsFrom = /\breturning\s+(?:\*|"id")/i.test(sql) ? 'rows' : 'params';
+  const idsFrom = /\breturning\s+(?:\*|(?:"\w+"\.)?"id")/i.test(sql) ? 'rows' : 'params';
   return { name, writes: changesRows(sql), announces: table ? { table, idsFrom } : null };
 }
 

@@ -16,8 +16,12 @@ export const TASK_COLUMNS = [
 
 const ACTIVE = ['queued', 'in_progress'] as const;
 
-/** The most tasks one insert writes (35 values each: well inside both databases' bound on a statement's values). */
-export const MAX_INSERT_ROWS = 64;
+/** The most rows one multi-row statement writes (an insert's 35 values each: well inside both databases' bound on a statement's values). */
+export const MAX_ROWS = 64;
+
+/** A check's outcome for one task (Store.checked). */
+export type CheckedRow = { id: string; owner: string; progress: number; updatedAt: number; runAfter: number };
+const CHECKED_FIELDS = ['id', 'owner', 'progress', 'updatedAt', 'runAfter'] as const satisfies readonly (keyof CheckedRow)[];
 
 /** A page of a key's tasks: after the cursor task, optionally only one status and one model (null: any). */
 type Cursor = { keyId: string; createdAt: number; id: string; limit: number; status: string | null; model: string | null };
@@ -27,14 +31,40 @@ type Claim = { owner: string; now: number; leaseUntil: number; limit: number };
 export const LOCAL_CHANNEL = 'local';
 
 export function buildQueries(db: Kysely<Database>) {
-  const insertsOf = new Map<number, PreparedQuery<TaskRow[]>>();
-  /** Tasks written in one statement: one statement per number of rows, prepared when first needed. */
-  const insertTasks = (count: number) => {
-    if (!Number.isInteger(count) || count < 1 || count > MAX_INSERT_ROWS) throw new Error(`insertTasks: ${count} rows, not 1 to ${MAX_INSERT_ROWS}`);
-    let query = insertsOf.get(count);
-    if (!query) insertsOf.set(count, (query = prepareRows((rows: TaskRow[]) => db.insertInto('tasks').values(rows), TASK_COLUMNS, count)));
-    return query;
+  /** A statement over 1 to MAX_ROWS rows: one statement per number of rows, prepared when first needed. */
+  const perCount = <R extends object>(name: string, build: (count: number) => PreparedQuery<R[]>) => {
+    const made = new Map<number, PreparedQuery<R[]>>();
+    return (count: number) => {
+      if (!Number.isInteger(count) || count < 1 || count > MAX_ROWS) throw new Error(`${name}: ${count} rows, not 1 to ${MAX_ROWS}`);
+      let query = made.get(count);
+      if (!query) made.set(count, (query = build(count)));
+      return query;
+    };
   };
+  const insertTasks = perCount('insertTasks', (count) => prepareRows((rows: TaskRow[]) => db.insertInto('tasks').values(rows), TASK_COLUMNS, count));
+  /**
+   * The outcomes of checks of upstream tasks (as `checked`), each under its own lease, in one
+   * statement: the ids of the tasks it wrote. The rows come in as VALUES, their columns named
+   * by a subquery (SQLite cannot name them in an alias), their types cast (PostgreSQL reads
+   * an untyped parameter there as text).
+   */
+  const checkedTasks = perCount('checkedTasks', (count) =>
+    prepareRows(
+      (rows: CheckedRow[]) => {
+        const values = sql.join(
+          rows.map((row) => sql`(${row.id}, ${row.owner}, CAST(${row.progress} AS integer), CAST(${row.updatedAt} AS bigint), CAST(${row.runAfter} AS bigint))`),
+        );
+        const query = sql`update "tasks" set "progress" = v.progress, "updated_at" = v.updated_at, "run_after" = v.run_after, "lease_owner" = null, "lease_expires_at" = null,
+          "claims" = "claims" - case when "tasks"."status" = 'in_progress' then 1 else 0 end
+          from (select column1 as id, column2 as owner, column3 as progress, column4 as updated_at, column5 as run_after from (values ${values}) as given) as v
+          where "tasks"."id" = v.id and "tasks"."lease_owner" = v.owner and "tasks"."status" in ('queued', 'in_progress')
+          returning "tasks"."id"`;
+        return { compile: () => query.compile(db) };
+      },
+      CHECKED_FIELDS,
+      count,
+    ),
+  );
   const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
   /** One page of a key's tasks in (created_at, id) order, optionally after a cursor task. */
   const page = (order: 'asc' | 'desc', afterCursor: boolean) =>
@@ -221,6 +251,7 @@ export function buildQueries(db: Kysely<Database>) {
 
     insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
     insertTasks,
+    checkedTasks,
     taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
     newestFirst: page('desc', false),
     newestFirstAfter: page('desc', true),

@@ -1,31 +1,31 @@
-interface Waiting<Item> {
+interface Waiting<Item, Result> {
   item: Item;
-  resolve: () => void;
+  resolve: (result: Result) => void;
   reject: (error: unknown) => void;
 }
 
 /**
- * Group commit for task creates: the items (tasks) that arrive while the previous group is
- * being written go together in the next one, one transaction and one commit for many. When
- * a group fails (one item is refused: a balance short of its hold, a limit reached), the
- * others must not fail with it: each is written again on its own. At most `groups` groups
- * are written at once.
+ * Group commit (task creates, check outcomes): the items that arrive while the previous
+ * group is being written go together in the next one, one commit for many, and each gets
+ * its own answer. When a group fails (one item is refused: a balance short of its hold, a
+ * limit reached), the others must not fail with it: each is written again on its own. At
+ * most `groups` groups are written at once.
  */
-export class WriteBatcher<Item> {
-  #waiting: Waiting<Item>[] = [];
+export class WriteBatcher<Item, Result = void> {
+  #waiting: Waiting<Item, Result>[] = [];
   #writing = 0;
   #scheduled = false;
 
   constructor(
-    /** Writes the items in one transaction. */
-    private readonly together: (items: Item[]) => Promise<void>,
+    /** Writes the items in one transaction: their answers, in their order. */
+    private readonly together: (items: Item[]) => Promise<Result[]>,
     /** Writes one item in a transaction of its own. */
-    private readonly alone: (item: Item) => Promise<void>,
+    private readonly alone: (item: Item) => Promise<Result>,
     private readonly groups = 1,
   ) {}
 
-  add(item: Item): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  add(item: Item): Promise<Result> {
+    return new Promise<Result>((resolve, reject) => {
       this.#waiting.push({ item, resolve, reject });
       this.#schedule();
     });
@@ -46,8 +46,8 @@ export class WriteBatcher<Item> {
     this.#waiting = [];
     this.#writing++;
     try {
-      const written = group.length > 1 && (await this.together(group.map(({ item }) => item)).then(() => true, () => false));
-      if (written) for (const { resolve } of group) resolve();
+      const answers = group.length > 1 ? await this.together(group.map(({ item }) => item)).catch(() => null) : null;
+      if (answers) group.forEach(({ resolve }, index) => resolve(answers[index] as Result));
       else await Promise.all(group.map(({ item, resolve, reject }) => this.alone(item).then(resolve, reject)));
     } finally {
       this.#writing--;
