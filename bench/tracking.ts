@@ -219,6 +219,8 @@ interface Sample {
   backlog: number;
   overdueMs: number;
   inFlight: number;
+  /** The largest gateway process's resident memory now. */
+  rssMb: number;
 }
 
 function startSampling(gateway: Gateway, counting: CountingFake, started: number): { stop(): Promise<Sample[]> } {
@@ -251,6 +253,7 @@ function startSampling(gateway: Gateway, counting: CountingFake, started: number
         backlog: Number(backlog),
         overdueMs: oldest === null ? 0 : now - Number(oldest),
         inFlight: Number(inFlight),
+        rssMb: Math.max(...gateway.pids.map(rssMbNow)),
       });
       await sleep(asked + 1000 - Date.now());
     }
@@ -284,6 +287,7 @@ function timelineRows(samples: Sample[], completedAt: number[]) {
       backlog_max: Math.max(...within.map((sample) => sample.backlog)),
       overdue_max_s: round(Math.max(...within.map((sample) => sample.overdueMs)) / 1000),
       healthz_max_ms: Math.max(...within.map((sample) => sample.healthMs)),
+      rss_max_mb: Math.round(Math.max(...within.map((sample) => sample.rssMb))),
     });
   }
   return rows;
@@ -405,9 +409,9 @@ function print(figures: Figures): void {
   const columns: [string, keyof Figures['timeline'][number]][] = [
     ['from s', 'from_s'], ['req/s', 'upstream_requests_per_s'], ['done/s', 'completions_per_s'], ['main', 'main_thread_cores'],
     ['gateway', 'gateway_cores'], ['children', 'children_cores'], ['bench', 'bench_cores'], ['steps', 'steps_in_flight_max'],
-    ['backlog', 'backlog_max'], ['overdue s', 'overdue_max_s'], ['healthz ms', 'healthz_max_ms'],
+    ['backlog', 'backlog_max'], ['overdue s', 'overdue_max_s'], ['healthz ms', 'healthz_max_ms'], ['rss MB', 'rss_max_mb'],
   ];
-  console.log('\nper 10 s (CPU in cores; steps, backlog, overdue and healthz at their worst)');
+  console.log('\nper 10 s (CPU in cores; steps, backlog, overdue, healthz and RSS at their worst)');
   console.log(columns.map(([title]) => title.padStart(11)).join(''));
   for (const row of timeline) console.log(columns.map(([, key]) => String(row[key]).padStart(11)).join(''));
 }
@@ -470,6 +474,10 @@ function ownCpuSeconds(ids: (number | string)[]): number {
 }
 
 /** VmHWM: the process's peak resident memory. */
+function rssMbNow(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+}
+
 function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
