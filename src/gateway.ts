@@ -7,6 +7,7 @@ import { KeyService } from './auth/keys.ts';
 import { Accounts } from './billing/accounts.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
+import { MODELS } from './catalog/models.ts';
 import { UrlSigner } from './auth/signed-url.ts';
 import { MediaResolver } from './net/media.ts';
 import { buildChannels } from './channels/build.ts';
@@ -52,7 +53,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       webhooksPending: webhooks.pending,
       webhooksOldestDueSeconds: webhooks.oldestDueAt === null ? 0 : Math.max(0, (now - webhooks.oldestDueAt) / 1000),
     };
-  });
+  }, MODELS.map((model) => model.id));
   const store = observedStore(database, metrics);
   const storage = await openStorage(config.s3, config.dataDir);
   const scratch = await Scratch.open(config.dataDir);

@@ -95,7 +95,11 @@ export class Metrics {
   private readonly moneyHeld = this.gauge('vidgate_money_held_micros', 'Micro-dollars held on balances by unfinished tasks');
   private readonly moneyCaptured = this.gauge('vidgate_money_captured_micros', 'Micro-dollars billed for finished tasks, in all');
 
-  constructor(private readonly snapshot: () => Promise<Snapshot>) {
+  constructor(
+    private readonly snapshot: () => Promise<Snapshot>,
+    /** The catalog's models: each has its unfinished series, at 0 when it has none. */
+    private readonly models: readonly string[] = [],
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'vidgate_' });
   }
 
@@ -125,6 +129,8 @@ export class Metrics {
   async render(): Promise<string> {
     const now = await this.snapshot();
     this.unfinished.reset();
+    // A series that vanished at 0 would read as "no data", not as nothing unfinished.
+    for (const model of this.models) for (const status of ['queued', 'in_progress']) this.unfinished.set({ model, status }, 0);
     for (const { model, status, tasks } of now.unfinished) this.unfinished.set({ model, status }, tasks);
     for (const lane of ['local', 'upstream'] as const) {
       const due = now.due.find((entry) => entry.lane === lane);
