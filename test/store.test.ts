@@ -267,7 +267,7 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     assert.equal(await store.deleteWebhook('wh_1', 'key_other', NOW + 2), false);
     assert.equal(await store.deleteWebhook('wh_1', KEY.id, NOW + 2), true);
     assert.equal(await store.webhookOfKey('wh_1', KEY.id), undefined);
-    assert.deepEqual((await store.deliveriesOfWebhook('wh_1', KEY.id, 10)).map((delivery) => delivery.status), ['cancelled'], 'what it had pending is not sent');
+    assert.deepEqual((await store.deliveriesOfWebhook('wh_1', KEY.id, 10))!.map((delivery) => delivery.status), ['cancelled'], 'what it had pending is not sent');
     assert.equal(await store.deleteWebhook('wh_1', KEY.id, NOW + 3), false, 'deleted once');
   },
   async keyWebhookSecret() {

@@ -92,6 +92,14 @@ describe('webhooks', { concurrency: true }, () => {
         [id, 'video.completed', 'delivered', 1, 200],
       ],
     );
+    assert.deepEqual([deliveries.first_id, deliveries.last_id, deliveries.has_more], [deliveries.data[0].id, deliveries.data[1].id, false]);
+    // A page at a time, newest first, as the video list pages.
+    const { body: first } = await client.json('GET', `/v1/webhooks/${all.id}/deliveries?limit=1`);
+    assert.deepEqual([first.data.map((d: { id: string }) => d.id), first.first_id, first.last_id, first.has_more], [[deliveries.data[0].id], deliveries.data[0].id, deliveries.data[0].id, true]);
+    const { body: second } = await client.json('GET', `/v1/webhooks/${all.id}/deliveries?limit=1&after=${first.last_id}`);
+    assert.deepEqual([second.data.map((d: { id: string }) => d.id), second.has_more], [[deliveries.data[1].id], false]);
+    const unknown = await client.json('GET', `/v1/webhooks/${all.id}/deliveries?after=dlv_unknown`);
+    assert.deepEqual([unknown.status, unknown.body.error.param], [400, 'after']);
     const { body: ofVideo } = await client.json('GET', `/v1/videos/${id}/deliveries`);
     assert.deepEqual(ofVideo.data.map((d: Record<string, unknown>) => [d.webhook_id, d.status]).sort(), [[all.id, 'delivered'], [null, 'delivered']].sort());
 

@@ -308,9 +308,24 @@ export function buildOpenApi(): JsonSchema {
       },
       '/v1/webhooks/{id}/deliveries': {
         get: {
-          summary: "A webhook endpoint's deliveries, newest first",
-          parameters: [idParameter, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } }],
-          responses: { '200': { description: 'A list', ...json(ref('DeliveryList')) }, ...errors },
+          summary: "A webhook endpoint's deliveries, newest first, a page at a time",
+          parameters: [
+            idParameter,
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+            { name: 'after', in: 'query', description: 'the last_id of the previous page', schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': {
+              description: 'A page',
+              ...json({
+                allOf: [
+                  ref('DeliveryList'),
+                  { type: 'object', properties: { first_id: { type: ['string', 'null'] }, last_id: { type: ['string', 'null'] }, has_more: { type: 'boolean' } } },
+                ],
+              }),
+            },
+            ...errors,
+          },
         },
       },
       '/v1/videos/{id}/deliveries': {

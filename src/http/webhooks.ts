@@ -33,7 +33,7 @@ function deliveryObject(delivery: DeliveryRow) {
   };
 }
 
-const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), after: z.string().min(1).optional() });
 
 /**
  * A key's webhooks (POST/GET/DELETE /v1/webhooks), what was delivered to each, the
@@ -62,8 +62,12 @@ export function registerWebhookRoutes(app: FastifyInstance, routes: RouteTable, 
 
   app.get<IdParams>('/v1/webhooks/:id/deliveries', { onRequest }, async (request) => {
     const parsed = deliveriesQuery.safeParse(request.query);
-    if (!parsed.success) throw invalidRequest('limit is a whole number from 1 to 100', 'limit');
-    return { object: 'list', data: (await webhooks.deliveries(request.keyId, request.params.id, parsed.data.limit)).map(deliveryObject) };
+    if (!parsed.success) {
+      const param = String(parsed.error.issues[0]?.path[0] ?? 'query');
+      throw invalidRequest(param === 'limit' ? 'limit is a whole number from 1 to 100' : `${param}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, param);
+    }
+    const { deliveries, hasMore } = await webhooks.deliveries(request.keyId, request.params.id, parsed.data);
+    return { object: 'list', data: deliveries.map(deliveryObject), first_id: deliveries[0]?.id ?? null, last_id: deliveries.at(-1)?.id ?? null, has_more: hasMore };
   });
   routes.note('/v1/webhooks/:id/deliveries', 'GET');
 

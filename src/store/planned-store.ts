@@ -212,8 +212,8 @@ export class PlannedStore implements Store {
   releaseDelivery(id: string, owner: string) {
     return this.#changed(this.#w.releaseDelivery, { id, owner });
   }
-  deliveriesOfWebhook(webhookId: string, keyId: string, limit: number) {
-    return this.#read(() => all<{ webhookId: string; keyId: string; limit: number }, DeliveryRow>(this.#w.deliveriesOfWebhook, { webhookId, keyId, limit }));
+  deliveriesOfWebhook(webhookId: string, keyId: string, limit: number, afterId: string | null = null) {
+    return this.#snapshot(() => this.#plans.deliveriesPage(webhookId, keyId, limit, afterId));
   }
   deliveriesOfTask(taskId: string, keyId: string) {
     return this.#read(() => all<{ taskId: string; keyId: string }, DeliveryRow>(this.#w.deliveriesOfTask, { taskId, keyId }));

@@ -243,6 +243,14 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
       return held;
     },
 
+    /** A page of a webhook's deliveries, newest first, after the cursor delivery if given; null when the cursor is none of its deliveries. */
+    *deliveriesPage(webhookId: string, keyId: string, limit: number, afterId: string | null): Plan<DeliveryRow[] | null> {
+      if (afterId === null) return yield* all<{ webhookId: string; keyId: string; limit: number }, DeliveryRow>(w.deliveriesOfWebhook, { webhookId, keyId, limit });
+      const cursor = yield* get<{ webhookId: string; keyId: string; id: string }, DeliveryRow>(w.deliveryOfWebhook, { webhookId, keyId, id: afterId });
+      if (!cursor) return null;
+      return yield* all<Parameters<WebhookQueries['deliveriesOfWebhookAfter']['bind']>[0], DeliveryRow>(w.deliveriesOfWebhookAfter, { webhookId, keyId, limit, createdAt: cursor.created_at, id: cursor.id });
+    },
+
     /** One snapshot: the figures agree with one another. */
     *gauges(now: number): Plan<StoreGauges> {
       const kept = yield* get<Record<string, never>, { bytes: number | null; held: number | null }>(q.keptAndHeld, {});

@@ -168,7 +168,8 @@ export interface Store {
   recordAttempt(id: string, owner: string, attempt: { status: DeliveryRow['status']; now: number; nextAttemptAt: number; lastStatus: number | null; lastError: string | null }): Promise<boolean>;
   releaseDelivery(id: string, owner: string): Promise<boolean>;
   /** A webhook's deliveries, newest first. */
-  deliveriesOfWebhook(webhookId: string, keyId: string, limit: number): Promise<DeliveryRow[]>;
+  /** A page of a webhook's deliveries, newest first, after the delivery `afterId` if given; null when that is none of its deliveries. */
+  deliveriesOfWebhook(webhookId: string, keyId: string, limit: number, afterId?: string | null): Promise<DeliveryRow[] | null>;
   /** The deliveries of one task's events, oldest first. */
   deliveriesOfTask(taskId: string, keyId: string): Promise<DeliveryRow[]>;
   /** How many deliveries wait to be sent, and when the oldest of them fell due (null: none). */

@@ -7,6 +7,7 @@ import type { Database, DeliveryRow, WebhookRow } from './schema.ts';
 export function buildWebhookQueries(db: Kysely<Database>) {
   const unleased = (eb: ExpressionBuilder<Database, 'deliveries'>, now: number) =>
     eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', now)]);
+  const ofWebhook = (p: { webhookId: string; keyId: string }) => db.selectFrom('deliveries').selectAll().where('webhook_id', '=', p.webhookId).where('key_id', '=', p.keyId);
   const liveWebhooks = (keyId: string) => db.selectFrom('webhooks').selectAll().where('key_id', '=', keyId).where('deleted_at', 'is', null);
 
   return {
@@ -78,8 +79,17 @@ export function buildWebhookQueries(db: Kysely<Database>) {
       db.updateTable('deliveries').set({ lease_owner: null, lease_expires_at: null }).where('id', '=', p.id).where('lease_owner', '=', p.owner),
     ),
     deliveriesOfWebhook: prepare((p: { webhookId: string; keyId: string; limit: number }) =>
-      db.selectFrom('deliveries').selectAll().where('webhook_id', '=', p.webhookId).where('key_id', '=', p.keyId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(p.limit),
+      ofWebhook(p).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(p.limit),
     ),
+    /** The next page, newest first: the deliveries older than the cursor delivery. */
+    deliveriesOfWebhookAfter: prepare((p: { webhookId: string; keyId: string; limit: number; createdAt: number; id: string }) =>
+      ofWebhook(p)
+        .where((eb) => eb.or([eb('created_at', '<', p.createdAt), eb.and([eb('created_at', '=', p.createdAt), eb('id', '<', p.id)])]))
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(p.limit),
+    ),
+    deliveryOfWebhook: prepare((p: { webhookId: string; keyId: string; id: string }) => ofWebhook(p).where('id', '=', p.id)),
     deliveriesOfTask: prepare((p: { taskId: string; keyId: string }) =>
       db.selectFrom('deliveries').selectAll().where('task_id', '=', p.taskId).where('key_id', '=', p.keyId).orderBy('created_at').orderBy('id'),
     ),

@@ -66,9 +66,12 @@ export class WebhookService {
     if (!(await this.store.deleteWebhook(id, keyId, this.clock.now()))) throw new NotFound(`No webhook ${id}`, 'webhook_not_found');
   }
 
-  async deliveries(keyId: string, id: string, limit: number): Promise<DeliveryRow[]> {
+  /** A page of a webhook's deliveries, newest first, after the delivery `after` if given. */
+  async deliveries(keyId: string, id: string, { limit, after }: { limit: number; after?: string }): Promise<{ deliveries: DeliveryRow[]; hasMore: boolean }> {
     await this.get(keyId, id);
-    return this.store.deliveriesOfWebhook(id, keyId, limit);
+    const rows = await this.store.deliveriesOfWebhook(id, keyId, limit + 1, after ?? null);
+    if (rows === null) throw new InvalidInput(`after: no delivery '${after}' of webhook ${id}`, 'after');
+    return { deliveries: rows.slice(0, limit), hasMore: rows.length > limit };
   }
 
   /** The deliveries of one of the key's tasks (its webhooks' and its callback_url's); they outlive a deleted task. */
