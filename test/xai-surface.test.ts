@@ -165,3 +165,17 @@ test('the status route answers in xAI shapes: 202 while pending, done with a sig
   assert.equal(task.status, 'completed');
   assert.ok(Math.abs(probe(Buffer.from(extended.video.uint8Array)).duration - 4) < 0.15, 'the 2 s source and 2 s more');
 });
+
+test('xAI routes take JSON only, as xAI does: a form is a 415 that says so, and nothing is made', async () => {
+  const form = new FormData();
+  form.set('model', 'grok-imagine');
+  form.set('prompt', 'a form');
+  for (const path of ['generations', 'edits', 'extensions']) {
+    const response = await fetch(`${gateway.url}/xai/v1/videos/${path}`, { method: 'POST', headers: { authorization: `Bearer ${client.key}` }, body: form });
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    assert.deepEqual([response.status, body.error.code], [415, 'unsupported_media_type'], path);
+    assert.match(body.error.message, /xAI's routes take a JSON body \(application\/json\)/);
+    assert.doesNotMatch(body.error.message, /or multipart/, 'not offered a form where none is taken');
+  }
+  assert.equal((await client.json('GET', '/v1/videos?limit=100')).body.data.filter((video: { prompt: string }) => video.prompt === 'a form').length, 0);
+});

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Route } from '../catalog/capability.ts';
 import { DIALECTS, type Slot } from '../catalog/dialects.ts';
 import { IGNORED_FIELDS } from '../catalog/fields.ts';
@@ -6,6 +6,7 @@ import { findModel } from '../catalog/models.ts';
 import { InvalidInput } from '../errors.ts';
 import type { TaskRow } from '../store/schema.ts';
 import { requireApiKey } from './auth.ts';
+import { ApiError } from './errors.ts';
 import { createRateLimit, ownVideoByLink, readIdempotencyKey, takeCallbackUrl } from './creates.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 
@@ -138,12 +139,23 @@ function xaiStatus(task: TaskRow, url: string | null): { status: number; body: R
   }
 }
 
+/**
+ * xAI's API takes JSON bodies only: any other type is refused before its body is read, in
+ * those terms (the routes elsewhere also take forms, and their 415 says so).
+ */
+async function jsonOnly(request: FastifyRequest): Promise<void> {
+  const type = request.headers['content-type']?.split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new ApiError(415, `Content-Type ${type || '(none)'} is not taken here; xAI's routes take a JSON body (application/json)`, 'invalid_request_error', 'unsupported_media_type');
+  }
+}
+
 export function registerXaiRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { keys, tasks, presenter, config } = deps;
   const onRequest = requireApiKey(keys);
   const limited = createRateLimit(keys, config);
   const creating = (path: string, route: Route) => {
-    app.post(`/xai/v1/videos/${path}`, { onRequest, config: limited }, async (request, reply) => {
+    app.post(`/xai/v1/videos/${path}`, { onRequest: [onRequest, jsonOnly], config: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { rest, callbackUrl } = await takeCallbackUrl(request.body, config.allowedPrivateHosts);
       const { body, xaiFieldOf } = fromXai(rest, route);
