@@ -240,7 +240,7 @@ describe('inputs measured when the task is made', () => {
     const { status, body } = await upload(readFileSync(huge), 'image/png');
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error.code, 'input_too_large');
-    assert.equal(body.error.param, 'images[0]');
+    assert.equal(body.error.param, 'input_reference', 'the field the request sent');
     assert.match(body.error.message, /8000×6400/);
   });
 
@@ -263,11 +263,20 @@ describe('inputs measured when the task is made', () => {
     assert.match(body.error.message, /cancelled; it has no content/);
   });
 
+  test('a picture that is none is named as the request sent it: a reference in a list, or the xAI route\'s image', async () => {
+    const bad = 'data:image/png;base64,AAAA';
+    const good = `data:image/png;base64,${execFileSync(ffmpegPath, ['-loglevel', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=64x64', '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', '-']).toString('base64')}`;
+    const listed = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'two references', duration: 1, images: [good, bad] });
+    assert.deepEqual([listed.status, listed.body.error?.code, listed.body.error?.param], [400, 'invalid_media', 'images[1]'], JSON.stringify(listed.body));
+    const xai = await client.json('POST', '/xai/v1/videos/generations', { model: 'grok-imagine', prompt: 'one frame', duration: 1, image: { url: bad } });
+    assert.deepEqual([xai.status, xai.body.error?.code, xai.body.error?.param], [400, 'invalid_media', 'image'], JSON.stringify(xai.body));
+  });
+
   test('an upload that is not a picture is a 400 naming it', async () => {
     const { status, body } = await upload(Buffer.from('this is not a png at all'), 'image/png');
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error.code, 'invalid_media');
-    assert.equal(body.error.param, 'images[0]');
+    assert.equal(body.error.param, 'input_reference', 'the field the request sent');
   });
 });
 

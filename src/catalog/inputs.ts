@@ -3,7 +3,7 @@ import type { BodyReader } from './body-reader.ts';
 import type { CapabilityRule, Range } from './models.ts';
 import type { Capability, VideoJob } from './types.ts';
 
-export type Inputs = Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos'>;
+export type Inputs = Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos' | 'inputParams'>;
 
 /** The media a capability takes: each one it needs is present, none it does not take is sent, lists fit their range. */
 export function readInputs(reader: BodyReader, capability: Capability, rule: CapabilityRule): Inputs {
@@ -13,7 +13,7 @@ export function readInputs(reader: BodyReader, capability: Capability, rule: Cap
     if (!found && wanted) {
       throw new InvalidInput(`${reader.keyFor(slot)} is required for ${capability}`, reader.keyFor(slot), 'missing_required_parameter');
     }
-    return found?.value ?? null;
+    return { value: found?.value ?? null, key: found?.key ?? reader.keyFor(slot) };
   };
   const list = (slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined) => {
     const found = reader.mediaList(slot, kind);
@@ -23,18 +23,30 @@ export function readInputs(reader: BodyReader, capability: Capability, rule: Cap
       const key = found?.key ?? reader.keyFor(slot);
       throw new InvalidInput(`${key} must hold ${range.min} to ${range.max} items for ${capability}`, key);
     }
-    return found?.value ?? [];
+    return { value: found?.value ?? [], keys: (found?.value ?? []).map((_, index) => `${found!.key}[${index}]`) };
   };
+  // The first frame is the job's first image: it keeps the name it was sent under.
   const image = single('image', 'image', rule.image);
+  const images = list('images', 'image', rule.images);
+  const lastImage = single('lastImage', 'image', rule.lastImage);
+  const video = single('video', 'video', rule.video);
   const inputs: Inputs = {
-    images: [...(image ? [image] : []), ...list('images', 'image', rule.images)],
-    lastImage: single('lastImage', 'image', rule.lastImage),
-    video: single('video', 'video', rule.video),
-    videos: list('videos', 'video', rule.videos),
+    images: [...(image.value ? [image.value] : []), ...images.value],
+    lastImage: lastImage.value,
+    video: video.value,
+    videos: list('videos', 'video', rule.videos).value,
+    inputParams: { images: [...(image.value ? [image.key] : []), ...images.keys], lastImage: lastImage.key, video: video.key },
   };
   if (capability === 'reference_to_video' && inputs.images.length + inputs.videos.length === 0) {
     const key = reader.keyFor('images');
     throw new InvalidInput(`${key} is required for reference_to_video`, key, 'missing_required_parameter');
   }
   return inputs;
+}
+
+/** What a refusal about one of a job's inputs names: as the request sent it, where the job kept that. */
+export function inputParam(job: Pick<VideoJob, 'inputParams'>, input: { images: number } | 'lastImage' | 'video'): string {
+  if (input === 'lastImage') return job.inputParams?.lastImage ?? 'last_image';
+  if (input === 'video') return job.inputParams?.video ?? 'video';
+  return job.inputParams?.images[input.images] ?? `images[${input.images}]`;
 }

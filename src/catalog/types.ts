@@ -35,6 +35,12 @@ export interface VideoJob {
   video: MediaRef | null;
   videos: MediaRef[];
   inputVideoSeconds: number | null;
+  /**
+   * Each input as the request named it (`input_reference`, `images[1]`), for refusals that
+   * point at one: images' in order, then the last frame's and the video's. Absent from jobs
+   * kept before it was (they name `images[i]`).
+   */
+  inputParams?: { images: string[]; lastImage: string; video: string };
   options: { audio?: boolean; seed?: number; bgm?: boolean; offPeak?: boolean };
   /** Accepted options that this model ignores; told to the client instead of silently dropped. */
   warnings: string[];

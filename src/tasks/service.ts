@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PriceTable } from '../billing/prices.ts';
 import { type Quote, quote } from '../billing/quote.ts';
 import { fieldFor } from '../catalog/fields.ts';
+import { inputParam } from '../catalog/inputs.ts';
 import { findModel } from '../catalog/models.ts';
 import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
@@ -199,9 +200,9 @@ export class TaskService {
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
       return info;
     };
-    await Promise.all(job.images.map((ref, index) => check(ref, 'image', `images[${index}]`)));
-    if (job.lastImage) await check(job.lastImage, 'image', 'last_image');
-    const video = job.video ? await check(job.video, 'video', 'video') : null;
+    await Promise.all(job.images.map((ref, index) => check(ref, 'image', inputParam(job, { images: index }))));
+    if (job.lastImage) await check(job.lastImage, 'image', inputParam(job, 'lastImage'));
+    const video = job.video ? await check(job.video, 'video', inputParam(job, 'video')) : null;
     if (!video || !range || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }

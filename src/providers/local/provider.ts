@@ -4,6 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { frameSize } from '../../catalog/frame.ts';
+import { inputParam } from '../../catalog/inputs.ts';
 import { findModel } from '../../catalog/models.ts';
 import type { MediaRef, VideoJob } from '../../catalog/types.ts';
 import { probeMedia, type MediaInfo } from '../../media/ffmpeg.ts';
@@ -149,9 +150,9 @@ export class LocalProvider implements VideoProvider {
       const video = job.video ? await fetch(job.video, 'video') : null;
       // Every input is probed and checked first: a file ffmpeg cannot decode, or one too big
       // to render, fails here, clearly and cheaply, not mid-render.
-      const imageInfos = await Promise.all(images.map((file, index) => probe(file, 'image', `images[${index}]`)));
-      const lastImageInfo = lastImage ? await probe(lastImage, 'image', 'last_image') : null;
-      const videoInfo = video ? await probe(video, 'video', 'video') : null;
+      const imageInfos = await Promise.all(images.map((file, index) => probe(file, 'image', inputParam(job, { images: index }))));
+      const lastImageInfo = lastImage ? await probe(lastImage, 'image', inputParam(job, 'lastImage')) : null;
+      const videoInfo = video ? await probe(video, 'video', inputParam(job, 'video')) : null;
       checkInputs(job, imageInfos, lastImageInfo, videoInfo);
       const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (imageInfos[0] ?? null) : null;
       const spec: RenderSpec = {
@@ -181,9 +182,9 @@ export class LocalProvider implements VideoProvider {
 function checkInputs(job: VideoJob, images: MediaInfo[], lastImage: MediaInfo | null, video: MediaInfo | null): void {
   const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
   const problems = [
-    ...images.map((info, index) => inputProblem('image', info, `images[${index}]`)),
-    lastImage && inputProblem('image', lastImage, 'last_image'),
-    video && inputProblem('video', video, 'video', range),
+    ...images.map((info, index) => inputProblem('image', info, inputParam(job, { images: index }))),
+    lastImage && inputProblem('image', lastImage, inputParam(job, 'lastImage')),
+    video && inputProblem('video', video, inputParam(job, 'video'), range),
   ];
   const problem = problems.find((found) => found);
   if (problem) throw new ProviderFailure(problem.code, problem.message);
