@@ -32,7 +32,7 @@ export function buildStatements(db: Kysely<Database>): Statements {
 export interface Driver {
   /** Runs the plan `make` makes; a driver may make it again to retry a transaction the database gave up. */
   transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T>;
-  /** How many groups of task creates (write-batcher.ts) may be written at once. */
+  /** How many groups of one kind of grouped write (write-batcher.ts) may be written at once. */
   readonly groups: number;
   close(): Promise<void>;
 }

@@ -91,7 +91,7 @@ const RETRYABLE = new Set(['40001', '40P01']);
  */
 class PostgresDriver implements Driver {
   readonly #prepared = new Map<string, Prepared>();
-  /** Groups of task creates written at once: each waits on round trips, not on the CPU. */
+  /** Groups of creates (or of checks) written at once: each waits on round trips, not on the CPU. */
   readonly groups = 2;
   onWrite = () => {};
 

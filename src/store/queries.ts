@@ -46,7 +46,7 @@ export function buildQueries(db: Kysely<Database>) {
    * The outcomes of checks of upstream tasks (as `checked`), each under its own lease, in one
    * statement: the ids of the tasks it wrote. The rows come in as VALUES, their columns named
    * by a subquery (SQLite cannot name them in an alias), their types cast (PostgreSQL reads
-   * an untyped parameter there as text).
+   * an untyped parameter there as text). The ids are distinct: a task's check holds its lease.
    */
   const checkedTasks = perCount('checkedTasks', (count) =>
     prepareRows(
