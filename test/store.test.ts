@@ -500,6 +500,25 @@ describe('task creates arriving together are written together', () => {
     assert.equal(found, 20);
   });
 
+  test('30 creates at once on a metered key with room for all: every hold taken, each ledger entry with the balance after it, as if made one by one', async () => {
+    const store = await freshStore();
+    await store.insertKey({ ...KEY, id: 'key_m', hash: 'hash-m', balance: 100_000 });
+    const ids = Array.from({ length: 30 }, (_, i) => `video_m${String(i).padStart(3, '0')}`);
+    await Promise.all(ids.map((id, i) => store.insertTask(taskRow(id, { key_id: 'key_m', price: 100 + i, hold: 100 + i }))));
+    const total = ids.reduce((sum, _, i) => sum + 100 + i, 0);
+    assert.equal((await store.keyById('key_m'))?.balance, 100_000 - total);
+    const holds = (await store.ledger('key_m', 0, 100)).filter((entry) => entry.kind === 'hold');
+    assert.deepEqual(holds.map((entry) => entry.task_id).sort(), [...ids].sort());
+    let balance = 100_000;
+    for (const entry of holds) {
+      balance += entry.amount;
+      assert.equal(entry.balance, balance, 'each entry carries the balance after it, in the order written');
+      assert.equal(entry.amount, -(100 + ids.indexOf(entry.task_id!)));
+    }
+    const audit = await store.ledgerAudit();
+    assert.deepEqual([audit.balanceMismatches, audit.negativeEntries, audit.holdsMissing], [[], [], []]);
+  });
+
   test('creates at once on a key without limits and on one with room for 5 unfinished: all of the first saved, 5 of the second, each exactly as given', async () => {
     const store = await freshStore();
     await store.insertKey({ ...KEY, id: 'key_free', hash: 'hash-free' });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { InsufficientBalance, LimitReached } from '../errors.ts';
 import { all, get, type Plan, run } from './plan.ts';
-import { type CheckedRow, MAX_ROWS, type Queries } from './queries.ts';
+import { type CheckedRow, type LedgerEntry, MAX_ROWS, type Queries } from './queries.ts';
 import type { ApiKeyRow, DeliveryRow, IdempotencyRow, TaskRow, WebhookEvent, WebhookRow } from './schema.ts';
 import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, StoreGauges } from './store.ts';
 import type { WebhookQueries } from './webhook-queries.ts';
@@ -9,6 +9,13 @@ import type { WebhookQueries } from './webhook-queries.ts';
 const DAY_MS = 24 * 3600 * 1000;
 
 export type Once = { key: string; hash: string; staleBefore: number };
+
+/** Rows written by one statement per MAX_ROWS of them (a multi-row statement's bound): each statement's answer, in order. */
+function* chunked<R, A>(rows: R[], write: (some: R[]) => Plan<A>): Plan<A[]> {
+  const answers: A[] = [];
+  for (let start = 0; start < rows.length; start += MAX_ROWS) answers.push(yield* write(rows.slice(start, start + MAX_ROWS)));
+  return answers;
+}
 
 /**
  * The store's operations of more than one statement, as plans (plan.ts), as pg-boss keeps
@@ -66,33 +73,44 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
   }
 
   /**
-   * Task creates that arrived together (group commit): each key is read once, and the tasks
-   * that take no hold on a key without limits, which need no more reads, are written in as
-   * few statements as the rows allow; the others one by one, as insertTask.
+   * Task creates that arrived together (group commit), key by key: a key with limits has
+   * its tasks saved one by one, as insertTask; any other key is read once, the group's holds
+   * on it are taken with one debit (each ledger entry with the balance after it, as one by
+   * one would have written), and the entries and tasks are written in as few statements as
+   * the rows allow. A debit the balance does not cover fails the group, whose creates are
+   * then saved one by one (write-batcher.ts), each refused or taken on its own.
    */
   function* insertTasks(tasks: TaskRow[]): Plan<void> {
-    const keys = new Map<string, ApiKeyRow | undefined>();
-    const plain: TaskRow[] = [];
-    for (const task of tasks) {
-      if (!keys.has(task.key_id)) keys.set(task.key_id, yield* get<{ id: string }, ApiKeyRow>(q.keyById, { id: task.key_id }));
-      const key = keys.get(task.key_id);
-      if (task.hold === null && (key === undefined || (key.limit_in_flight === null && key.limit_daily_spend === null))) plain.push(task);
-      else yield* insertTask(task);
+    const byKey = new Map<string, TaskRow[]>();
+    for (const task of tasks) byKey.set(task.key_id, [...(byKey.get(task.key_id) ?? []), task]);
+    const rows: TaskRow[] = [];
+    const holds: LedgerEntry[] = [];
+    for (const [keyId, ofKey] of byKey) {
+      const key = yield* get<{ id: string }, ApiKeyRow>(q.keyById, { id: keyId });
+      if (key && (key.limit_in_flight !== null || key.limit_daily_spend !== null)) {
+        for (const task of ofKey) yield* insertTask(task);
+        continue;
+      }
+      const held = ofKey.filter((task): task is TaskRow & { hold: number } => task.hold !== null);
+      if (held.length > 0) {
+        const total = held.reduce((sum, task) => sum + task.hold, 0);
+        let balance = (yield* debit(keyId, total)) + total;
+        for (const task of held) {
+          balance -= task.hold;
+          holds.push({ keyId, taskId: task.id, kind: 'hold', amount: -task.hold, balance, now: task.created_at, note: null });
+        }
+      }
+      rows.push(...ofKey);
     }
-    for (let start = 0; start < plain.length; start += MAX_ROWS) {
-      const rows = plain.slice(start, start + MAX_ROWS);
-      yield* run(q.insertTasks(rows.length), rows);
-    }
+    yield* chunked(holds, (some) => run(q.insertLedgers(some.length), some));
+    yield* chunked(rows, (some) => run(q.insertTasks(some.length), some));
   }
 
   /** Checks' outcomes that arrived together, written in as few statements as the rows allow: whether each was written (its lease held). */
   function* checkedTasks(rows: CheckedRow[]): Plan<boolean[]> {
-    const written = new Set<string>();
-    for (let start = 0; start < rows.length; start += MAX_ROWS) {
-      const some = rows.slice(start, start + MAX_ROWS);
-      for (const { id } of yield* all<CheckedRow[], { id: string }>(q.checkedTasks(some.length), some)) written.add(id);
-    }
-    return rows.map(({ id }) => written.has(id));
+    const written = yield* chunked(rows, (some) => all<CheckedRow[], { id: string }>(q.checkedTasks(some.length), some));
+    const ids = new Set(written.flat().map(({ id }) => id));
+    return rows.map(({ id }) => ids.has(id));
   }
 
   function* changeState(id: string, s: Settlement): Plan<TaskRow | undefined> {

@@ -19,6 +19,10 @@ const ACTIVE = ['queued', 'in_progress'] as const;
 /** The most rows one multi-row statement writes (an insert's 35 values each: well inside both databases' bound on a statement's values). */
 export const MAX_ROWS = 64;
 
+/** One entry of a key's ledger, as written: `balance` is the key's balance after it. */
+export type LedgerEntry = { keyId: string; taskId: string | null; kind: LedgerKind; amount: number; balance: number; now: number; note: string | null };
+const LEDGER_FIELDS = ['keyId', 'taskId', 'kind', 'amount', 'balance', 'now', 'note'] as const satisfies readonly (keyof LedgerEntry)[];
+
 /** A check's outcome for one task (Store.checked). */
 export type CheckedRow = { id: string; owner: string; progress: number; updatedAt: number; runAfter: number };
 const CHECKED_FIELDS = ['id', 'owner', 'progress', 'updatedAt', 'runAfter'] as const satisfies readonly (keyof CheckedRow)[];
@@ -41,6 +45,8 @@ export function buildQueries(db: Kysely<Database>) {
       return query;
     };
   };
+  const ledgerValues = (p: LedgerEntry) => ({ key_id: p.keyId, task_id: p.taskId, kind: p.kind, amount: p.amount, balance: p.balance, created_at: p.now, note: p.note });
+  const insertLedgers = perCount('insertLedgers', (count) => prepareRows((rows: LedgerEntry[]) => db.insertInto('ledger').values(rows.map(ledgerValues)), LEDGER_FIELDS, count));
   const insertTasks = perCount('insertTasks', (count) => prepareRows((rows: TaskRow[]) => db.insertInto('tasks').values(rows), TASK_COLUMNS, count));
   /**
    * The outcomes of checks of upstream tasks (as `checked`), each under its own lease, in one
@@ -168,10 +174,8 @@ export function buildQueries(db: Kysely<Database>) {
         .where('balance', 'is not', null)
         .returning('balance'),
     ),
-    insertLedger: prepare(
-      (p: { keyId: string; taskId: string | null; kind: LedgerKind; amount: number; balance: number; now: number; note: string | null }) =>
-        db.insertInto('ledger').values({ key_id: p.keyId, task_id: p.taskId, kind: p.kind, amount: p.amount, balance: p.balance, created_at: p.now, note: p.note }),
-    ),
+    insertLedger: prepare((p: LedgerEntry) => db.insertInto('ledger').values(ledgerValues(p))),
+    insertLedgers,
     /** Metered keys whose balance is not the sum of their ledger entries, or is below zero. */
     balanceMismatches: prepare((_: object) =>
       db
