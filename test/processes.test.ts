@@ -164,15 +164,18 @@ async function scenario(label: string, channel: Record<string, unknown>, allowed
   for (const id of taken) assert.ok(tasks.some((task) => task.id === id), `taken task ${id} is there`);
 
   // Completed, with its video kept; or failed only where the kill cut off a submit on its way
-  // and the upstream cannot be asked again: it reached the upstream (or was a moment from it:
-  // marked, then killed before its bytes left; one at most). Submits still waiting for a
-  // connection were never marked, and are retried.
+  // and the upstream cannot be asked again: it reached the upstream, or was a moment from it
+  // (marked, then killed before its bytes left). Such a submit holds one of the killed worker's
+  // CONNECTIONS slots, so there are at most that many; on a busy machine the moment between
+  // the mark and the send is long enough to catch two (seen once in five runs beside
+  // billing.test). Submits still waiting for a slot were never marked, and are retried: with
+  // the mark made before the wait, 46 of 200 failed unsent.
   const failed = tasks.filter((task) => task.status !== 'completed');
   for (const task of failed) assert.equal(task.error?.code, 'submit_outcome_unknown', JSON.stringify(task));
   if (!mayFail) assert.equal(failed.length, 0, `${failed.length} of ${tasks.length} failed`);
   const neverSent: string[] = [];
   for (const task of failed) if ((await sends(task.prompt)) === 0) neverSent.push(task.prompt);
-  assert.ok(neverSent.length <= 1, `${failed.length} failed, ${neverSent.length} of them never sent: ${neverSent.join(', ')}`);
+  assert.ok(neverSent.length <= CONNECTIONS, `${failed.length} failed, ${neverSent.length} of them never sent: ${neverSent.join(', ')}`);
   const kept = new Set(await storedKeys(dataDir, 'videos'));
   for (const task of tasks.filter((one) => one.status === 'completed')) assert.ok(kept.has(`videos/${task.id}/video.mp4`), `${task.id}'s video is kept`);
   for (const task of tasks) {
