@@ -15,12 +15,13 @@ import { benchOptions } from './options.ts';
  * npm run bench: the gateway against baselines in the same run, reported as ratios.
  *   poll    GET /v1/videos/{id}           vs bare node:http answering the same bytes   (target ≥ 0.7×)
  *   create  POST /v1/videos (ROLE=api)    vs bare node:http answering the same bytes   (target ≥ 0.4×)
+ *   metered the same create on a metered key (a hold and its ledger entry with each task), same baseline and target
  *   content GET …/content of a 20 MB MP4  vs nginx, one worker, sendfile                (target ≥ 1.0×)
  *                                         vs bare node:http piping fs.createReadStream  (target ≥ 0.9×)
  * The contenders of a part run in turn, BENCH_ROUNDS times (default 2; the order reverses
  * every other round), and are averaged; the spread is the lowest and highest of the
  * per-round ratios. BENCH_SECONDS sets a run's length (default 8). BENCH_PARTS picks the
- * parts, comma-separated (default poll,create,content): BENCH_PARTS=content tsx bench/run.ts.
+ * parts, comma-separated (default poll,create,metered,content): BENCH_PARTS=content tsx bench/run.ts.
  *
  * --store postgres (npm run bench -- --store postgres) runs the gateways on a PostgreSQL
  * schema of their own (test/support/database.ts), dropped at the end; the baselines are
@@ -29,11 +30,11 @@ import { benchOptions } from './options.ts';
  */
 const { store } = benchOptions('npm run bench -- [--store sqlite|postgres]');
 // After benchOptions: database.ts, under gateway.ts, reads the store as it loads.
-const { newClient, removeDataDir, ROOT, startGateway } = await import('../test/support/gateway.ts');
+const { ADMIN_KEY, newClient, removeDataDir, ROOT, startGateway } = await import('../test/support/gateway.ts');
 const TARGETS = { sqlite: { poll: 0.7, create: 0.4 }, postgres: { poll: 0.5, create: 0.25 } }[store];
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
-const PARTS = ['poll', 'create', 'content'] as const;
+const PARTS = ['poll', 'create', 'metered', 'content'] as const;
 const parts = new Set((process.env.BENCH_PARTS ?? PARTS.join(',')).split(',').map((part) => part.trim()));
 for (const part of parts) if (!(PARTS as readonly string[]).includes(part)) throw new Error(`BENCH_PARTS: unknown part ${part} (known: ${PARTS.join(', ')})`);
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'vidgate-bench-'));
@@ -178,6 +179,22 @@ async function benchApi() {
       row('create', create.gateway, 'bare node', create['bare node'], 'req/s', TARGETS.create);
       runs('create', create, 'req/s');
     }
+    // The same create on a metered key, as a gateway that bills makes every one: its hold is
+    // taken and written in the ledger with the task. Against the same baseline and target.
+    if (parts.has('metered')) {
+      const made = await fetch(`${gateway.url}/admin/keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'metered', balance: 1e15 }),
+      });
+      const { key } = (await made.json()) as { key: string };
+      const meteredGateway = { ...createGateway, headers: { ...headers, authorization: `Bearer ${key}` } };
+      await warmUp(createBaseline);
+      await warmUp(meteredGateway);
+      const metered = await compare({ 'bare node': () => requestsPerSecond(createBaseline), gateway: () => requestsPerSecond(meteredGateway) });
+      row('metered', metered.gateway, 'bare node', metered['bare node'], 'req/s', TARGETS.create);
+      runs('metered', metered, 'req/s');
+    }
   } finally {
     await gateway.stop();
   }
@@ -283,7 +300,7 @@ function freePort(): Promise<number> {
 try {
   console.log(`vidgate bench: store ${store}, ${seconds} s per run, ${os.cpus().length} cores, node ${process.version}`);
   console.log(`${rounds} rounds, parts: ${[...parts].join(', ')}`);
-  if (parts.has('poll') || parts.has('create')) await benchApi();
+  if (parts.has('poll') || parts.has('create') || parts.has('metered')) await benchApi();
   if (parts.has('content')) await benchContent();
 } finally {
   cleanUp();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { Unavailable } from '../errors.ts';
 import { migrations } from './migrations.ts';
 import { driveAsync, type Plan, type Step } from './plan.ts';
 import { ChangeListener } from './change-listener.ts';
@@ -91,7 +92,7 @@ const RETRYABLE = new Set(['40001', '40P01']);
  */
 class PostgresDriver implements Driver {
   readonly #prepared = new Map<string, Prepared>();
-  /** Groups of creates (or of checks) written at once: each waits on round trips, not on the CPU. */
+  /** Groups of checks written at once: each waits on round trips, not on the CPU. */
   readonly groups = 2;
   onWrite = () => {};
 
@@ -148,7 +149,9 @@ class PostgresDriver implements Driver {
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         const code = (error as { code?: string }).code;
-        if (code === undefined || !RETRYABLE.has(code) || tries >= MAX_TRIES) throw error;
+        if (code === undefined || !RETRYABLE.has(code)) throw error;
+        // Nothing was written: the caller may ask again, and should be told so, not given a 500.
+        if (tries >= MAX_TRIES) throw new Unavailable(`The database gave up this write ${MAX_TRIES} times for conflicting ones; try again`, 'database_busy', { cause: error });
         // Both sides of a conflict retry: a random wait keeps them from meeting again.
         await delay(Math.random() * 5 * tries);
       } finally {

@@ -8,8 +8,8 @@ interface Waiting<Item, Result> {
  * Group commit (task creates, check outcomes): the items that arrive while the previous
  * group is being written go together in the next one, one commit for many, and each gets
  * its own answer. When a group fails (one item is refused: a balance short of its hold, a
- * limit reached), the others must not fail with it: each is written again on its own. At
- * most `groups` groups are written at once.
+ * limit reached), the others must not fail with it: each is written again on its own, one
+ * after another. At most `groups` groups are written at once.
  */
 export class WriteBatcher<Item, Result = void> {
   #waiting: Waiting<Item, Result>[] = [];
@@ -48,7 +48,9 @@ export class WriteBatcher<Item, Result = void> {
     try {
       const answers = group.length > 1 ? await this.together(group.map(({ item }) => item)).catch(() => null) : null;
       if (answers) group.forEach(({ resolve }, index) => resolve(answers[index] as Result));
-      else await Promise.all(group.map(({ item, resolve, reject }) => this.alone(item).then(resolve, reject)));
+      // One after another: items of one group often share a row (a key's balance), and
+      // transactions racing on it would only conflict and be run again.
+      else for (const { item, resolve, reject } of group) await this.alone(item).then(resolve, reject);
     } finally {
       this.#writing--;
       this.#schedule();
