@@ -193,6 +193,24 @@ describe('holds at submit', () => {
     assert.equal((await ledgerOf(queue, client.id)).length, 1);
   });
 
+  test('a stream of 10,000 creates on one metered key, 50 at a time: every one taken and held, none lost to a write conflict', async () => {
+    const client = await metered(queue, 10_000 * 100_000);
+    const body = { model: 'grok-imagine', prompt: 'one of many', duration: 1, size: '480p' };
+    const price = (await client.json('POST', '/v1/videos/quotes', body)).body.price as number;
+    const answers = new Map<number, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (next++ < 10_000) {
+          const { status } = await client.json('POST', '/v1/videos', body);
+          answers.set(status, (answers.get(status) ?? 0) + 1);
+        }
+      }),
+    );
+    assert.deepEqual([...answers], [[200, 10_000]]);
+    assert.equal(await balanceOf(client), 10_000 * 100_000 - 10_000 * price);
+  });
+
   test('fifty submits racing for the last of a balance: exactly as many accepted as it covers, never below zero', async () => {
     const client = await metered(queue, 7 * 2 * GROK_480 + GROK_480 / 2);
     const answers = await Promise.all(Array.from({ length: 50 }, () => client.json('POST', '/v1/videos', textTask(2))));
