@@ -35,22 +35,14 @@ const types = {
     (oid === INT8 || oid === NUMERIC) && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser,
 };
 
-/**
- * Whether a statement may change a row someone could have read before: anything but a
- * SELECT, and but a plain INSERT (a new row is in no cache; ON CONFLICT may update one).
- */
-function changesRows(sql: string): boolean {
-  if (/^\s*select\b/i.test(sql)) return false;
-  return !(/^\s*insert\b/i.test(sql) && !/\bon conflict\b/i.test(sql));
-}
-
-/** A statement prepared on the connections, and what running it may change. */
+/** A statement prepared on the connections, and which cached rows running it may change. */
 interface Prepared {
   name: string;
-  writes: boolean;
   /**
-   * The cached table whose rows it changes or deletes (ChangeNotices announces them), and
-   * where their ids are read: the rows it returns, or its `id` (or `keyId`) parameter.
+   * The cached table whose rows it changes or deletes, and where their ids are read: the
+   * rows it returns, or its `id` (or `keyId`) parameter. Only an UPDATE or DELETE of a key
+   * or a task can change a row a cache holds: a new row is in none (a cache keeps only rows
+   * it found), and no other table is cached.
    */
   announces: { table: CachedTable; idsFrom: 'rows' | 'params' } | null;
 }
@@ -59,7 +51,7 @@ function prepared(sql: string): Prepared {
   const name = `q${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
   const table = /^\s*(?:update|delete\s+from)\s+"(tasks|api_keys)"/i.exec(sql)?.[1] as CachedTable | undefined;
   const idsFrom = /\breturning\s+(?:\*|(?:"\w+"\.)?"id")/i.test(sql) ? 'rows' : 'params';
-  return { name, writes: changesRows(sql), announces: table ? { table, idsFrom } : null };
+  return { name, announces: table ? { table, idsFrom } : null };
 }
 
 /** The ids of the rows a statement changed (see Prepared). */
@@ -85,16 +77,16 @@ const RETRYABLE = new Set(['40001', '40P01']);
  * snapshot in a REPEATABLE READ READ ONLY transaction; a write in a SERIALIZABLE one, so
  * that each plan sees the database as if it ran alone (what SQLite's single writer gives
  * by construction); when PostgreSQL gives one up for a conflict, the plan is made and run
- * again. Statements are prepared once per connection, named by their text. `onWrite` is
- * told after every statement that may change a row others read, and again when a
- * transaction that ran one commits; the key and task rows a statement changed are
- * announced to the other processes (ChangeNotices) once they are committed.
+ * again. Statements are prepared once per connection, named by their text. `onChanged` is
+ * told of each key and task row a statement changed, at once and again when its
+ * transaction commits (a read between the two may have kept the row as it was); the other
+ * processes are told by ChangeNotices once it is committed.
  */
 class PostgresDriver implements Driver {
   readonly #prepared = new Map<string, Prepared>();
   /** Groups of checks written at once: each waits on round trips, not on the CPU. */
   readonly groups = 2;
-  onWrite = () => {};
+  onChanged: (table: CachedTable, id: string) => void = () => {};
 
   constructor(
     private readonly pool: pg.Pool,
@@ -103,24 +95,19 @@ class PostgresDriver implements Driver {
   ) {}
 
   /**
-   * Runs one step. `changed` is told when it may have changed a row (for the commit to tell
-   * again); `announce`, of each cached row it changed, to be announced once committed.
+   * Runs one step; `changed` is told of each key and task row it changed (a failed statement
+   * changed nothing: PostgreSQL undoes it, and its transaction with it).
    */
-  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: () => void, announce: (table: CachedTable, id: string) => void): Promise<unknown> {
+  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: (table: CachedTable, id: string) => void): Promise<unknown> {
     let statement = this.#prepared.get(step.query.sql);
     if (statement === undefined) this.#prepared.set(step.query.sql, (statement = prepared(step.query.sql)));
     if (statement.announces?.idsFrom === 'params') paramId(step);
-    let result: pg.QueryResult;
-    try {
-      result = await on.query({ name: statement.name, text: step.query.sql, values: step.query.bind(step.params as never) });
-    } finally {
-      if (statement.writes) {
-        this.onWrite();
-        changed();
-      }
-    }
+    const result = await on.query({ name: statement.name, text: step.query.sql, values: step.query.bind(step.params as never) });
     if (statement.announces && result.rowCount) {
-      for (const id of changedIds(step, result.rows, statement.announces.idsFrom)) announce(statement.announces.table, id);
+      for (const id of changedIds(step, result.rows, statement.announces.idsFrom)) {
+        this.onChanged(statement.announces.table, id);
+        changed(statement.announces.table, id);
+      }
     }
     if (step.mode === 'all') return result.rows;
     if (step.mode === 'get') return result.rows[0];
@@ -130,21 +117,20 @@ class PostgresDriver implements Driver {
   async transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
     // One statement commits as it runs: its changes are announced at once.
     const announceNow = (table: CachedTable, id: string) => this.notices.changed(table, id);
-    if (isolation === 'statement') return driveAsync(make(), (step) => this.#execute(this.pool, step, () => {}, announceNow));
+    if (isolation === 'statement') return driveAsync(make(), (step) => this.#execute(this.pool, step, announceNow));
     const begin = isolation === 'write' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
     for (let tries = 1; ; tries++) {
       const client = await this.pool.connect();
       try {
         await client.query(begin);
-        let changes = false;
-        const announced: [CachedTable, string][] = [];
-        const result = await driveAsync(make(), (step) =>
-          this.#execute(client, step, () => (changes = true), (table, id) => announced.push([table, id])),
-        );
+        const changed: [CachedTable, string][] = [];
+        const result = await driveAsync(make(), (step) => this.#execute(client, step, (table, id) => changed.push([table, id])));
         await client.query('COMMIT');
-        // What was read between a change and this commit may have been kept as it was before it.
-        if (changes) this.onWrite();
-        for (const [table, id] of announced) this.notices.changed(table, id);
+        for (const [table, id] of changed) {
+          // What was read between the change and this commit may have been kept as it was before it.
+          this.onChanged(table, id);
+          this.notices.changed(table, id);
+        }
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -197,16 +183,16 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
   // Rows are kept only while change notices are heard: without them, every read asks the database.
   // A connection can die without a word (a network fault): then a row is at most a second old.
   const cache = new ReadCache(() => listener?.listening ?? false, 1000);
-  driver.onWrite = () => cache.forgetAll();
+  driver.onChanged = (table, id) => cache.forget(table, id);
   await listener?.start();
   return new PostgresStore(driver, buildStatements(db), cache, listener);
 }
 
 /**
- * The PostgreSQL store, with the poll reads cached (read-cache.ts): a row is dropped when any
- * process changes it (a change notice: change-notices.ts, migration 0013) and everything at every write of this
- * process's own (until its notices arrive). Its own members are #private, as the Store's rule
- * asks (test/store.test.ts).
+ * The PostgreSQL store, with the poll reads cached (read-cache.ts): a row is dropped when
+ * another process changes it (a change notice: change-notices.ts, migration 0013), and at
+ * once when this one does (the driver's onChanged). Its own members are #private, as the
+ * Store's rule asks (test/store.test.ts).
  */
 class PostgresStore extends CachedStore {
   readonly #listener: ChangeListener | null;
