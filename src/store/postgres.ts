@@ -161,22 +161,15 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
   // An idle connection that breaks (the server restarts) must not take the process down.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  // Kysely's PostgreSQL migrator holds an advisory lock for the run: processes starting together wait for one another.
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
-  for (let tries = 1; ; tries++) {
-    try {
+  try {
+    await migrateInTurn(url, schema, async () => {
       await ensureSchema(pool, schema);
-    } catch (error) {
-      await db.destroy();
-      throw error;
-    }
-    const { error, results } = await migrator.migrateToLatest();
-    if (!error) break;
-    // Processes starting together on a new schema race on making it; CI once saw a migration
-    // find it missing (3F000) just after the check. Made again, the run is tried again.
-    if ((error as { code?: string }).code === '3F000' && tries < 5) continue;
+      const { error, results } = await new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema }).migrateToLatest();
+      if (error) throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
+    });
+  } catch (error) {
     await db.destroy();
-    throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
+    throw error;
   }
   const driver = new PostgresDriver(pool, db, new ChangeNotices(pool, schema));
   const listener = readCache ? new ChangeListener(url, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
@@ -205,6 +198,26 @@ class PostgresStore extends CachedStore {
   override async close(): Promise<void> {
     await this.#listener?.close();
     await super.close();
+  }
+}
+
+/**
+ * Runs `migrate` while holding an advisory lock of the schema's, on a connection of its own
+ * (the pool may have one): processes starting together on a new schema take turns. Kysely's
+ * migrator takes its lock only after it has made its own tables (kysely migrator.js,
+ * #migrate: the schema, kysely_migration and its lock table first), and there they raced:
+ * CI saw a run find the schema missing (3F000) and, after a retry for that, a table (42P01).
+ */
+async function migrateInTurn(url: string, schema: string, migrate: () => Promise<void>): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`vidgate migrations ${schema}`]);
+    await migrate();
+  } finally {
+    // Ending the session lets the lock go, whatever happened.
+    await client.end().catch(() => undefined);
   }
 }
 
