@@ -82,7 +82,11 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
    */
   function* insertTasks(tasks: TaskRow[]): Plan<void> {
     const byKey = new Map<string, TaskRow[]>();
-    for (const task of tasks) byKey.set(task.key_id, [...(byKey.get(task.key_id) ?? []), task]);
+    for (const task of tasks) {
+      const ofKey = byKey.get(task.key_id);
+      if (ofKey) ofKey.push(task);
+      else byKey.set(task.key_id, [task]);
+    }
     const rows: TaskRow[] = [];
     const holds: LedgerEntry[] = [];
     for (const [keyId, ofKey] of byKey) {
