@@ -540,6 +540,46 @@ describe('task creates arriving together are written together', () => {
     }
   });
 
+  test('creates at once with every field set come back exactly as given: text of any kind, times and sizes near 2^53', async () => {
+    const store = await freshStore();
+    await store.insertKey(KEY);
+    const texts = ['quote " and \' and \\ backslash', 'ünïcödé — 视频 🎬', '{"json": [1, 2.5, null]}', 'line\nbreak\ttab', ' ', 'null'];
+    const given = Array.from({ length: 24 }, (_, i) =>
+      taskRow(`video_x${String(i).padStart(3, '0')}`, {
+        prompt: texts[i % texts.length]!,
+        status: i % 3 === 0 ? 'queued' : 'in_progress',
+        progress: i,
+        remixed_from_video_id: `video_source${i}`,
+        warnings: JSON.stringify([{ field: 'x', message: texts[(i + 1) % texts.length] }]),
+        provider: 'xai',
+        operation: `{"id":"op-${i}"}`,
+        submit_started_at: NOW + i,
+        usage: '{"seconds":3}',
+        error_code: `code_${i}`,
+        error_message: texts[(i + 2) % texts.length]!,
+        created_at: NOW + i,
+        updated_at: Number.MAX_SAFE_INTEGER - i,
+        started_at: NOW + 1,
+        completed_at: NOW + 2,
+        expires_at: 2 ** 52 + i,
+        run_after: NOW + 3,
+        attempts: 2,
+        claims: 1,
+        lease_owner: `runner-${i}`,
+        lease_expires_at: NOW + 4,
+        video_key: `files/video_x${i}/video.mp4`,
+        video_size: 2 ** 40 + i,
+        price: 1_000_000_000_000 + i,
+        cost: 7,
+        mode: i % 2 === 0 ? 'live' : 'test',
+        request_id: `req_${i}`,
+        callback_url: `https://hooks.example.com/${i}?a=1&b=2`,
+      }),
+    );
+    await Promise.all(given.map((task) => store.insertTask(task)));
+    for (const task of given) assert.deepEqual(await store.taskById(task.id), task);
+  });
+
   test('checks of upstream tasks written together: each under its own lease, with its own values; one whose lease another runner took is refused alone', async () => {
     const store = await freshStore();
     const ids = Array.from({ length: 24 }, (_, i) => `video_c${String(i).padStart(3, '0')}`);

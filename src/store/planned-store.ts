@@ -47,7 +47,11 @@ export class PlannedStore implements Store {
   readonly #q: Queries;
   readonly #w: WebhookQueries;
   readonly #plans: Plans;
-  /** Task creates that arrive together are written in one transaction (one commit for many). */
+  /**
+   * Task creates that arrive together are written together: those without a hold, of keys
+   * without limits, in one statement; the rest in one transaction (one commit for many).
+   */
+  readonly #unlimitedCreates: WriteBatcher<TaskRow, boolean>;
   readonly #creates: WriteBatcher<TaskRow>;
   /** So are the outcomes of checks of upstream tasks, most of a worker's writes. */
   readonly #checks: WriteBatcher<CheckedRow, boolean>;
@@ -57,6 +61,12 @@ export class PlannedStore implements Store {
     this.#q = q;
     this.#w = w;
     this.#plans = plans;
+    const insertUnlimited = async (tasks: TaskRow[]) => {
+      const saved = await this.#read(() => plans.insertUnlimitedTasks(tasks));
+      return tasks.map(({ id }) => saved.has(id));
+    };
+    // Several groups at once: they share no row, and each is one statement.
+    this.#unlimitedCreates = new WriteBatcher(insertUnlimited, async (task) => (await insertUnlimited([task]))[0]!, driver.groups);
     this.#creates = new WriteBatcher(
       async (tasks) => {
         await this.#write(() => plans.insertTasks(tasks));
@@ -121,8 +131,9 @@ export class PlannedStore implements Store {
     return this.#changed(this.#q.revokeKey, { id, now });
   }
 
-  insertTask(task: TaskRow) {
-    return this.#creates.add(task);
+  async insertTask(task: TaskRow) {
+    if (task.hold === null && (await this.#unlimitedCreates.add(task))) return;
+    await this.#creates.add(task);
   }
   taskById(id: string) {
     return this.#read(() => get<{ id: string }, TaskRow>(this.#q.taskById, { id }));

@@ -110,6 +110,12 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
     yield* chunked(rows, (some) => run(q.insertTasks(some.length), some));
   }
 
+  /** Tasks without a hold, of keys without limits (queries.ts), in as few statements as the rows allow: the ids saved. */
+  function* insertUnlimitedTasks(tasks: TaskRow[]): Plan<Set<string>> {
+    const saved = yield* chunked(tasks, (some) => all<TaskRow[], { id: string }>(q.insertUnlimitedTasks(some.length), some));
+    return new Set(saved.flat().map(({ id }) => id));
+  }
+
   /** Checks' outcomes that arrived together, written in as few statements as the rows allow: whether each was written (its lease held). */
   function* checkedTasks(rows: CheckedRow[]): Plan<boolean[]> {
     const written = yield* chunked(rows, (some) => all<CheckedRow[], { id: string }>(q.checkedTasks(some.length), some));
@@ -215,6 +221,7 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
   return {
     insertTask,
     insertTasks,
+    insertUnlimitedTasks,
     checkedTasks,
     heldClaim,
 

@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import type { ChargeTable, Database, KeyLimits, KeyMode, LedgerKind, TaskRow } from './schema.ts';
 import { isPostgres } from './dialect.ts';
 import { prepare, prepareRows, type PreparedQuery } from './prepared.ts';
@@ -71,6 +71,39 @@ export function buildQueries(db: Kysely<Database>) {
       count,
     ),
   );
+  /**
+   * Most creates — no hold, and a key without limits — saved in one statement that commits
+   * as it runs: on PostgreSQL one round trip for a group of them, where a transaction takes
+   * four. It returns the ids it saved; a task of a key with limits is left for insertTask,
+   * which counts the key's tasks in a transaction, and a held task is never saved here (its
+   * hold is taken with it). PostgreSQL reads the rows from one JSON parameter, which halves
+   * the client's CPU per row against 35 bound values (measured: 15 against 30 µs); SQLite
+   * reads JSON four times slower than bound VALUES, so it binds them.
+   */
+  const unlimitedTasks = (rows: RawBuilder<unknown>) => {
+    const columns = sql.join(TASK_COLUMNS.map((column) => sql.ref(column)));
+    const query = sql`insert into "tasks" (${columns}) select ${columns} from ${rows} as r
+      where r.hold is null and not exists (select 1 from "api_keys" as k where k.id = r.key_id and (k.limit_in_flight is not null or k.limit_daily_spend is not null))
+      returning "id"`;
+    return { compile: () => query.compile(db) };
+  };
+  const insertUnlimitedTasks = isPostgres(db)
+    ? (() => {
+        const query = prepare((p: { rows: string }) => unlimitedTasks(sql`json_populate_recordset(null::"tasks", ${p.rows}::json)`));
+        const asJson: PreparedQuery<TaskRow[]> = { sql: query.sql, bind: (rows) => query.bind({ rows: JSON.stringify(rows) }) };
+        return (_count: number) => asJson;
+      })()
+    : perCount('insertUnlimitedTasks', (count) =>
+        prepareRows(
+          (rows: TaskRow[]) => {
+            const values = sql.join(rows.map((row) => sql`(${sql.join(TASK_COLUMNS.map((column) => row[column]))})`));
+            const named = sql.join(TASK_COLUMNS.map((column, index) => sql`${sql.ref(`column${index + 1}`)} as ${sql.ref(column)}`));
+            return unlimitedTasks(sql`(select ${named} from (values ${values}))`);
+          },
+          TASK_COLUMNS,
+          count,
+        ),
+      );
   const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
   /** One page of a key's tasks in (created_at, id) order, optionally after a cursor task. */
   const page = (order: 'asc' | 'desc', afterCursor: boolean) =>
@@ -255,6 +288,7 @@ export function buildQueries(db: Kysely<Database>) {
 
     insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
     insertTasks,
+    insertUnlimitedTasks,
     checkedTasks,
     taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
     newestFirst: page('desc', false),
