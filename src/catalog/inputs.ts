@@ -50,3 +50,8 @@ export function inputParam(job: Pick<VideoJob, 'inputParams'>, input: { images: 
   if (input === 'video') return job.inputParams?.video ?? 'video';
   return job.inputParams?.images[input.images] ?? `images[${input.images}]`;
 }
+
+/** Whether the job has any input at all (most creates are a prompt alone: nothing to store or measure). */
+export function hasInputs(job: Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos'>): boolean {
+  return job.images.length > 0 || job.lastImage !== null || job.video !== null || job.videos.length > 0;
+}

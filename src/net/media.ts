@@ -1,5 +1,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { hasInputs } from '../catalog/inputs.ts';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { InvalidInput } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -36,6 +37,7 @@ export class MediaResolver {
    * (`ownVideo` checks the id and answers its storage key). URLs stay URLs.
    */
   async materialize(taskId: string, job: VideoJob, ownVideo: (id: string) => Promise<string>): Promise<VideoJob> {
+    if (!hasInputs(job)) return job;
     let index = 0;
     const store = async (ref: MediaRef): Promise<MediaRef> => {
       const mime = ref.kind === 'url' ? '' : ref.kind === 'video' ? 'video/mp4' : ref.mime;

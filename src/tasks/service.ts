@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PriceTable } from '../billing/prices.ts';
 import { type Quote, quote } from '../billing/quote.ts';
 import { fieldFor } from '../catalog/fields.ts';
-import { inputParam } from '../catalog/inputs.ts';
+import { hasInputs, inputParam } from '../catalog/inputs.ts';
 import { findModel } from '../catalog/models.ts';
 import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
@@ -185,13 +185,13 @@ export class TaskService {
     return task.video_key;
   }
 
-  /** An edit's or extension's stored input is measured: its length must suit the capability. */
   /**
    * Every stored input (upload, data URI, one of the caller's videos) is measured now, so
    * that a picture too large or a video of the wrong length is a 400 naming it, by the very
    * rule the renderer applies to URL inputs when it fetches them (media/limits.ts).
    */
   private async checkInputs(job: VideoJob): Promise<VideoJob> {
+    if (!hasInputs(job)) return job;
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
     const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
