@@ -3,7 +3,7 @@ import { all, get, type Plan, run } from './plan.ts';
 import { buildPlans, type Once, type Plans } from './plans.ts';
 import { buildQueries, type CheckedRow, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, DeliveryRow, LedgerRow, TaskRow, WebhookRow } from './schema.ts';
-import type { Lane, Settlement, Store, UsageRow } from './store.ts';
+import type { ActiveKey, Lane, Settlement, Store, UsageRow } from './store.ts';
 import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
 import { WriteBatcher } from './write-batcher.ts';
 
@@ -36,6 +36,10 @@ export interface Driver {
   readonly groups: number;
   close(): Promise<void>;
 }
+
+/** An active key as the queries answer it: `metered` is 1 or 0 (SQLite has no boolean). */
+type StoredActiveKey = Omit<ActiveKey, 'metered'> & { metered: number | boolean };
+const activeKey = (row: StoredActiveKey | undefined): ActiveKey | undefined => row && { ...row, metered: Boolean(row.metered) };
 
 /**
  * The Store for every database: each method is a plan (plans.ts, or one statement of
@@ -118,11 +122,11 @@ export class PlannedStore implements Store {
   ledger(keyId: string, after: number, limit: number) {
     return this.#read(() => all<{ keyId: string; after: number; limit: number }, LedgerRow>(this.#q.ledgerPage, { keyId, after, limit }));
   }
-  activeKeyByHash(hash: string) {
-    return this.#read(() => get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }));
+  async activeKeyByHash(hash: string) {
+    return activeKey(await this.#read(() => get<{ hash: string }, StoredActiveKey>(this.#q.activeKeyByHash, { hash })));
   }
-  activeKeyById(id: string) {
-    return this.#read(() => get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }));
+  async activeKeyById(id: string) {
+    return activeKey(await this.#read(() => get<{ id: string }, StoredActiveKey>(this.#q.activeKeyById, { id })));
   }
   listKeys() {
     return this.#read(() => all<object, ApiKeyRow>(this.#q.listKeys, {}));

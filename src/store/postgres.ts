@@ -47,9 +47,16 @@ interface Prepared {
   announces: { table: CachedTable; idsFrom: 'rows' | 'params' } | null;
 }
 
+/**
+ * A statement that sets a key's balance and nothing else (a debit or credit): no cached row
+ * holds a balance (ActiveKey, store.ts), so it changes none, and a metered key is not read
+ * again after every hold. Anything more in its SET list, and it is announced.
+ */
+const BALANCE_ONLY = /^\s*update\s+"api_keys"\s+set\s+"balance"\s*=\s*"balance"\s*[-+]\s*\$\d+\s+where\b/i;
+
 function prepared(sql: string): Prepared {
   const name = `q${createHash('sha1').update(sql).digest('hex').slice(0, 16)}`;
-  const table = /^\s*(?:update|delete\s+from)\s+"(tasks|api_keys)"/i.exec(sql)?.[1] as CachedTable | undefined;
+  const table = BALANCE_ONLY.test(sql) ? undefined : (/^\s*(?:update|delete\s+from)\s+"(tasks|api_keys)"/i.exec(sql)?.[1] as CachedTable | undefined);
   const idsFrom = /\breturning\s+(?:\*|(?:"\w+"\.)?"id")/i.test(sql) ? 'rows' : 'params';
   return { name, announces: table ? { table, idsFrom } : null };
 }

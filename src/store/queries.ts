@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
-import type { ChargeTable, Database, KeyLimits, KeyMode, LedgerKind, TaskRow } from './schema.ts';
+import type { ApiKeyTable, ChargeTable, Database, KeyLimits, KeyMode, LedgerKind, TaskRow } from './schema.ts';
 import { isPostgres } from './dialect.ts';
 import { prepare, prepareRows, type PreparedQuery } from './prepared.ts';
 
@@ -15,6 +15,12 @@ export const TASK_COLUMNS = [
 ] as const satisfies readonly (keyof TaskRow)[];
 
 const ACTIVE = ['queued', 'in_progress'] as const;
+
+const ACTIVE_KEY_COLUMNS = [
+  'id', 'name', 'key_hash', 'key_prefix', 'created_at', 'revoked_at', 'mode', 'limit_rpm', 'limit_in_flight', 'limit_daily_spend', 'webhook_secret',
+] as const satisfies readonly Exclude<keyof ApiKeyTable, 'balance'>[];
+// Every column but the balance: a column added to the table and left out here fails to compile.
+const _everyKeyColumn: [Exclude<keyof ApiKeyTable, 'balance' | (typeof ACTIVE_KEY_COLUMNS)[number]>] extends [never] ? true : never = true;
 
 /** The most rows one multi-row statement writes (an insert's 35 values each: well inside both databases' bound on a statement's values). */
 export const MAX_ROWS = 64;
@@ -104,6 +110,13 @@ export function buildQueries(db: Kysely<Database>) {
           count,
         ),
       );
+  /** Unrevoked keys as ActiveKey (store.ts) has them: no balance, and whether there is one (1 or 0: SQLite has no boolean). */
+  const activeKeys = () =>
+    db
+      .selectFrom('api_keys')
+      .select(ACTIVE_KEY_COLUMNS)
+      .select(sql<number>`case when "balance" is null then 0 else 1 end`.as('metered'))
+      .where('revoked_at', 'is', null);
   const ownTasks = (p: { keyId: string }) => db.selectFrom('tasks').selectAll().where('key_id', '=', p.keyId);
   /** One page of a key's tasks in (created_at, id) order, optionally after a cursor task. */
   const page = (order: 'asc' | 'desc', afterCursor: boolean) =>
@@ -275,12 +288,8 @@ export function buildQueries(db: Kysely<Database>) {
     ledgerPage: prepare((p: { keyId: string; after: number; limit: number }) =>
       db.selectFrom('ledger').selectAll().where('key_id', '=', p.keyId).where('id', '>', p.after).orderBy('id').limit(p.limit),
     ),
-    activeKeyByHash: prepare((p: { hash: string }) =>
-      db.selectFrom('api_keys').selectAll().where('key_hash', '=', p.hash).where('revoked_at', 'is', null),
-    ),
-    activeKeyById: prepare((p: { id: string }) =>
-      db.selectFrom('api_keys').selectAll().where('id', '=', p.id).where('revoked_at', 'is', null),
-    ),
+    activeKeyByHash: prepare((p: { hash: string }) => activeKeys().where('key_hash', '=', p.hash)),
+    activeKeyById: prepare((p: { id: string }) => activeKeys().where('id', '=', p.id)),
     listKeys: prepare((_: object) => db.selectFrom('api_keys').selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc')),
     revokeKey: prepare((p: { id: string; now: number }) =>
       db.updateTable('api_keys').set({ revoked_at: p.now }).where('id', '=', p.id).where('revoked_at', 'is', null),

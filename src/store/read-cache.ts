@@ -1,7 +1,6 @@
-import { get } from './plan.ts';
 import { type Driver, PlannedStore, type Statements } from './planned-store.ts';
-import type { Queries } from './queries.ts';
-import type { ApiKeyRow, TaskRow } from './schema.ts';
+import type { TaskRow } from './schema.ts';
+import type { ActiveKey } from './store.ts';
 
 /** Rows a cache keeps at most; past that it starts over. */
 const CACHE_LIMIT = 10_000;
@@ -23,8 +22,8 @@ export type CachedTable = 'api_keys' | 'tasks';
  * the database. A row loaded while a change was told is not kept: it may be the old one.
  */
 export class ReadCache {
-  readonly #keysByHash = new Map<string, Kept<ApiKeyRow>>();
-  readonly #keysById = new Map<string, Kept<ApiKeyRow>>();
+  readonly #keysByHash = new Map<string, Kept<ActiveKey>>();
+  readonly #keysById = new Map<string, Kept<ActiveKey>>();
   readonly #tasks = new Map<string, Kept<TaskRow>>();
   /** Bumped at every change told: a load that saw it change keeps nothing. */
   #epoch = 0;
@@ -53,10 +52,10 @@ export class ReadCache {
     for (const [hash, key] of this.#keysByHash) if (key.row.id === id) this.#keysByHash.delete(hash);
   }
 
-  keyByHash(hash: string, load: () => Promise<ApiKeyRow | undefined>) {
+  keyByHash(hash: string, load: () => Promise<ActiveKey | undefined>) {
     return this.#through(this.#keysByHash, hash, load);
   }
-  keyById(id: string, load: () => Promise<ApiKeyRow | undefined>) {
+  keyById(id: string, load: () => Promise<ActiveKey | undefined>) {
     return this.#through(this.#keysById, id, load);
   }
   task(id: string, load: () => Promise<TaskRow | undefined>) {
@@ -83,25 +82,21 @@ export class ReadCache {
  * #private so that the object's methods are exactly the Store's (test/store.test.ts).
  */
 export class CachedStore extends PlannedStore {
-  readonly #driver: Driver;
-  readonly #q: Queries;
   readonly #cache: ReadCache;
 
   constructor(driver: Driver, statements: Statements, cache: ReadCache) {
     super(driver, statements);
-    this.#driver = driver;
-    this.#q = statements.q;
     this.#cache = cache;
   }
 
   override activeKeyByHash(hash: string) {
-    return this.#cache.keyByHash(hash, () => this.#driver.transact(() => get<{ hash: string }, ApiKeyRow>(this.#q.activeKeyByHash, { hash }), 'statement'));
+    return this.#cache.keyByHash(hash, () => super.activeKeyByHash(hash));
   }
   override activeKeyById(id: string) {
-    return this.#cache.keyById(id, () => this.#driver.transact(() => get<{ id: string }, ApiKeyRow>(this.#q.activeKeyById, { id }), 'statement'));
+    return this.#cache.keyById(id, () => super.activeKeyById(id));
   }
   override async taskForKey(id: string, keyId: string) {
-    const task = await this.#cache.task(id, () => this.#driver.transact(() => get<{ id: string }, TaskRow>(this.#q.taskById, { id }), 'statement'));
+    const task = await this.#cache.task(id, () => super.taskById(id));
     return task?.key_id === keyId ? task : undefined;
   }
 }

@@ -62,6 +62,14 @@ export interface StoreGauges {
 export type Lane = 'local' | 'upstream';
 
 /**
+ * A key as requests are authenticated by it, and as the read cache keeps it: everything but
+ * its balance, which moves with every create of a metered key (its hold) and would drop the
+ * cached key each time. Whether it is metered never changes; the balance itself is read
+ * from the database (keyById) where it is needed.
+ */
+export type ActiveKey = Omit<ApiKeyRow, 'balance'> & { metered: boolean };
+
+/**
  * What the rest of the gateway may ask of the database. Methods name what they do for
  * the gateway, not the SQL; every write that a runner makes names the lease it holds,
  * so a runner that lost its lease (or a task deleted under it) changes nothing.
@@ -83,9 +91,9 @@ export interface Store {
   ledgerAudit(): Promise<LedgerAudit>;
   /** A key's ledger entries in order, after the entry `after` (0: from the start). */
   ledger(keyId: string, after: number, limit: number): Promise<LedgerRow[]>;
-  activeKeyByHash(hash: string): Promise<ApiKeyRow | undefined>;
+  activeKeyByHash(hash: string): Promise<ActiveKey | undefined>;
   /** The key with this id unless it is revoked (a signed link names its owner key by id). */
-  activeKeyById(id: string): Promise<ApiKeyRow | undefined>;
+  activeKeyById(id: string): Promise<ActiveKey | undefined>;
   listKeys(): Promise<ApiKeyRow[]>;
   revokeKey(id: string, now: number): Promise<boolean>;
 

@@ -219,10 +219,11 @@ export class TaskService {
     const { media, store } = this.options;
     // The key as the request was authenticated (cached); its mode and metering never change.
     // Revoked since, it is read as it is: refused later, never made free.
-    const key = (await store.activeKeyById(keyId)) ?? (await store.keyById(keyId));
+    const active = await store.activeKeyById(keyId);
+    const revoked = active ? undefined : await store.keyById(keyId);
     // Its deliveries are signed with the key's callback secret: made now, so that it exists before any is sent.
     if (options.callbackUrl) await store.keyWebhookSecret(keyId, newWebhookSecret());
-    const test = key?.mode === 'test';
+    const test = (active ?? revoked)?.mode === 'test';
     let job: VideoJob;
     let provider: string;
     try {
@@ -237,7 +238,7 @@ export class TaskService {
     }
     // Quoted for every key (a test key sees what live would cost); held only on a metered live key.
     const price = quote(job, this.options.prices).amount;
-    const metered = !test && (key?.balance ?? null) !== null;
+    const metered = !test && (active ? active.metered : (revoked?.balance ?? null) !== null);
     return {
       id,
       key_id: keyId,
