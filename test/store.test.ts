@@ -15,7 +15,7 @@ import type { TaskRow } from '../src/store/schema.ts';
 import { buildPriceTable } from '../src/billing/prices.ts';
 import { validate } from '../src/catalog/validate.ts';
 import type { Store } from '../src/store/store.ts';
-import { dropTestSchemas, openTestStore } from './support/database.ts';
+import { dropTestSchemas, openTestStore, openTestStores } from './support/database.ts';
 import { removeDataDir } from './support/gateway.ts';
 import { mp4File } from './support/media.ts';
 
@@ -540,6 +540,30 @@ describe('task creates arriving together are written together', () => {
       assert.equal(task?.prompt, `prompt ${i}`);
       assert.equal(task?.price, i);
     }
+  });
+
+  test('metered creates on two keys from two stores at once (two processes): every hold taken once, in either order, the books agree', async () => {
+    const stores = await openTestStores(scratchDir(), 2);
+    opened.push(...stores);
+    await stores[0]!.insertKey({ ...KEY, id: 'key_a', hash: 'hash-a', balance: 1_000_000 });
+    await stores[0]!.insertKey({ ...KEY, id: 'key_b', hash: 'hash-b', balance: 1_000_000 });
+    // Each store's groups hold both keys, one store's in the other order: two groups must meet in one order, not deadlock.
+    const made = stores.flatMap((store, s) =>
+      Array.from({ length: 60 }, (_, i) => {
+        const key = (i + s) % 2 === 0 ? 'key_a' : 'key_b';
+        return store.insertTask(taskRow(`video_s${s}_${String(i).padStart(3, '0')}`, { key_id: key, price: 100 + i, hold: 100 + i }));
+      }),
+    );
+    await Promise.all(made);
+    const held = (s: number, key: string) => Array.from({ length: 60 }, (_, i) => ((i + s) % 2 === 0 ? 'key_a' : 'key_b') === key ? 100 + i : 0).reduce((a, b) => a + b, 0);
+    for (const key of ['key_a', 'key_b']) {
+      assert.equal((await stores[1]!.keyById(key))?.balance, 1_000_000 - held(0, key) - held(1, key));
+      const holds = (await stores[1]!.ledger(key, 0, 1000)).filter((entry) => entry.kind === 'hold');
+      assert.equal(holds.length, 60);
+      assert.equal(new Set(holds.map((entry) => entry.task_id)).size, 60);
+    }
+    const audit = await stores[1]!.ledgerAudit();
+    assert.deepEqual([audit.balanceMismatches, audit.negativeEntries, audit.holdsMissing], [[], [], []]);
   });
 
   test('creates at once with every field set come back exactly as given: text of any kind, times and sizes near 2^53', async () => {

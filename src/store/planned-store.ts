@@ -52,8 +52,9 @@ export class PlannedStore implements Store {
   readonly #w: WebhookQueries;
   readonly #plans: Plans;
   /**
-   * Task creates that arrive together are written together: those without a hold, of keys
-   * without limits, in one statement; the rest in one transaction (one commit for many).
+   * Task creates that arrive together are written together: those of keys without limits in
+   * one statement (queries.ts: insertUnlimitedTasks); the rest in one transaction (one
+   * commit for many).
    */
   readonly #unlimitedCreates: WriteBatcher<TaskRow, boolean>;
   readonly #creates: WriteBatcher<TaskRow>;
@@ -69,7 +70,7 @@ export class PlannedStore implements Store {
       const saved = await this.#read(() => plans.insertUnlimitedTasks(tasks));
       return tasks.map(({ id }) => saved.has(id));
     };
-    // Several groups at once: they share no row, and each is one statement.
+    // Several groups at once: each is one statement, and groups that debit one key take turns on its row lock (queries.ts).
     this.#unlimitedCreates = new WriteBatcher(insertUnlimited, async (task) => (await insertUnlimited([task]))[0]!, driver.groups);
     this.#creates = new WriteBatcher(
       async (tasks) => {
@@ -136,7 +137,7 @@ export class PlannedStore implements Store {
   }
 
   async insertTask(task: TaskRow) {
-    if (task.hold === null && (await this.#unlimitedCreates.add(task))) return;
+    if ((task.hold === null || this.#q.unlimitedTakesHolds) && (await this.#unlimitedCreates.add(task))) return;
     await this.#creates.add(task);
   }
   taskById(id: string) {

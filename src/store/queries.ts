@@ -90,20 +90,43 @@ export function buildQueries(db: Kysely<Database>) {
   const insertLedgers = manyRows('ledger', LEDGER_COLUMNS, ledgerValues, (rows) => sql`insert into "ledger" (${ledgerColumns}) select ${ledgerColumns} from ${rows} as r`);
   const insertTasks = manyRows<TaskRow>('tasks', TASK_COLUMNS, null, (rows) => sql`insert into "tasks" (${taskColumns}) select ${taskColumns} from ${rows} as r`);
   /**
-   * Most creates — no hold, and a key without limits — saved in one statement that commits
-   * as it runs: on PostgreSQL one round trip for a group of them, where a transaction takes
-   * four. It returns the ids it saved; a task of a key with limits is left for insertTask,
-   * which counts the key's tasks in a transaction, and a held task is never saved here (its
-   * hold is taken with it).
+   * Most creates — those of keys without limits — saved in one statement that commits as it
+   * runs: on PostgreSQL one round trip for a group of them, where a transaction takes four or
+   * six. It returns the ids it saved; the rest are left for insertTask's transaction, which
+   * counts a limited key's tasks, or refuses a hold its balance does not cover.
+   *
+   * On PostgreSQL it takes the holds too: each metered key's group total comes off its
+   * balance when the balance covers all of it, and each hold is written in the ledger with
+   * the balance after it, in the order given (as one by one would have). The keys it debits
+   * are locked in id order first, so that two groups meet in one order and never deadlock;
+   * a debit waits for the other's commit and sees its balance. SQLite has no writing CTE:
+   * there a held task is left for insertTask, whose transaction waits on no round trip.
    */
-  const insertUnlimitedTasks = manyRows<TaskRow>(
-    'tasks',
-    TASK_COLUMNS,
-    null,
-    (rows) => sql`insert into "tasks" (${taskColumns}) select ${taskColumns} from ${rows} as r
-      where r.hold is null and not exists (select 1 from "api_keys" as k where k.id = r.key_id and (k.limit_in_flight is not null or k.limit_daily_spend is not null))
-      returning "id"`,
-  );
+  const insertUnlimitedTasks = manyRows<TaskRow>('tasks', TASK_COLUMNS, null, (rows) => {
+    const unlimited = sql`select k.id from "api_keys" as k where k.limit_in_flight is null and k.limit_daily_spend is null`;
+    if (!isPostgres(db)) {
+      return sql`insert into "tasks" (${taskColumns}) select ${taskColumns} from ${rows} as r
+        where r.hold is null and r.key_id in (${unlimited} and k.id = r.key_id)
+        returning "id"`;
+    }
+    return sql`with given as (select * from ${rows} with ordinality),
+      held as (select key_id, sum(hold) as total from given where hold is not null group by key_id),
+      locked as (select k.id from "api_keys" as k where k.id in (select key_id from held) order by k.id for update),
+      debited as (
+        update "api_keys" as k set "balance" = k.balance - h.total from held as h
+        where k.id = h.key_id and k.id in (select id from locked) and k.balance >= h.total and k.limit_in_flight is null and k.limit_daily_spend is null
+        returning k.id, k.balance + h.total as opening
+      ),
+      holds as (
+        insert into "ledger" (${ledgerColumns})
+        select g.key_id, g.id, 'hold', -g.hold, d.opening - sum(g.hold) over (partition by g.key_id order by g.ordinality), g.created_at, null
+        from given as g join debited as d on d.id = g.key_id
+        order by g.ordinality
+      )
+      insert into "tasks" (${taskColumns}) select ${taskColumns} from given as r
+      where (r.hold is null and r.key_id in (${unlimited})) or (r.hold is not null and r.key_id in (select id from debited))
+      returning "id"`;
+  });
   /**
    * The outcomes of checks of upstream tasks (as `checked`), each under its own lease, in one
    * statement: the ids of the tasks it wrote. The rows come in as VALUES, their columns named
@@ -315,6 +338,8 @@ export function buildQueries(db: Kysely<Database>) {
     insertTask: prepare((p: TaskRow) => db.insertInto('tasks').values(p), TASK_COLUMNS),
     insertTasks,
     insertUnlimitedTasks,
+    /** Whether insertUnlimitedTasks takes held tasks too (PostgreSQL); else they go straight to insertTask. */
+    unlimitedTakesHolds: isPostgres(db),
     checkedTasks,
     taskById: prepare((p: { id: string }) => db.selectFrom('tasks').selectAll().where('id', '=', p.id)),
     newestFirst: page('desc', false),

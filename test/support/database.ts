@@ -31,6 +31,15 @@ export async function openTestStore(dir: string): Promise<Store> {
   return openSqliteStore(path.join(dir, 'vidgate.db'));
 }
 
+/** Stores on one new database, as processes sharing it have (each with its own connections and cache). */
+export async function openTestStores(dir: string, count: number): Promise<Store[]> {
+  const schema = newSchema();
+  const open = () => (TEST_STORE === 'postgres' ? openPostgresStore({ url: TEST_DATABASE_URL, schema, poolSize: 4 }) : openSqliteStore(path.join(dir, 'vidgate.db')));
+  const stores: Store[] = [];
+  for (let i = 0; i < count; i++) stores.push(await open());
+  return stores;
+}
+
 /** Drops the schemas this process made. */
 export async function dropTestSchemas(): Promise<void> {
   if (schemas.length === 0) return;
