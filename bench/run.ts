@@ -22,6 +22,8 @@ import { benchOptions } from './options.ts';
  * every other round), and are averaged; the spread is the lowest and highest of the
  * per-round ratios. BENCH_SECONDS sets a run's length (default 8). BENCH_PARTS picks the
  * parts, comma-separated (default poll,create,metered,content): BENCH_PARTS=content tsx bench/run.ts.
+ * Beside each API part's ratio, each server's CPU per request (from /proc): steadier than
+ * throughput here, where the load generator and the database share the server's two cores.
  *
  * --store postgres (npm run bench -- --store postgres) runs the gateways on a PostgreSQL
  * schema of their own (test/support/database.ts), dropped at the end; the baselines are
@@ -61,10 +63,6 @@ function cleanUp(): void {
 }
 process.once('exit', cleanUp);
 
-async function startBaseline(env: Record<string, string>): Promise<string> {
-  return (await startBaselineProcess(env)).url;
-}
-
 async function startBaselineProcess(env: Record<string, string>): Promise<{ url: string; pid: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/baseline-server.ts')], {
     env: { ...process.env, ...env },
@@ -75,10 +73,28 @@ async function startBaselineProcess(env: Record<string, string>): Promise<{ url:
   return { url: `http://127.0.0.1:${(JSON.parse(line) as { port: number }).port}`, pid: child.pid! };
 }
 
-async function requestsPerSecond(options: autocannon.Options): Promise<number> {
+/**
+ * Server CPU µs per request of each run, by part and contender: on this shared machine the
+ * cost of a request swings much less than the throughput does.
+ */
+const cpuPerRequest = new Map<string, number[]>();
+
+async function requestsPerSecond(options: autocannon.Options, server: { part: string; name: string; pid: number }): Promise<number> {
+  const cpu = cpuSeconds(server.pid);
   const result = await autocannon({ ...options, duration: seconds, connections: 50 });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`${options.url}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  const key = `${server.part}\t${server.name}`;
+  cpuPerRequest.set(key, [...(cpuPerRequest.get(key) ?? []), ((cpuSeconds(server.pid) - cpu) * 1e6) / result.requests.total]);
   return result.requests.average;
+}
+
+/** The part's server CPU per request, each contender's mean and the spread of its runs. */
+function cpuLine(part: string, names: string[]): void {
+  const shown = names.map((name) => {
+    const values = cpuPerRequest.get(`${part}\t${name}`) ?? [];
+    return `${name} ${mean(values).toFixed(1)} (${Math.min(...values).toFixed(1)}–${Math.max(...values).toFixed(1)})`;
+  });
+  console.log(`${part.padEnd(8)} server CPU µs a request: ${shown.join(', ')}`);
 }
 
 /**
@@ -159,25 +175,36 @@ async function benchApi() {
     writeFileSync(path.join(scratch, 'create.json'), createBytes);
     const headers = { authorization: `Bearer ${client.key}`, 'content-type': 'application/json' };
 
-    const pollBaseline = { url: `${await startBaseline({ BODY_FILE: path.join(scratch, 'poll.json') })}/v1/videos/${id}`, headers };
+    const gatewayPid = gateway.process.pid!;
+    const pollBare = await startBaselineProcess({ BODY_FILE: path.join(scratch, 'poll.json') });
+    const pollBaseline = { url: `${pollBare.url}/v1/videos/${id}`, headers };
     const pollGateway = { url: `${gateway.url}/v1/videos/${id}`, headers };
     if (parts.has('poll')) {
       await warmUp(pollBaseline);
       await warmUp(pollGateway);
-      const poll = await compare({ 'bare node': () => requestsPerSecond(pollBaseline), gateway: () => requestsPerSecond(pollGateway) });
+      const poll = await compare({
+        'bare node': () => requestsPerSecond(pollBaseline, { part: 'poll', name: 'bare node', pid: pollBare.pid }),
+        gateway: () => requestsPerSecond(pollGateway, { part: 'poll', name: 'gateway', pid: gatewayPid }),
+      });
       row('poll', poll.gateway, 'bare node', poll['bare node'], 'req/s', TARGETS.poll);
       runs('poll', poll, 'req/s');
+      cpuLine('poll', ['bare node', 'gateway']);
     }
 
     const post = { method: 'POST' as const, headers, body: createBody };
-    const createBaseline = { url: `${await startBaseline({ BODY_FILE: path.join(scratch, 'create.json') })}/v1/videos`, ...post };
+    const createBare = await startBaselineProcess({ BODY_FILE: path.join(scratch, 'create.json') });
+    const createBaseline = { url: `${createBare.url}/v1/videos`, ...post };
     const createGateway = { url: `${gateway.url}/v1/videos`, ...post };
     if (parts.has('create')) {
       await warmUp(createBaseline);
       await warmUp(createGateway);
-      const create = await compare({ 'bare node': () => requestsPerSecond(createBaseline), gateway: () => requestsPerSecond(createGateway) });
+      const create = await compare({
+        'bare node': () => requestsPerSecond(createBaseline, { part: 'create', name: 'bare node', pid: createBare.pid }),
+        gateway: () => requestsPerSecond(createGateway, { part: 'create', name: 'gateway', pid: gatewayPid }),
+      });
       row('create', create.gateway, 'bare node', create['bare node'], 'req/s', TARGETS.create);
       runs('create', create, 'req/s');
+      cpuLine('create', ['bare node', 'gateway']);
     }
     // The same create on a metered key, as a gateway that bills makes every one: its hold is
     // taken and written in the ledger with the task. Against the same baseline and target.
@@ -191,9 +218,13 @@ async function benchApi() {
       const meteredGateway = { ...createGateway, headers: { ...headers, authorization: `Bearer ${key}` } };
       await warmUp(createBaseline);
       await warmUp(meteredGateway);
-      const metered = await compare({ 'bare node': () => requestsPerSecond(createBaseline), gateway: () => requestsPerSecond(meteredGateway) });
+      const metered = await compare({
+        'bare node': () => requestsPerSecond(createBaseline, { part: 'metered', name: 'bare node', pid: createBare.pid }),
+        gateway: () => requestsPerSecond(meteredGateway, { part: 'metered', name: 'gateway', pid: gatewayPid }),
+      });
       row('metered', metered.gateway, 'bare node', metered['bare node'], 'req/s', TARGETS.create);
       runs('metered', metered, 'req/s');
+      cpuLine('metered', ['bare node', 'gateway']);
     }
   } finally {
     await gateway.stop();
