@@ -5,7 +5,7 @@ import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
 import { createRateLimit, ownVideoByLink, readIdempotencyKey, takeCallbackUrl } from './creates.ts';
-import { invalidRequest } from './errors.ts';
+import { listPage, readListQuery } from './list.ts';
 import { pollAfterMs, quoteObject, type VideoObjectKind } from './present.ts';
 import type { CreateOptions } from '../tasks/service.ts';
 
@@ -99,19 +99,8 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   routes.note('/v1/videos', 'GET');
 
   app.get('/v1/videos', { onRequest }, async (request) => {
-    const parsed = listQuery.safeParse(request.query);
-    if (!parsed.success) {
-      const param = String(parsed.error.issues[0]?.path[0] ?? 'query');
-      throw invalidRequest(`${param}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, param);
-    }
-    const { tasks: page, hasMore } = await tasks.list(request.keyId, parsed.data);
-    return {
-      object: 'list',
-      data: page.map((task) => presenter.video(task, 'video', request.host)),
-      first_id: page[0]?.id ?? null,
-      last_id: page.at(-1)?.id ?? null,
-      has_more: hasMore,
-    };
+    const { tasks: page, hasMore } = await tasks.list(request.keyId, readListQuery(listQuery, request.query));
+    return listPage(page, hasMore, (task) => presenter.video(task, 'video', request.host));
   });
 
   app.post<IdParams>('/v1/videos/:id/cancel', { onRequest }, async (request) =>

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { DeliveryRow, WebhookRow } from '../store/schema.ts';
 import { requireApiKey } from './auth.ts';
-import { invalidRequest } from './errors.ts';
+import { listPage, readListQuery } from './list.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 
 type IdParams = { Params: { id: string } };
@@ -61,13 +61,9 @@ export function registerWebhookRoutes(app: FastifyInstance, routes: RouteTable, 
   routes.note('/v1/webhooks/:id', 'GET', 'DELETE');
 
   app.get<IdParams>('/v1/webhooks/:id/deliveries', { onRequest }, async (request) => {
-    const parsed = deliveriesQuery.safeParse(request.query);
-    if (!parsed.success) {
-      const param = String(parsed.error.issues[0]?.path[0] ?? 'query');
-      throw invalidRequest(param === 'limit' ? 'limit is a whole number from 1 to 100' : `${param}: ${parsed.error.issues[0]?.message ?? 'invalid'}`, param);
-    }
-    const { deliveries, hasMore } = await webhooks.deliveries(request.keyId, request.params.id, parsed.data);
-    return { object: 'list', data: deliveries.map(deliveryObject), first_id: deliveries[0]?.id ?? null, last_id: deliveries.at(-1)?.id ?? null, has_more: hasMore };
+    const query = readListQuery(deliveriesQuery, request.query, (param) => (param === 'limit' ? 'limit is a whole number from 1 to 100' : undefined));
+    const { deliveries, hasMore } = await webhooks.deliveries(request.keyId, request.params.id, query);
+    return listPage(deliveries, hasMore, deliveryObject);
   });
   routes.note('/v1/webhooks/:id/deliveries', 'GET');
 

@@ -19,8 +19,21 @@ export interface RunningGateway {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `src/main.ts` as a real process on a free port; resolves once it listens. */
-export async function startGateway(env: Record<string, string> = {}, dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'))): Promise<RunningGateway> {
+/**
+ * Starts `src/main.ts` as a real process on a free port; resolves once it listens. A start
+ * that fails leaves nothing running, nor the data folder (and schema) it made itself.
+ */
+export async function startGateway(env: Record<string, string> = {}, given?: string): Promise<RunningGateway> {
+  const dataDir = given ?? mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  try {
+    return await startIn(dataDir, env);
+  } catch (error) {
+    if (given === undefined) removeDataDir(dataDir);
+    throw error;
+  }
+}
+
+async function startIn(dataDir: string, env: Record<string, string>): Promise<RunningGateway> {
   // GATEWAY_NODE_ARGS: extra node flags for the gateway, e.g. `--cpu-prof` when profiling a benchmark.
   const nodeArgs = process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
@@ -33,7 +46,10 @@ export async function startGateway(env: Record<string, string> = {}, dataDir = m
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in time\n${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start in time\n${stderr}`));
+    }, 30_000);
     lines.on('line', (line) => {
       logs.push(line);
       const entry = JSON.parse(line) as { msg?: string; url?: string | null };

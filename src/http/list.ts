@@ -1,0 +1,19 @@
+import type { z } from 'zod';
+import { invalidRequest } from './errors.ts';
+
+/**
+ * A list route's query read by its schema; the first thing wrong is a 400 naming its
+ * parameter, in the schema's words unless `say` has better ones for it.
+ */
+export function readListQuery<S extends z.ZodType>(schema: S, query: unknown, say: (param: string) => string | undefined = () => undefined): z.infer<S> {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const param = String(issue?.path[0] ?? 'query');
+  throw invalidRequest(say(param) ?? `${param}: ${issue?.message ?? 'invalid'}`, param);
+}
+
+/** One page of a list, in the OpenAI shape: its items, the first and last ids (cursors), and whether more follow. */
+export function listPage<Item extends { id: string }>(items: Item[], hasMore: boolean, present: (item: Item) => unknown) {
+  return { object: 'list', data: items.map(present), first_id: items[0]?.id ?? null, last_id: items.at(-1)?.id ?? null, has_more: hasMore };
+}
