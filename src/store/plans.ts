@@ -110,7 +110,7 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
     yield* chunked(rows, (some) => run(q.insertTasks(some.length), some));
   }
 
-  /** Tasks without a hold, of keys without limits (queries.ts), in as few statements as the rows allow: the ids saved. */
+  /** Tasks of keys without limits (queries.ts: on PostgreSQL with their holds), in as few statements as the rows allow: the ids saved. */
   function* insertUnlimitedTasks(tasks: TaskRow[]): Plan<Set<string>> {
     const saved = yield* chunked(tasks, (some) => all<TaskRow[], { id: string }>(q.insertUnlimitedTasks(some.length), some));
     return new Set(saved.flat().map(({ id }) => id));

@@ -103,11 +103,9 @@ export function buildQueries(db: Kysely<Database>) {
    * there a held task is left for insertTask, whose transaction waits on no round trip.
    */
   const insertUnlimitedTasks = manyRows<TaskRow>('tasks', TASK_COLUMNS, null, (rows) => {
-    const unlimited = sql`select k.id from "api_keys" as k where k.limit_in_flight is null and k.limit_daily_spend is null`;
+    const unlimited = sql`exists (select 1 from "api_keys" as k where k.id = r.key_id and k.limit_in_flight is null and k.limit_daily_spend is null)`;
     if (!isPostgres(db)) {
-      return sql`insert into "tasks" (${taskColumns}) select ${taskColumns} from ${rows} as r
-        where r.hold is null and r.key_id in (${unlimited} and k.id = r.key_id)
-        returning "id"`;
+      return sql`insert into "tasks" (${taskColumns}) select ${taskColumns} from ${rows} as r where r.hold is null and ${unlimited} returning "id"`;
     }
     return sql`with given as (select * from ${rows} with ordinality),
       held as (select key_id, sum(hold) as total from given where hold is not null group by key_id),
@@ -124,7 +122,7 @@ export function buildQueries(db: Kysely<Database>) {
         order by g.ordinality
       )
       insert into "tasks" (${taskColumns}) select ${taskColumns} from given as r
-      where (r.hold is null and r.key_id in (${unlimited})) or (r.hold is not null and r.key_id in (select id from debited))
+      where (r.hold is null and ${unlimited}) or (r.hold is not null and r.key_id in (select id from debited))
       returning "id"`;
   });
   /**
