@@ -184,6 +184,8 @@ describe('list and delete', () => {
       const { status, body } = await alice.json('GET', `/v1/videos?${query}`);
       assert.equal(status, 400, query);
       assert.equal(body.error.param, param);
+      // The page size is told in one sentence on every list (a webhook's deliveries too), not in a schema's words.
+      if (param === 'limit') assert.equal(body.error.message, 'limit is a whole number from 1 to 100');
     }
   });
   test('delete answers video.deleted; the task is then gone', async () => {

@@ -295,5 +295,11 @@ describe('what one body may cost', () => {
     const whole = await client.json('POST', '/v1/videos', form);
     assert.equal(whole.status, 413);
     assertEnvelope(whole.body, 'body_too_large');
+    // A JSON body over it is told the same, in the same words.
+    const json = await client.json('POST', '/v1/videos', JSON.stringify({ model: 'grok-imagine', prompt: 'x', junk: big.repeat(3) }));
+    assert.equal(json.status, 413);
+    assertEnvelope(json.body, 'body_too_large');
+    assert.equal(json.body.error.message, whole.body.error.message);
+    assert.match(json.body.error.message, /MAX_BODY_MB/);
   });
 });

@@ -102,6 +102,8 @@ describe('webhooks', { concurrency: true }, () => {
     assert.deepEqual([unknown.status, unknown.body.error.param], [400, 'after']);
     const { body: ofVideo } = await client.json('GET', `/v1/videos/${id}/deliveries`);
     assert.deepEqual(ofVideo.data.map((d: Record<string, unknown>) => [d.webhook_id, d.status]).sort(), [[all.id, 'delivered'], [null, 'delivered']].sort());
+    // In the shape of every list: its first and last ids, and no more to come.
+    assert.deepEqual([ofVideo.first_id, ofVideo.last_id, ofVideo.has_more], [ofVideo.data[0].id, ofVideo.data[1].id, false]);
 
     // Another key sees none of it.
     const stranger = await newClient(gateway, 'stranger');

@@ -7,7 +7,7 @@ import { registerBalanceRoutes } from './balance.ts';
 import { registerChannelRoutes } from './channels.ts';
 import { registerConsole } from './console.ts';
 import { registerUsageRoutes } from './usage.ts';
-import { MAX_FORM_FIELD_BYTES } from './body.ts';
+import { bodyTooLargeMessage, MAX_FORM_FIELD_BYTES } from './body.ts';
 import { Common } from './common.ts';
 import { registerContentRoutes } from './content.ts';
 import { CorsPolicy } from './cors.ts';
@@ -37,13 +37,14 @@ declare module 'fastify' {
 const ACCEPTED_TYPES = 'application/json or multipart/form-data';
 
 /** Fastify's own error codes, answered in our envelope with the status they deserve. */
-const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?: (contentType: string | undefined) => string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large' },
+type Refused = { contentType: string | undefined; maxBodyBytes: number };
+const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?: (refused: Refused) => string }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'body_too_large', message: ({ maxBodyBytes }) => bodyTooLargeMessage(maxBodyBytes) },
   FST_REQ_FILE_TOO_LARGE: { status: 413, code: 'file_too_large' },
   FST_PARTS_LIMIT: { status: 413, code: 'too_many_parts' },
   FST_FILES_LIMIT: { status: 413, code: 'too_many_files' },
   FST_FIELDS_LIMIT: { status: 413, code: 'too_many_fields' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: (type) => `Content-Type ${type ?? '(none)'} is not supported; send ${ACCEPTED_TYPES}` },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: ({ contentType }) => `Content-Type ${contentType ?? '(none)'} is not supported; send ${ACCEPTED_TYPES}` },
   FST_INVALID_MULTIPART_CONTENT_TYPE: { status: 415, code: 'unsupported_media_type', message: () => `The body is not ${ACCEPTED_TYPES}` },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_body' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
@@ -143,7 +144,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const apiError =
       fromDomain(error) ??
       (known
-        ? new ApiError(known.status, known.message?.(request.headers['content-type']) ?? error.message, 'invalid_request_error', known.code)
+        ? new ApiError(known.status, known.message?.({ contentType: request.headers['content-type'], maxBodyBytes: config.maxBodyBytes }) ?? error.message, 'invalid_request_error', known.code)
         : error.statusCode && error.statusCode >= 400 && error.statusCode < 500
           ? new ApiError(error.statusCode, error.message, 'invalid_request_error', 'invalid_request')
           : null);

@@ -74,8 +74,10 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
   }
 }
 
-const tooLarge = (maxBytes: number) =>
-  new ApiError(413, `The request body is larger than ${maxBytes} bytes (MAX_BODY_MB)`, 'invalid_request_error', 'body_too_large');
+/** What a body over MAX_BODY_MB is told, JSON or form alike. */
+export const bodyTooLargeMessage = (maxBytes: number) => `The request body is larger than ${maxBytes} bytes (MAX_BODY_MB)`;
+
+const tooLarge = (maxBytes: number) => new ApiError(413, bodyTooLargeMessage(maxBytes), 'invalid_request_error', 'body_too_large');
 
 /**
  * A form the parser cannot read is the client's fault (400); our own disk failing is not

@@ -1,16 +1,20 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { invalidRequest } from './errors.ts';
+
+/** A page's size, as every paged list takes it. */
+export const pageLimit = z.coerce.number().int().min(1).max(100).default(20);
+const LIMIT_RULE = 'limit is a whole number from 1 to 100';
 
 /**
  * A list route's query read by its schema; the first thing wrong is a 400 naming its
- * parameter, in the schema's words unless `say` has better ones for it.
+ * parameter: the page size in one sentence on every list, the rest in the schema's words.
  */
-export function readListQuery<S extends z.ZodType>(schema: S, query: unknown, say: (param: string) => string | undefined = () => undefined): z.infer<S> {
+export function readListQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
   const parsed = schema.safeParse(query);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const param = String(issue?.path[0] ?? 'query');
-  throw invalidRequest(say(param) ?? `${param}: ${issue?.message ?? 'invalid'}`, param);
+  throw invalidRequest(param === 'limit' ? LIMIT_RULE : `${param}: ${issue?.message ?? 'invalid'}`, param);
 }
 
 /** One page of a list, in the OpenAI shape: its items, the first and last ids (cursors), and whether more follow. */

@@ -5,7 +5,7 @@ import type { RouteDependencies, RouteTable } from './routes.ts';
 import { requireApiKey } from './auth.ts';
 import { readCreateBody } from './body.ts';
 import { createRateLimit, ownVideoByLink, readIdempotencyKey, takeCallbackUrl } from './creates.ts';
-import { listPage, readListQuery } from './list.ts';
+import { listPage, pageLimit, readListQuery } from './list.ts';
 import { pollAfterMs, quoteObject, type VideoObjectKind } from './present.ts';
 import type { CreateOptions } from '../tasks/service.ts';
 
@@ -22,7 +22,7 @@ export const TASK_ROUTES: { url: string; object: VideoObjectKind }[] = [
 
 const listQuery = z.object({
   after: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: pageLimit,
   order: z.enum(['asc', 'desc']).default('desc'),
   status: z.enum(['queued', 'in_progress', 'completed', 'failed', 'cancelled']).optional(),
   model: z.string().min(1).max(100).optional(),

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { DeliveryRow, WebhookRow } from '../store/schema.ts';
 import { requireApiKey } from './auth.ts';
-import { listPage, readListQuery } from './list.ts';
+import { listPage, pageLimit, readListQuery } from './list.ts';
 import type { RouteDependencies, RouteTable } from './routes.ts';
 
 type IdParams = { Params: { id: string } };
@@ -33,7 +33,7 @@ function deliveryObject(delivery: DeliveryRow) {
   };
 }
 
-const deliveriesQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20), after: z.string().min(1).optional() });
+const deliveriesQuery = z.object({ limit: pageLimit, after: z.string().min(1).optional() });
 
 /**
  * A key's webhooks (POST/GET/DELETE /v1/webhooks), what was delivered to each, the
@@ -61,15 +61,14 @@ export function registerWebhookRoutes(app: FastifyInstance, routes: RouteTable, 
   routes.note('/v1/webhooks/:id', 'GET', 'DELETE');
 
   app.get<IdParams>('/v1/webhooks/:id/deliveries', { onRequest }, async (request) => {
-    const query = readListQuery(deliveriesQuery, request.query, (param) => (param === 'limit' ? 'limit is a whole number from 1 to 100' : undefined));
-    const { deliveries, hasMore } = await webhooks.deliveries(request.keyId, request.params.id, query);
+    const { deliveries, hasMore } = await webhooks.deliveries(request.keyId, request.params.id, readListQuery(deliveriesQuery, request.query));
     return listPage(deliveries, hasMore, deliveryObject);
   });
   routes.note('/v1/webhooks/:id/deliveries', 'GET');
 
-  app.get<IdParams>('/v1/videos/:id/deliveries', { onRequest }, async (request) => ({
-    object: 'list',
-    data: (await webhooks.deliveriesOfTask(request.keyId, request.params.id)).map(deliveryObject),
-  }));
+  // A task has a delivery per webhook and event at most: one page, in the shape of every list.
+  app.get<IdParams>('/v1/videos/:id/deliveries', { onRequest }, async (request) =>
+    listPage(await webhooks.deliveriesOfTask(request.keyId, request.params.id), false, deliveryObject),
+  );
   routes.note('/v1/videos/:id/deliveries', 'GET');
 }
