@@ -623,6 +623,18 @@ describe('task creates arriving together are written together', () => {
     }
   });
 
+  test('more creates at once than one statement takes, one of them late in the group refused: only that one fails, and no saved one is answered an error', async () => {
+    const store = await freshStore();
+    await store.insertKey(KEY);
+    await store.insertTask(taskRow('video_taken'));
+    // 100 arrive together; the 81st cannot be written. A group written in two statements that
+    // commit one by one would have its first 64 saved and then, written again alone, refused.
+    const ids = Array.from({ length: 100 }, (_, i) => (i === 80 ? 'video_taken' : `video_w${String(i).padStart(3, '0')}`));
+    const outcomes = await Promise.allSettled(ids.map((id) => store.insertTask(taskRow(id, { prompt: 'new' }))));
+    assert.deepEqual(outcomes.map((one) => one.status), ids.map((id) => (id === 'video_taken' ? 'rejected' : 'fulfilled')));
+    for (const id of ids) assert.equal((await store.taskById(id))?.prompt, id === 'video_taken' ? taskRow('x').prompt : 'new');
+  });
+
   test('a create that cannot be written (its id taken) fails alone: the others that arrived with it are saved', async () => {
     const store = await freshStore();
     await store.insertTask(taskRow('video_taken'));

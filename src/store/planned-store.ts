@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { all, get, type Plan, run } from './plan.ts';
 import { buildPlans, type Once, type Plans } from './plans.ts';
-import { buildQueries, type CheckedRow, type Queries } from './queries.ts';
+import { buildQueries, type CheckedRow, MAX_ROWS, type Queries } from './queries.ts';
 import type { ApiKeyRow, Database, DeliveryRow, LedgerRow, TaskRow, WebhookRow } from './schema.ts';
 import type { ActiveKey, Lane, Settlement, Store, UsageRow } from './store.ts';
 import { buildWebhookQueries, type WebhookQueries } from './webhook-queries.ts';
@@ -71,7 +71,7 @@ export class PlannedStore implements Store {
       return tasks.map(({ id }) => saved.has(id));
     };
     // Several groups at once: each is one statement, and groups that debit one key take turns on its row lock (queries.ts).
-    this.#unlimitedCreates = new WriteBatcher(insertUnlimited, async (task) => (await insertUnlimited([task]))[0]!, driver.groups);
+    this.#unlimitedCreates = new WriteBatcher(insertUnlimited, async (task) => (await insertUnlimited([task]))[0]!, driver.groups, MAX_ROWS);
     this.#creates = new WriteBatcher(
       async (tasks) => {
         await this.#write(() => plans.insertTasks(tasks));
@@ -87,6 +87,7 @@ export class PlannedStore implements Store {
       async (rows) => this.#read(() => plans.checkedTasks(rows)),
       async ({ id, owner, progress, updatedAt, runAfter }) => this.#changed(q.checked, { id, owner, progress, updatedAt, runAfter }),
       driver.groups,
+      MAX_ROWS,
     );
   }
 

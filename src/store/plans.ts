@@ -110,16 +110,19 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
     yield* chunked(rows, (some) => run(q.insertTasks(some.length), some));
   }
 
-  /** Tasks of keys without limits (queries.ts: on PostgreSQL with their holds), in as few statements as the rows allow: the ids saved. */
+  /**
+   * Tasks of keys without limits (queries.ts: on PostgreSQL with their holds), at most
+   * MAX_ROWS, in one statement that commits whole: the ids saved.
+   */
   function* insertUnlimitedTasks(tasks: TaskRow[]): Plan<Set<string>> {
-    const saved = yield* chunked(tasks, (some) => all<TaskRow[], { id: string }>(q.insertUnlimitedTasks(some.length), some));
-    return new Set(saved.flat().map(({ id }) => id));
+    const saved = yield* all<TaskRow[], { id: string }>(q.insertUnlimitedTasks(tasks.length), tasks);
+    return new Set(saved.map(({ id }) => id));
   }
 
-  /** Checks' outcomes that arrived together, written in as few statements as the rows allow: whether each was written (its lease held). */
+  /** Checks' outcomes that arrived together, at most MAX_ROWS, in one statement: whether each was written (its lease held). */
   function* checkedTasks(rows: CheckedRow[]): Plan<boolean[]> {
-    const written = yield* chunked(rows, (some) => all<CheckedRow[], { id: string }>(q.checkedTasks(some.length), some));
-    const ids = new Set(written.flat().map(({ id }) => id));
+    const written = yield* all<CheckedRow[], { id: string }>(q.checkedTasks(rows.length), rows);
+    const ids = new Set(written.map(({ id }) => id));
     return rows.map(({ id }) => ids.has(id));
   }
 

@@ -22,6 +22,12 @@ export class WriteBatcher<Item, Result = void> {
     /** Writes one item in a transaction of its own. */
     private readonly alone: (item: Item) => Promise<Result>,
     private readonly groups = 1,
+    /**
+     * Items in one group at most: a group written as one statement that commits as it runs
+     * must fit in one, or a later statement's failure would send items already saved to be
+     * written again alone (and refused).
+     */
+    private readonly most = Infinity,
   ) {}
 
   add(item: Item): Promise<Result> {
@@ -42,9 +48,10 @@ export class WriteBatcher<Item, Result = void> {
   }
 
   async #flush(): Promise<void> {
-    const group = this.#waiting;
-    this.#waiting = [];
+    const group = this.#waiting.splice(0, this.most);
     this.#writing++;
+    // What did not fit goes in the next group, at once if another may be written.
+    this.#schedule();
     try {
       const answers = group.length > 1 ? await this.together(group.map(({ item }) => item)).catch(() => null) : null;
       if (answers) group.forEach(({ resolve }, index) => resolve(answers[index] as Result));
