@@ -365,4 +365,19 @@ describe('text with a NUL character (U+0000)', () => {
     assert.equal(literal.status, 200, JSON.stringify(literal.body));
     assert.equal(literal.body.prompt, 'a\\u0000b');
   });
+
+  test('so is half a surrogate pair (not Unicode text: PostgreSQL refuses it, SQLite would store it changed); a whole pair is text', async () => {
+    for (const [body, param] of [
+      ['{"model":"grok-imagine","prompt":"a \\ud800 kite","duration":1,"size":"480p"}', 'prompt'],
+      ['{"model":"grok-imagine","prompt":"a \\udfff kite","duration":1,"size":"480p"}', 'prompt'],
+      ['{"model":"grok-imagine","prompt":"kite","duration":1,"size":"480p","extra_body":{"\\uD83D":1}}', 'extra_body.\ud83d'],
+    ] as const) {
+      const { status, body: answer } = await alice.json('POST', '/v1/videos', body);
+      assert.equal(status, 400, JSON.stringify(answer));
+      assert.deepEqual([answer.error.code, answer.error.param], ['invalid_text', param]);
+    }
+    const pair = await alice.json('POST', '/v1/videos', '{"model":"grok-imagine","prompt":"a \\ud83c\\udfac kite","duration":1,"size":"480p"}');
+    assert.equal(pair.status, 200, JSON.stringify(pair.body));
+    assert.equal((await alice.json('GET', `/v1/videos/${pair.body.id}`)).body.prompt, 'a 🎬 kite');
+  });
 });

@@ -16,7 +16,7 @@ import { registerEventRoutes } from './events.ts';
 import { ApiError, fromDomain } from './errors.ts';
 import { withFastReads } from './fast-read.ts';
 import { checkJsonBody } from './json-body.ts';
-import { refuseNul } from './nul-text.ts';
+import { refuseBadText } from './bad-text.ts';
 import { registerMetricsRoute } from './metrics.ts';
 import { registerModelRoutes } from './models.ts';
 import { Presenter } from './present.ts';
@@ -51,6 +51,9 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; code: string; message?:
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_body' },
 };
 
+/** A surrogate spelled as a JSON escape: the one way half a pair reaches us (bytes that are not UTF-8 decode to U+FFFD). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
 /** Longest path parameter (a video id is 25 characters); a longer one is an unknown id, not a 414. */
 const MAX_PARAM_LENGTH = 1000;
 
@@ -82,10 +85,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     common.addHeaders(headers, request.headers, request.id);
     reply.headers(headers);
   });
-  // Ids and query values with a NUL: refused before any route reads them (nul-text.ts).
+  // Ids and query values with a NUL: refused before any route reads them (bad-text.ts).
   app.addHook('preValidation', async (request) => {
-    refuseNul(request.params, null);
-    refuseNul(request.query, null);
+    refuseBadText(request.params, null);
+    refuseBadText(request.query, null);
   });
   app.addHook('onResponse', async (request, reply) => {
     common.recordRequest({
@@ -113,10 +116,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const text = bytes.toString('utf8');
     parseJson(request, text, (error, value) => {
       if (error) return done(prototypeKey(text, error), undefined);
-      // Only a body that spells the escape is walked for it.
-      if (text.includes('\\u0000')) {
+      // Only a body that spells one of the escapes (a NUL, a surrogate) is walked for them.
+      if (text.includes('\\u0000') || SURROGATE_ESCAPE.test(text)) {
         try {
-          refuseNul(value, null);
+          refuseBadText(value, null);
         } catch (refusal) {
           return done(refusal as Error, undefined);
         }

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { UploadedFile } from '../catalog/types.ts';
 import { ApiError, invalidRequest } from './errors.ts';
-import { refuseNul } from './nul-text.ts';
+import { refuseBadText } from './bad-text.ts';
 
 /**
  * The create routes accept JSON and multipart/form-data alike (the openai client always
@@ -42,7 +42,7 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
     for await (const part of request.parts()) {
       if (part.type === 'file') {
         // A file's name is text; its bytes are not.
-        refuseNul({ [part.fieldname]: '' }, null);
+        refuseBadText({ [part.fieldname]: '' }, null);
         const file = path.join(uploadDirectory, `upload-${randomBytes(12).toString('hex')}`);
         files.push(file);
         const hash = createHash('sha256');
@@ -62,7 +62,7 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
         // The form parser decodes text leniently, turning bytes that are not UTF-8 into U+FFFD;
         // a prompt must not be stored mangled. (A client that means U+FFFD can send JSON.)
         if (value.includes('\uFFFD')) throw invalidRequest(`Form field ${part.fieldname} is not valid UTF-8`, part.fieldname, 'invalid_encoding');
-        refuseNul({ [part.fieldname]: value }, null);
+        refuseBadText({ [part.fieldname]: value }, null);
 
         assign(body, part.fieldname, value);
       }
