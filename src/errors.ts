@@ -55,7 +55,11 @@ export class InsufficientBalance extends Error {
   }
 }
 
-/** Something the request needs (storage, an upstream) cannot be reached now; nothing was changed, and the same request may pass later. */
+/**
+ * Something the request needs (storage, the database, an upstream) cannot be reached now; the
+ * same request may pass later. Nothing was changed, unless `code` says it cannot be known
+ * (database_unavailable: a write whose connection broke off may have been committed).
+ */
 export class Unavailable extends Error {
   constructor(
     message: string,

@@ -6,7 +6,8 @@ import { pngFile } from './support/media.ts';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
-import { databaseEnv } from './support/database.ts';
+import { databaseEnv, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
+import { startTcpGate } from './support/tcp-gate.ts';
 
 /** Keys, ownership, listing, deletion and the error envelope, over real HTTP (ROLE=api: nothing renders). */
 let gateway: RunningGateway;
@@ -54,6 +55,43 @@ describe('health and authentication', () => {
     assert.deepEqual([body.status, body.checks.database], ['not_ready', 'ok']);
     assert.notEqual(body.checks.storage, 'ok');
     assert.equal((await fetch(`${broken.url}/healthz`)).status, 200, 'alive all the same');
+  });
+  test('while PostgreSQL cannot be reached, requests are 503 database_unavailable, and served again once it is back', { skip: TEST_STORE !== 'postgres' }, async (t) => {
+    const database = new URL(TEST_DATABASE_URL);
+    const gate = await startTcpGate(database.hostname, Number(database.port || 5432));
+    const through = new URL(TEST_DATABASE_URL);
+    through.port = String(gate.port);
+    const cut = await startGateway({ DATABASE_URL: through.href });
+    t.after(async () => {
+      await cut.stop();
+      removeDataDir(cut.dataDir);
+      await gate.close();
+    });
+    const carol = await newClient(cut, 'carol');
+    const create = () => carol.request('POST', '/v1/videos', textTask);
+    assert.equal((await create()).status, 200);
+
+    await gate.shut();
+    for (const answer of [await create(), await carol.request('GET', '/v1/videos')]) {
+      const body = (await answer.json()) as { error: Record<string, unknown> };
+      assert.equal(answer.status, 503, JSON.stringify(body));
+      assertEnvelope(body);
+      assert.deepEqual([body.error.type, body.error.code], ['server_error', 'database_unavailable']);
+      assert.equal(answer.headers.get('retry-after'), '2');
+    }
+    const ready = await fetch(`${cut.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.equal((await fetch(`${cut.url}/healthz`)).status, 200, 'alive all the same');
+
+    await gate.open();
+    let again = await create();
+    for (let tries = 0; again.status !== 200 && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      again = await create();
+    }
+    assert.equal(again.status, 200);
+    const list = await carol.json<{ data: unknown[] }>('GET', '/v1/videos');
+    assert.equal(list.body.data.length, 2, 'the first create and the one after, none of those refused');
   });
   test('a /v1 request without a key, or with an unknown one, is 401', async () => {
     for (const headers of [{}, { authorization: 'Bearer sk-not-a-key' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {

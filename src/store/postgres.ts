@@ -79,6 +79,25 @@ function paramId(step: Step): string {
 const MAX_TRIES = 8;
 const RETRYABLE = new Set(['40001', '40P01']);
 
+/** SQLSTATEs of a server that cannot take the connection or is going away (class 08: connection exceptions). */
+const GONE_STATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
+/** What the socket says when the server cannot be reached, or the connection broke. */
+const GONE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+/** What node-postgres and its pool say of a connection that ended or could not be made (they give no code). */
+const GONE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
+
+/**
+ * The database cannot be reached (restarting, down, the network): the client is told 503 and
+ * to try again, not a 500. Whether a write whose connection broke off was committed is not
+ * known, hence the Idempotency-Key.
+ */
+function unreachable(error: unknown): Unavailable | null {
+  const code = (error as { code?: unknown } | null)?.code;
+  const gone = typeof code === 'string' ? GONE_STATE.test(code) || GONE_SOCKET.has(code) : error instanceof Error && GONE_MESSAGE.test(error.message);
+  if (!gone) return null;
+  return new Unavailable('The database cannot be reached now; try again (a create with the same Idempotency-Key, in case it was saved)', 'database_unavailable', { cause: error });
+}
+
 /**
  * Runs plans on a pool of connections. A single statement runs on any connection; a
  * snapshot in a REPEATABLE READ READ ONLY transaction; a write in a SERIALIZABLE one, so
@@ -122,6 +141,14 @@ class PostgresDriver implements Driver {
   }
 
   async transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
+    try {
+      return await this.#transact(make, isolation);
+    } catch (error) {
+      throw unreachable(error) ?? error;
+    }
+  }
+
+  async #transact<T>(make: () => Plan<T>, isolation: Isolation): Promise<T> {
     // One statement commits as it runs: its changes are announced at once.
     const announceNow = (table: CachedTable, id: string) => this.notices.changed(table, id);
     if (isolation === 'statement') return driveAsync(make(), (step) => this.#execute(this.pool, step, announceNow));
