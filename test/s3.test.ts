@@ -96,7 +96,7 @@ describe('S3 storage', () => {
     assert.equal(wrongKey.status, 404);
   });
 
-  test('a delete while the bucket cannot be reached is a 503 that changes nothing; once it can, the task goes with its files', async () => {
+  test('while the bucket cannot be reached, content and a delete are 503 storage_unavailable and change nothing; once it can, the task goes with its files', async () => {
     const own = await startS3Server();
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
     const gateway = await startGateway(await s3Env(dataDir, own), dataDir);
@@ -105,6 +105,12 @@ describe('S3 storage', () => {
     const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'kept through an outage', duration: 1, size: '480p' });
     assert.equal((await client.waitFor(body.id)).status, 'completed');
     await own.close();
+    for (const variant of ['', '?variant=thumbnail']) {
+      const content = await client.json('GET', `/v1/videos/${body.id}/content${variant}`);
+      assert.equal(content.status, 503, JSON.stringify(content.body));
+      assert.deepEqual([content.body.error.type, content.body.error.code], ['server_error', 'storage_unavailable']);
+      assert.equal(content.headers.get('retry-after'), '2');
+    }
     const refused = await client.json('DELETE', `/v1/videos/${body.id}`);
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal(refused.body.error.code, 'storage_unavailable');

@@ -17,6 +17,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { Unavailable } from '../errors.ts';
+import { isUnreachable } from '../net/unreachable.ts';
 import { checkKey, type Storage } from './storage.ts';
 
 export interface S3Settings {
@@ -57,6 +59,18 @@ export class S3Storage implements Storage {
       requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 }, httpsAgent: { keepAlive: true, maxSockets: 256 } },
     };
     this.#client = new S3Client({ ...base, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) });
+    // Around every call (retries included, uploads' parts too): a bucket that cannot be reached
+    // is the client's 503 storage_unavailable, to be tried again, not a 500.
+    this.#client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } catch (error) {
+          throw unavailable(error) ?? error;
+        }
+      },
+      { step: 'initialize', name: 'storageUnavailable' },
+    );
     const publicEndpoint = settings.publicEndpoint ?? settings.endpoint;
     this.#signer = publicEndpoint === settings.endpoint ? this.#client : new S3Client({ ...base, ...(publicEndpoint ? { endpoint: publicEndpoint } : {}) });
     this.#bucket = settings.bucket;
@@ -166,6 +180,13 @@ export class S3Storage implements Storage {
     this.#client.destroy();
     if (this.#signer !== this.#client) this.#signer.destroy();
   }
+}
+
+/** The bucket could not be reached, or said it cannot serve now (a 5xx: SlowDown, InternalError). */
+function unavailable(error: unknown): Unavailable | null {
+  const refused = error instanceof S3ServiceException && error.$metadata.httpStatusCode !== undefined && error.$metadata.httpStatusCode >= 500;
+  if (!refused && !isUnreachable(error) && (error as { name?: unknown } | null)?.name !== 'TimeoutError') return null;
+  return new Unavailable('The file storage cannot be reached now; try again', 'storage_unavailable', { cause: error });
 }
 
 function isNotFound(error: unknown): boolean {

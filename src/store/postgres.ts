@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Kysely, Migrator, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { Unavailable } from '../errors.ts';
+import { isUnreachable } from '../net/unreachable.ts';
 import { migrations } from './migrations.ts';
 import { driveAsync, type Plan, type Step } from './plan.ts';
 import { ChangeListener } from './change-listener.ts';
@@ -81,8 +82,6 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 /** SQLSTATEs of a server that cannot take the connection or is going away (class 08: connection exceptions). */
 const GONE_STATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
-/** What the socket says when the server cannot be reached, or the connection broke. */
-const GONE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
 /** What node-postgres and its pool say of a connection that ended or could not be made (they give no code). */
 const GONE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
 
@@ -93,7 +92,7 @@ const GONE_MESSAGE = /^(Connection terminated|Client has encountered a connectio
  */
 function unreachable(error: unknown): Unavailable | null {
   const code = (error as { code?: unknown } | null)?.code;
-  const gone = typeof code === 'string' ? GONE_STATE.test(code) || GONE_SOCKET.has(code) : error instanceof Error && GONE_MESSAGE.test(error.message);
+  const gone = isUnreachable(error) || (typeof code === 'string' ? GONE_STATE.test(code) : error instanceof Error && GONE_MESSAGE.test(error.message));
   if (!gone) return null;
   return new Unavailable('The database cannot be reached now; try again (a create with the same Idempotency-Key, in case it was saved)', 'database_unavailable', { cause: error });
 }
