@@ -22,7 +22,7 @@ KEY=$(curl -sf -X POST "$URL/admin/keys" -H "Authorization: Bearer $ADMIN_KEY" -
 export KEY URL run work
 
 create() { # $1: the create's number; writes its id, or nothing
-  curl -s -o "$work/$1.json" -w '%{http_code}' "$URL/v1/videos" -H "Authorization: Bearer $KEY" \
+  curl -s -o "$work/$1.json" -w '%{http_code}\n' "$URL/v1/videos" -H "Authorization: Bearer $KEY" \
     -H "Idempotency-Key: $run-$1" -H 'Content-Type: application/json' \
     -d "{\"model\":\"grok-imagine\",\"prompt\":\"kite $1\",\"duration\":1,\"size\":\"480p\"}" > "$work/$1.code" || echo 000 > "$work/$1.code"
 }
@@ -31,10 +31,10 @@ export -f create
 started=$(date +%s)
 seq 1 "$N" | xargs -P 8 -I{} bash -c 'create {}' &
 creating=$!
-sleep 3
-for service in $KILL; do dc kill -s KILL "$service" >/dev/null 2>&1; echo "killed $service at $(( $(date +%s) - started )) s"; sleep 2; done
+sleep 1
+for service in $KILL; do dc kill -s KILL "$service" >/dev/null 2>&1; echo "killed $service at $(( $(date +%s) - started )) s"; sleep 1; done
 wait $creating
-echo "first answers: $(cat "$work"/*.code | sort | uniq -c | tr '\n' ' ')"
+echo "$N creates answered in $(( $(date +%s) - started )) s: $(cat "$work"/*.code | sort | uniq -c | tr -s ' \n' ' ')"
 
 for attempt in 1 2 3 4 5; do
   again=$(for i in $(seq 1 "$N"); do [ "$(cat "$work/$i.code")" = 200 ] || echo "$i"; done)
@@ -60,5 +60,5 @@ for id in $ids; do
   [ "$("$FFPROBE" -v error -show_entries format=duration -of csv=p=0 "$work/v.mp4")" = 1.000000 ] && downloads=$((downloads + 1))
 done
 echo "downloads of 1.000000 s: $downloads of $N"
-echo "bucket: $(dc exec -T minio sh -c "ls /data/vidgate/videos | grep -c -F -f /dev/stdin" <<<"$ids") of $N videos"
+echo "bucket: $(dc exec -T minio ls /data/vidgate/videos | grep -c -x -F "$ids") of $N videos"
 dc exec -T api-2 vidgate ledger check
