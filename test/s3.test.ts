@@ -123,6 +123,27 @@ describe('S3 storage', () => {
     assert.deepEqual(await bucketKeys(dataDir, `inputs/${body.id}`, back), []);
   });
 
+  test('a video asked for while the bucket cannot be reached waits for it, spending none of its attempts, and is kept once it is back', async () => {
+    const own = await startS3Server();
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+    const gateway = await startGateway(await s3Env(dataDir, own), dataDir);
+    running.push(gateway);
+    const client = await newClient(gateway);
+    await own.close();
+    const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'made through an outage', duration: 1, size: '480p' });
+    assert.equal(status, 200, JSON.stringify(body));
+    // Longer than five failed attempts take (2 + 4 + 8 + 16 s of backoff, and the renders).
+    await new Promise((resolve) => setTimeout(resolve, 36_000));
+    const waiting = (await client.json('GET', `/v1/videos/${body.id}`)).body;
+    assert.ok(['queued', 'in_progress'].includes(waiting.status), JSON.stringify(waiting));
+    await startS3Server(own.port, own.directory);
+    const done = await client.waitFor(body.id);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    const video = await client.request('GET', `/v1/videos/${body.id}/content`);
+    assert.equal(video.status, 200);
+    assert.ok(Math.abs(probe(Buffer.from(await video.arrayBuffer())).duration - 1) < 0.2);
+  });
+
   test('CONTENT_REDIRECT without a bucket stops the start, naming it', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
     try {

@@ -17,6 +17,8 @@ import type { Store } from '../src/store/store.ts';
 import { Keeper } from '../src/tasks/keeper.ts';
 import { UpstreamInputs } from '../src/tasks/upstream-inputs.ts';
 import { upstreamStep, type UpstreamStepDeps } from '../src/tasks/upstream-step.ts';
+import { OUTAGE_WAIT_MS, recordFailure } from '../src/tasks/step-failure.ts';
+import { Unavailable } from '../src/errors.ts';
 import type { FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
 import { removeDataDir } from './support/gateway.ts';
@@ -110,6 +112,30 @@ describe('an upstream task between steps', () => {
     const task = (await store.taskById(id))!;
     assert.equal(task.status, 'failed');
     assert.equal(task.error_code, 'upstream_timeout');
+  });
+});
+
+describe('an outage of our own storage or database', () => {
+  test('costs a task no attempt: it is tried again later, and fails with the outage\'s code only after OUTAGE_WAIT_MS', async () => {
+    const id = await newTask();
+    const outage = new Unavailable('The file storage cannot be reached now; try again', 'storage_unavailable');
+    let [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
+    await recordFailure(task!, 'runner-t', outage, deps);
+    let row = (await store.taskById(id))!;
+    assert.deepEqual([row.status, row.attempts, row.lease_owner], ['queued', 0, null]);
+    assert.ok(row.run_after >= now + 2000 && row.run_after <= now + 2200, `again in about 2 s, not ${row.run_after - now} ms`);
+    now += OUTAGE_WAIT_MS - 1000;
+    [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
+    await recordFailure(task!, 'runner-t', outage, deps);
+    row = (await store.taskById(id))!;
+    assert.deepEqual([row.status, row.attempts], ['queued', 0], 'still waiting just before the limit');
+    assert.ok(row.run_after - now >= 27_000 && row.run_after - now <= 33_000, `an old task looks again about every 30 s, not ${row.run_after - now} ms`);
+    now += 31_000;
+    [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
+    await recordFailure(task!, 'runner-t', outage, deps);
+    row = (await store.taskById(id))!;
+    assert.deepEqual([row.status, row.error_code], ['failed', 'storage_unavailable']);
+    assert.match(row.error_message!, /waited 30 minutes/);
   });
 });
 
