@@ -10,6 +10,7 @@ import { type Client, newClient, removeDataDir, ROOT, type RunningGateway, start
 import { pngFile, probe } from './support/media.ts';
 import { xaiChannel } from './support/upstream-kit.ts';
 import { TEST_STORE } from './support/database.ts';
+import { startRecordingProxy } from './support/recording-proxy.ts';
 
 /**
  * `vidgate` as a user runs it against a started gateway: generate with a progress bar and
@@ -110,6 +111,25 @@ test('videos list, get, download (the thumbnail too), cancel, delete; usage', { 
   const gone = await vidgate(['videos', 'get', kite.id]);
   assert.equal(gone.code, 3);
   assert.match(gone.stderr, /not_found|No video/i);
+});
+
+test('generate through a load balancer that answers 503 once to the create, the event stream and the download: each is asked again, and the video saved', { skip }, async (t) => {
+  const refused = new Set<string>();
+  const proxy = await startRecordingProxy(gateway.url, ({ method, path: route }) => {
+    const what = method === 'POST' ? 'create' : route.endsWith('/events') ? 'events' : route.includes('/content') ? 'content' : null;
+    if (what === null || refused.has(what)) return false;
+    refused.add(what);
+    return true;
+  });
+  t.after(() => proxy.close());
+  const output = path.join(folder, 'through-503s.mp4');
+  const { code, stderr } = await vidgate(['generate', '--model', 'grok-imagine', '--prompt', 'a kite through a flaky balancer', '--seconds', '1', '--size', '480p', '-o', output], { VIDGATE_URL: proxy.url });
+  assert.equal(code, 0, stderr);
+  assert.deepEqual([...refused].sort(), ['content', 'create', 'events']);
+  const creates = proxy.requests.filter((request) => request.method === 'POST');
+  assert.deepEqual(creates.map((request) => request.status), [503, 200]);
+  assert.equal(creates[0]!.headers['idempotency-key'], creates[1]!.headers['idempotency-key'], 'the create asked again is the same create');
+  assert.ok(Math.abs(probe(output).duration - 1) <= 0.1);
 });
 
 test('exit codes: 2 for a wrong command line, 3 for a refusal with the gateway\'s message, 4 when no gateway answers', { skip }, async () => {

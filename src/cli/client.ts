@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** A command line that cannot be run as written: exit 2. */
 export class UsageError extends Error {}
@@ -20,6 +21,8 @@ export class GatewayError extends Error {
     readonly status: number,
     readonly code: string | null = null,
     readonly param: string | null = null,
+    /** Seconds the answer's Retry-After asked for. */
+    readonly retryAfter: number | null = null,
   ) {
     super(message);
   }
@@ -30,6 +33,10 @@ export interface Connection {
   key: string;
 }
 
+/** How often a request the gateway (or its load balancer) answered "try again" is asked again. */
+const RETRIES = 3;
+const TRY_AGAIN = new Set([502, 503, 504]);
+
 export class GatewayClient {
   constructor(private readonly connection: Connection) {}
 
@@ -37,7 +44,24 @@ export class GatewayClient {
     return this.connection.url;
   }
 
+  /**
+   * A request that may safely be made twice (a read, or a create with an Idempotency-Key) is
+   * asked again when the answer says to try again (a process killed behind a load balancer,
+   * a database restarting), after its Retry-After (1 s unless said, 10 s at most).
+   */
   async request(method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
+    const repeatable = method === 'GET' || method === 'HEAD' || Object.keys(headers).some((name) => name.toLowerCase() === 'idempotency-key');
+    for (let retries = 0; ; retries++) {
+      try {
+        return await this.once(method, route, body, headers);
+      } catch (error) {
+        if (!(error instanceof GatewayError && TRY_AGAIN.has(error.status) && repeatable && retries < RETRIES)) throw error;
+        await delay(Math.min(10, error.retryAfter ?? 1) * 1000);
+      }
+    }
+  }
+
+  private async once(method: string, route: string, body: unknown, headers: Record<string, string>): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(`${this.connection.url}${route}`, {
@@ -57,7 +81,8 @@ export class GatewayClient {
         // Not the gateway's envelope (a proxy's page): the status says enough.
       }
       const error = envelope.error;
-      throw new GatewayError(error?.message ?? `the gateway answered ${response.status}`, response.status, error?.code ?? null, error?.param ?? null);
+      const retryAfter = Number(response.headers.get('retry-after'));
+      throw new GatewayError(error?.message ?? `the gateway answered ${response.status}`, response.status, error?.code ?? null, error?.param ?? null, retryAfter > 0 ? retryAfter : null);
     }
     return response;
   }

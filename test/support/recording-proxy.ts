@@ -25,7 +25,11 @@ export interface RecordingProxy {
   close(): Promise<void>;
 }
 
-export async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+/**
+ * `refuse`: the requests answered here, as a load balancer with no process to give them to
+ * answers (503, Retry-After: 1, the gateway's envelope), instead of being passed on.
+ */
+export async function startRecordingProxy(target: string, refuse: (request: ProxiedRequest) => boolean = () => false): Promise<RecordingProxy> {
   const to = new URL(target);
   const requests: ProxiedRequest[] = [];
   const server: Server = createServer((incoming, outgoing) => {
@@ -35,6 +39,12 @@ export async function startRecordingProxy(target: string): Promise<RecordingProx
       const body = Buffer.concat(chunks);
       const recorded: ProxiedRequest = { method: incoming.method ?? 'GET', path: incoming.url ?? '/', headers: { ...incoming.headers }, text: body.toString('utf8') };
       requests.push(recorded);
+      if (refuse(recorded)) {
+        recorded.status = 503;
+        outgoing.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+        outgoing.end(JSON.stringify({ error: { message: 'No gateway process answered; retry', type: 'server_error', param: null, code: 'service_unavailable' } }));
+        return;
+      }
       const headers = { ...incoming.headers, host: to.host };
       const forward = httpRequest({ hostname: to.hostname, port: to.port, method: incoming.method, path: incoming.url, headers }, (answer) => {
         recorded.status = answer.statusCode;
