@@ -142,8 +142,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       log.warn('ADMIN_KEY is not set: this process uses the key in its own DATA_DIR; set one ADMIN_KEY for every api process on this database');
     }
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
-    // The ioredis settings @fastify/rate-limit recommends: a dead Redis fails a check fast instead of queueing it.
-    const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 });
+    // The ioredis settings @fastify/rate-limit recommends (a dead Redis fails a check fast),
+    // and no offline queue: without it a check waited for the next reconnection attempt,
+    // each later than the last (creates took 0.25 s, then 0.45, … 1.25 s while Redis was down).
+    const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false });
     // A Redis that goes away must not take the process down: ioredis reconnects, and /readyz tells.
     redis?.on('error', () => undefined);
     const readiness = () =>
