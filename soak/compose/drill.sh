@@ -5,7 +5,8 @@
 # answered 200 sent again with its key until it is. Then it starts the killed ones again,
 # waits for every task to end and checks: every id answered, each ended once, each completed
 # video downloads (and ffprobe reads its duration), the bucket holds one folder per video, and
-# `vidgate ledger check` says "ledger ok". Run from the repository root with the set-up up
+# `vidgate ledger check` says "ledger ok"; it exits 1 unless all of these hold. Run from
+# the repository root with the set-up up
 # (`docker compose -f deploy/docker-compose.yml up -d --build`) and deploy/.env filled in.
 set -euo pipefail
 N="${N:-200}"
@@ -45,20 +46,26 @@ for attempt in 1 2 3 4 5; do
 done
 for service in $KILL; do dc start "$service" >/dev/null 2>&1; done
 
+failed=0
+expect() { # $1: what, $2: found, $3: wanted
+  if [ "$2" = "$3" ]; then echo "ok    $1: $2"; else echo "WRONG $1: $2, not $3"; failed=1; fi
+}
 ids=$(for i in $(seq 1 "$N"); do node -pe 'JSON.parse(require("fs").readFileSync(process.argv[1])).id' "$work/$i.json"; done)
-echo "ids: $(echo "$ids" | sort -u | wc -l) distinct of $N"
+expect "distinct ids" "$(echo "$ids" | sort -u | grep -c '^video_')" "$N"
 for wait in $(seq 1 120); do
   statuses=$(for id in $ids; do curl -s "$URL/v1/videos/$id" -H "Authorization: Bearer $KEY" | node -pe 'const v = JSON.parse(require("fs").readFileSync(0)); v.status + " " + (v.error?.code ?? "")'; done | sort | uniq -c)
   echo "$statuses" | grep -q -E 'queued|in_progress' || break
   sleep 2
 done
-echo "ended after $(( $(date +%s) - started )) s:"; echo "$statuses"
+echo "ended after $(( $(date +%s) - started )) s"
+expect "tasks ended" "$(echo "$statuses" | awk '{$1=$1; print}')" "$N completed"
 
 downloads=0
 for id in $ids; do
   curl -s -L -o "$work/v.mp4" "$URL/v1/videos/$id/content" -H "Authorization: Bearer $KEY"
   [ "$("$FFPROBE" -v error -show_entries format=duration -of csv=p=0 "$work/v.mp4")" = 1.000000 ] && downloads=$((downloads + 1))
 done
-echo "downloads of 1.000000 s: $downloads of $N"
-echo "bucket: $(dc exec -T minio ls /data/vidgate/videos | grep -c -x -F "$ids") of $N videos"
-dc exec -T api-2 vidgate ledger check
+expect "downloads of 1.000000 s" "$downloads" "$N"
+expect "videos in the bucket" "$(dc exec -T minio ls /data/vidgate/videos | grep -c -x -F "$ids")" "$N"
+expect "ledger check" "$(dc exec -T api-2 vidgate ledger check 2>&1)" "ledger ok"
+exit $failed
