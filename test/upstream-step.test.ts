@@ -56,7 +56,7 @@ after(async () => {
 });
 
 let serial = 0;
-async function newTask(): Promise<string> {
+async function newTask(into: Store = store): Promise<string> {
   const id = `video_${(serial++).toString().padStart(32, '0')}`;
   const job = validate('create', { model: 'grok-imagine', prompt: 'a fox', duration: 3, size: '480p' });
   const row: TaskRow = {
@@ -66,7 +66,7 @@ async function newTask(): Promise<string> {
     started_at: null, completed_at: null, expires_at: null, run_after: now, attempts: 0, claims: 0, lease_owner: null,
     lease_expires_at: null, video_key: null, video_size: null, price: null, hold: null, cost: null, mode: 'live', request_id: null, callback_url: null,
   };
-  await store.insertTask(row);
+  await into.insertTask(row);
   return id;
 }
 
@@ -116,24 +116,30 @@ describe('an upstream task between steps', () => {
 });
 
 describe('an outage of our own storage or database', () => {
-  test('costs a task no attempt: it is tried again later, and fails with the outage\'s code only after OUTAGE_WAIT_MS', async () => {
-    const id = await newTask();
+  test('costs a task no attempt: it is tried again later, and fails with the outage\'s code only after OUTAGE_WAIT_MS', async (t) => {
+    // A store and a clock of its own: the other tests' tasks stay out of its claims, and their time where it is.
+    const own = await openSqliteStore(path.join(dir, 'outage.db'));
+    t.after(() => own.close());
+    await own.insertKey({ id: 'key_1', name: 'k', hash: 'h', prefix: 'sk-', now, balance: null, mode: 'live', limit_rpm: null, limit_in_flight: null, limit_daily_spend: null });
+    let at = now;
+    const outageDeps = { ...deps, store: own, clock: { now: () => at } };
+    const id = await newTask(own);
     const outage = new Unavailable('The file storage cannot be reached now; try again', 'storage_unavailable');
-    let [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
-    await recordFailure(task!, 'runner-t', outage, deps);
-    let row = (await store.taskById(id))!;
+    const claimAndFail = async () => {
+      const [task] = await own.claimDue('upstream', 'runner-t', at, at + 30_000, 100);
+      assert.equal(task?.id, id);
+      await recordFailure(task, 'runner-t', outage, outageDeps);
+      return (await own.taskById(id))!;
+    };
+    let row = await claimAndFail();
     assert.deepEqual([row.status, row.attempts, row.lease_owner], ['queued', 0, null]);
-    assert.ok(row.run_after >= now + 2000 && row.run_after <= now + 2200, `again in about 2 s, not ${row.run_after - now} ms`);
-    now += OUTAGE_WAIT_MS - 1000;
-    [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
-    await recordFailure(task!, 'runner-t', outage, deps);
-    row = (await store.taskById(id))!;
+    assert.ok(row.run_after >= at + 2000 && row.run_after <= at + 2200, `again in about 2 s, not ${row.run_after - at} ms`);
+    at += OUTAGE_WAIT_MS - 1000;
+    row = await claimAndFail();
     assert.deepEqual([row.status, row.attempts], ['queued', 0], 'still waiting just before the limit');
-    assert.ok(row.run_after - now >= 27_000 && row.run_after - now <= 33_000, `an old task looks again about every 30 s, not ${row.run_after - now} ms`);
-    now += 31_000;
-    [task] = await store.claimDue('upstream', 'runner-t', now, now + 30_000, 100);
-    await recordFailure(task!, 'runner-t', outage, deps);
-    row = (await store.taskById(id))!;
+    assert.ok(row.run_after - at >= 27_000 && row.run_after - at <= 33_000, `an old task looks again about every 30 s, not ${row.run_after - at} ms`);
+    at += 34_000;
+    row = await claimAndFail();
     assert.deepEqual([row.status, row.error_code], ['failed', 'storage_unavailable']);
     assert.match(row.error_message!, /waited 30 minutes/);
   });
