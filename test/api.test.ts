@@ -82,6 +82,11 @@ describe('health and authentication', () => {
     const ready = await fetch(`${cut.url}/readyz`);
     assert.equal(ready.status, 503);
     assert.equal((await fetch(`${cut.url}/healthz`)).status, 200, 'alive all the same');
+    // The worker's loops (tasks, webhook deliveries) look every 500 ms: an outage is said once each, not twice a second.
+    const logged = cut.logs.length;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const claims = cut.logs.slice(logged).map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.level >= 40 && /claiming/.test(line.msg));
+    assert.ok(claims.length <= 2, JSON.stringify(claims.map((line) => line.msg)));
 
     await gate.open();
     let again = await create();
@@ -92,6 +97,8 @@ describe('health and authentication', () => {
     assert.equal(again.status, 200);
     const list = await carol.json<{ data: unknown[] }>('GET', '/v1/videos');
     assert.equal(list.body.data.length, 2, 'the first create and the one after, none of those refused');
+    for (let tries = 0; !cut.logs.some((line) => line.includes('works again')) && tries < 30; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.ok(cut.logs.some((line) => line.includes('works again')), 'the end of the outage is said too');
   });
   test('a /v1 request without a key, or with an unknown one, is 401', async () => {
     for (const headers of [{}, { authorization: 'Bearer sk-not-a-key' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
 import type { VideoProvider } from '../providers/interface.ts';
+import { OutageNotice } from '../outage-notice.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Lane, Store } from '../store/store.ts';
@@ -65,10 +66,14 @@ export class Runner {
   private loop: Promise<void> | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly claiming: OutageNotice;
+  private readonly renewing: OutageNotice;
 
   constructor(private readonly options: RunnerOptions) {
     this.sweeper = new Sweeper(options);
     this.copies = pLimit(options.copyConcurrency ?? 32);
+    this.claiming = new OutageNotice(options.log, 'claiming tasks');
+    this.renewing = new OutageNotice(options.log, 'renewing leases');
   }
 
   start(): void {
@@ -120,7 +125,7 @@ export class Runner {
   }
 
   private async run(): Promise<void> {
-    const { store, clock, leaseMs, log } = this.options;
+    const { store, clock, leaseMs } = this.options;
     while (!this.stopping.signal.aborted) {
       for (const lane of ['local', 'upstream'] as const) {
         const free = this.capacity(lane) - this.running(lane);
@@ -131,8 +136,9 @@ export class Runner {
             // Our own lease ran out before the heartbeat renewed it: the claim renewed it, and the work goes on as it was.
             if (!this.active.has(task.id)) void this.drive(task, lane);
           }
+          this.claiming.worked();
         } catch (error) {
-          log.error({ err: error, lane }, 'claiming tasks failed');
+          this.claiming.failed(error, { lane });
         }
       }
       await this.idle();
@@ -151,12 +157,13 @@ export class Runner {
   }
 
   private async renewLeases(): Promise<void> {
-    const { store, clock, leaseMs, log } = this.options;
+    const { store, clock, leaseMs } = this.options;
     for (const [id, { controller }] of this.active) {
       try {
         if (!(await store.renewLease(id, this.owner, clock.now() + leaseMs))) controller.abort(new Error('lease lost'));
+        this.renewing.worked();
       } catch (error) {
-        log.warn({ err: error, task: id }, 'renewing a lease failed');
+        this.renewing.failed(error, { task: id });
       }
     }
   }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookSettings } from '../config.ts';
 import { FetchError, guardedPost } from '../net/guarded-fetch.ts';
+import { OutageNotice } from '../outage-notice.ts';
 import type { DeliveryRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from '../tasks/clock.ts';
@@ -48,7 +49,11 @@ export class Deliverer {
   private readonly stopping = new AbortController();
   private loop: Promise<void> | null = null;
 
-  constructor(private readonly options: DelivererOptions) {}
+  private readonly claiming: OutageNotice;
+
+  constructor(private readonly options: DelivererOptions) {
+    this.claiming = new OutageNotice(options.log, 'claiming webhook deliveries');
+  }
 
   start(): void {
     this.loop = this.run();
@@ -65,8 +70,9 @@ export class Deliverer {
     while (!this.stopping.signal.aborted) {
       try {
         await this.claim();
+        this.claiming.worked();
       } catch (error) {
-        this.options.log.error({ err: error }, 'claiming webhook deliveries failed');
+        this.claiming.failed(error);
       }
       await delay(pollMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
     }
