@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { probe } from './support/media.ts';
-import { bucketKeys, s3Env, s3Server, startS3Server } from './support/s3.ts';
+import { bucketKeys, type S3TestServer, s3Env, s3Server, startS3Server } from './support/s3.ts';
 
 /**
  * A gateway on an S3-protocol server (s3rver), whatever storage the rest of the run uses:
@@ -18,10 +18,10 @@ after(async () => {
   for (const gateway of running) removeDataDir(gateway.dataDir);
 });
 
-/** A gateway on a bucket of its own (named by its data folder), whatever storage the run uses. */
-async function startOnS3(env: Record<string, string> = {}) {
+/** A gateway on a bucket of its own (named by its data folder) on `server` (else the file's), whatever storage the run uses. */
+async function startOnS3(env: Record<string, string> = {}, server?: S3TestServer) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
-  const gateway = await startGateway({ ...(await s3Env(dataDir)), ...env }, dataDir);
+  const gateway = await startGateway({ ...(await s3Env(dataDir, server)), ...env }, dataDir);
   running.push(gateway);
   return gateway;
 }
@@ -98,9 +98,8 @@ describe('S3 storage', () => {
 
   test('while the bucket cannot be reached, content and a delete are 503 storage_unavailable and change nothing; once it can, the task goes with its files', async () => {
     const own = await startS3Server();
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
-    const gateway = await startGateway(await s3Env(dataDir, own), dataDir);
-    running.push(gateway);
+    const gateway = await startOnS3({}, own);
+    const dataDir = gateway.dataDir;
     const client = await newClient(gateway);
     const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'kept through an outage', duration: 1, size: '480p' });
     assert.equal((await client.waitFor(body.id)).status, 'completed');
@@ -125,10 +124,7 @@ describe('S3 storage', () => {
 
   test('a video asked for while the bucket cannot be reached waits for it, spending none of its attempts, and is kept once it is back', async () => {
     const own = await startS3Server();
-    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
-    const gateway = await startGateway(await s3Env(dataDir, own), dataDir);
-    running.push(gateway);
-    const client = await newClient(gateway);
+    const client = await newClient(await startOnS3({}, own));
     await own.close();
     const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'made through an outage', duration: 1, size: '480p' });
     assert.equal(status, 200, JSON.stringify(body));
