@@ -70,6 +70,11 @@ export interface DatabaseSettings {
   schema: string;
   /** PostgreSQL connections one process keeps at most. */
   poolSize: number;
+  /**
+   * How long a connection or a statement may wait for the database before it is given up as
+   * unreachable (a 503 to the client): a server that stops answering must not hold requests for ever.
+   */
+  timeoutMs: number;
 }
 
 export interface WebhookSettings {
@@ -132,6 +137,8 @@ const schema = z.object({
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case name').default('public'),
   DATABASE_POOL_SIZE: positiveInt(10),
+  // Fractions allowed (tests use 1).
+  DATABASE_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
   S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
@@ -239,7 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResultBytes: c.MAX_RESULT_MB * 1024 * 1024,
     // Whole milliseconds: every time the gateway stores is an integer.
     webhooks: { timeoutMs: Math.round(c.WEBHOOK_TIMEOUT_SECONDS * 1000), retryBaseMs: Math.round(c.WEBHOOK_RETRY_BASE_SECONDS * 1000), retryForMs: Math.round(c.WEBHOOK_RETRY_HOURS * 3600_000) },
-    database: { url: c.DATABASE_URL ?? null, schema: c.DATABASE_SCHEMA, poolSize: c.DATABASE_POOL_SIZE },
+    database: { url: c.DATABASE_URL ?? null, schema: c.DATABASE_SCHEMA, poolSize: c.DATABASE_POOL_SIZE, timeoutMs: Math.round(c.DATABASE_TIMEOUT_SECONDS * 1000) },
     s3: c.S3_BUCKET
       ? {
           bucket: c.S3_BUCKET,

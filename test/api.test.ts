@@ -100,6 +100,48 @@ describe('health and authentication', () => {
     for (let tries = 0; !cut.logs.some((line) => line.includes('works again')) && tries < 30; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
     assert.ok(cut.logs.some((line) => line.includes('works again')), 'the end of the outage is said too');
   });
+  test('while PostgreSQL answers nothing, requests are 503 database_unavailable after DATABASE_TIMEOUT_SECONDS, and served again once it answers', { skip: TEST_STORE !== 'postgres' }, async (t) => {
+    const database = new URL(TEST_DATABASE_URL);
+    const gate = await startTcpGate(database.hostname, Number(database.port || 5432));
+    const through = new URL(TEST_DATABASE_URL);
+    through.port = String(gate.port);
+    const silent = await startGateway({ ROLE: 'api', DATABASE_URL: through.href, DATABASE_TIMEOUT_SECONDS: '1' });
+    t.after(async () => {
+      await silent.stop();
+      removeDataDir(silent.dataDir);
+      await gate.close();
+    });
+    const dave = await newClient(silent, 'dave');
+    const create = (key: string) => dave.request('POST', '/v1/videos', textTask, { 'idempotency-key': key });
+    assert.equal((await create('first')).status, 200);
+
+    gate.freeze();
+    // More at once than the pool has connections (10): each waits for one, or on one that hangs.
+    const keys = [...Array(6)].map((_, index) => `frozen-${index}`);
+    const answers = await Promise.all([...keys.map(create), ...keys.map(() => dave.request('GET', '/v1/videos'))]);
+    for (const answer of answers) {
+      const body = (await answer.json()) as { error: Record<string, unknown> };
+      assert.equal(answer.status, 503, JSON.stringify(body));
+      assertEnvelope(body);
+      assert.deepEqual([body.error.type, body.error.code], ['server_error', 'database_unavailable']);
+    }
+    assert.equal((await fetch(`${silent.url}/readyz`)).status, 503);
+
+    gate.thaw();
+    let again = await create('after');
+    for (let tries = 0; again.status !== 200 && tries < 50; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      again = await create('after');
+    }
+    assert.equal(again.status, 200);
+    // Each create refused is sent again with its key, as the 503 says: one task each, whether or not the first try was saved.
+    const resent = await Promise.all(keys.map(create));
+    assert.deepEqual(resent.map((answer) => answer.status), Array(6).fill(200));
+    // Every connection the pool lends now answers: none was kept halfway through a statement or a transaction.
+    const lists = await Promise.all([...Array(12)].map(() => dave.json<{ data: unknown[] }>('GET', '/v1/videos?limit=100')));
+    assert.deepEqual(lists.map((list) => list.status), Array(12).fill(200));
+    assert.equal(lists[0]!.body.data.length, 8, 'first, after, and one for each of the six keys');
+  });
   test('a /v1 request without a key, or with an unknown one, is 401', async () => {
     for (const headers of [{}, { authorization: 'Bearer sk-not-a-key' }, { authorization: 'Basic abc' }] as Record<string, string>[]) {
       const response = await fetch(`${gateway.url}/v1/videos`, { headers });

@@ -26,7 +26,8 @@ export class ChangeListener {
   #closed = false;
 
   constructor(
-    private readonly url: string,
+    /** How to connect: the pool's settings, its time limits too, so that a silent server is given up. */
+    private readonly connection: pg.ClientConfig,
     private readonly schema: string,
     private readonly handlers: ChangeHandlers,
   ) {}
@@ -41,7 +42,7 @@ export class ChangeListener {
   }
 
   async #connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url });
+    const client = new pg.Client(this.connection);
     let lost = false;
     const lose = () => {
       if (lost) return;

@@ -9,7 +9,7 @@ import type { Store } from './store.ts';
  * DATA_DIR. `readCache`: whether this process serves polls (PostgreSQL then listens for changes).
  */
 export function openStore(database: DatabaseSettings, dataDir: string, { readCache = true } = {}): Promise<Store> {
-  if (database.url !== null) return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize, readCache });
+  if (database.url !== null) return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize, timeoutMs: database.timeoutMs, readCache });
   return openSqliteStore(sqliteFile(dataDir));
 }
 

@@ -20,6 +20,8 @@ export interface PostgresOptions {
   schema?: string;
   /** Connections this process keeps open at most. */
   poolSize?: number;
+  /** How long a connection or a statement may wait for the server before it is given up as unreachable (DATABASE_TIMEOUT_SECONDS). */
+  timeoutMs?: number;
   /**
    * Keep the poll reads in memory, told of changes by one more connection that listens for
    * them. A process that serves no polls (a worker, the CLI) reads the database instead, and
@@ -83,7 +85,7 @@ const RETRYABLE = new Set(['40001', '40P01']);
 /** SQLSTATEs of a server that cannot take the connection or is going away (class 08: connection exceptions). */
 const GONE_STATE = /^(08[0-9A-Z]{3}|57P0[1-3]|53300)$/;
 /** What node-postgres and its pool say of a connection that ended or could not be made (they give no code). */
-const GONE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect)/;
+const GONE_MESSAGE = /^(Connection terminated|Client has encountered a connection error|Client was closed|timeout exceeded when trying to connect|timeout expired|Query read timeout)/;
 
 /**
  * The database cannot be reached (restarting, down, the network): the client is told 503 and
@@ -115,7 +117,6 @@ class PostgresDriver implements Driver {
 
   constructor(
     private readonly pool: pg.Pool,
-    private readonly db: Kysely<Database>,
     private readonly notices: ChangeNotices,
   ) {}
 
@@ -154,69 +155,64 @@ class PostgresDriver implements Driver {
     const begin = isolation === 'write' ? 'BEGIN ISOLATION LEVEL SERIALIZABLE' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
     for (let tries = 1; ; tries++) {
       const client = await this.pool.connect();
+      const changed: [CachedTable, string][] = [];
+      let result: T;
       try {
         await client.query(begin);
-        const changed: [CachedTable, string][] = [];
-        const result = await driveAsync(make(), (step) => this.#execute(client, step, (table, id) => changed.push([table, id])));
+        result = await driveAsync(make(), (step) => this.#execute(client, step, (table, id) => changed.push([table, id])));
         await client.query('COMMIT');
-        for (const [table, id] of changed) {
-          // What was read between the change and this commit may have been kept as it was before it.
-          this.onChanged(table, id);
-          this.notices.changed(table, id);
-        }
-        return result;
       } catch (error) {
+        // A connection that went silent is dropped, not lent again halfway through this
+        // transaction: a ROLLBACK would wait as long again, and PostgreSQL rolls back the
+        // transaction of a connection that ends.
+        if (unreachable(error)) {
+          client.release(error as Error);
+          throw error;
+        }
         await client.query('ROLLBACK').catch(() => undefined);
+        client.release();
         const code = (error as { code?: string }).code;
         if (code === undefined || !RETRYABLE.has(code)) throw error;
         // Nothing was written: the caller may ask again, and should be told so, not given a 500.
         if (tries >= MAX_TRIES) throw new Unavailable(`The database gave up this write ${MAX_TRIES} times for conflicting ones; try again`, 'database_busy', { cause: error });
         // Both sides of a conflict retry: a random wait keeps them from meeting again.
         await delay(Math.random() * 5 * tries);
-      } finally {
-        client.release();
+        continue;
       }
+      client.release();
+      for (const [table, id] of changed) {
+        // What was read between the change and this commit may have been kept as it was before it.
+        this.onChanged(table, id);
+        this.notices.changed(table, id);
+      }
+      return result;
     }
   }
 
   async close(): Promise<void> {
     await this.notices.flush();
-    // Ends the pool too (kysely owns it once it has used it).
-    await this.db.destroy();
+    // The pool, not Kysely's destroy(): Kysely ends a pool only once it has run a query on it
+    // itself, and here it only compiles the statements; the driver runs them on the pool.
+    await this.pool.end();
   }
 }
 
 /** A store on PostgreSQL: the same plans and queries as SQLite's, compiled in PostgreSQL's SQL. */
-export async function openPostgresStore({ url, schema = 'public', poolSize = 10, readCache = true }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore({ url, schema = 'public', poolSize = 10, timeoutMs = 30_000, readCache = true }: PostgresOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`DATABASE_SCHEMA must be a plain lower-case name, not ${JSON.stringify(schema)}`);
+  // A server that takes the connection and then says nothing (a stopped process, a network
+  // that drops packets) would hold a request, and its connection, for ever.
+  const connection = { connectionString: url, connectionTimeoutMillis: timeoutMs, options: `-c search_path=${schema}` };
+  const connect = { ...connection, query_timeout: timeoutMs };
+  // On connections of their own, without the statements' time limit: a migration may rewrite a large table.
+  await migrateInTurn(connection, schema);
   // Named, so that the change trigger leaves this process's own changes to ChangeNotices (migration 0013).
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, types, options: `-c search_path=${schema}`, application_name: GATEWAY_APPLICATION_NAME });
+  const pool = new pg.Pool({ ...connect, max: poolSize, types, application_name: GATEWAY_APPLICATION_NAME });
   // An idle connection that breaks (the server restarts) must not take the process down.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  try {
-    await migrateInTurn(url, schema, async () => {
-      const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
-      for (let tries = 1; ; tries++) {
-        await ensureSchema(pool, schema);
-        const { error, results } = await migrator.migrateToLatest();
-        if (!error) return;
-        // CI has seen a run on a schema just made find it, or its migration table, missing
-        // (3F000, 42P01), a single process too (the store tests): made again, it is run again.
-        const code = (error as { code?: string }).code;
-        if ((code === '3F000' || code === '42P01') && tries < 5) {
-          await delay(50 * tries);
-          continue;
-        }
-        throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
-      }
-    });
-  } catch (error) {
-    await db.destroy();
-    throw error;
-  }
-  const driver = new PostgresDriver(pool, db, new ChangeNotices(pool, schema));
-  const listener = readCache ? new ChangeListener(url, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
+  const driver = new PostgresDriver(pool, new ChangeNotices(pool, schema));
+  const listener = readCache ? new ChangeListener(connect, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
   // Rows are kept only while change notices are heard: without them, every read asks the database.
   // A connection can die without a word (a network fault): then a row is at most a second old.
   const cache = new ReadCache(() => listener?.listening ?? false, 1000);
@@ -246,20 +242,37 @@ class PostgresStore extends CachedStore {
 }
 
 /**
- * Runs `migrate` while holding an advisory lock of the schema's, on a connection of its own
- * (the pool may have one): processes starting together on a new schema take turns. Kysely's
- * migrator takes its lock only after it has made its own tables (kysely migrator.js,
- * #migrate: the schema, kysely_migration and its lock table first), and there they raced:
- * CI saw a run find the schema missing (3F000) and, after a retry for that, a table (42P01).
+ * Migrates the schema to the latest, holding an advisory lock of the schema's on a connection
+ * of its own: processes starting together on a new schema take turns. Kysely's migrator takes
+ * its lock only after it has made its own tables (kysely migrator.js, #migrate: the schema,
+ * kysely_migration and its lock table first), and there they raced: CI saw a run find the
+ * schema missing (3F000) and, after a retry for that, a table (42P01).
  */
-async function migrateInTurn(url: string, schema: string, migrate: () => Promise<void>): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+async function migrateInTurn(connection: pg.ClientConfig, schema: string): Promise<void> {
+  const client = new pg.Client(connection);
   client.on('error', () => undefined);
-  await client.connect();
+  const pool = new pg.Pool({ ...connection, max: 1 });
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
+    await client.connect();
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [`vidgate migrations ${schema}`]);
-    await migrate();
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
+    for (let tries = 1; ; tries++) {
+      await ensureSchema(pool, schema);
+      const { error, results } = await migrator.migrateToLatest();
+      if (!error) return;
+      // CI has seen a run on a schema just made find it, or its migration table, missing
+      // (3F000, 42P01), a single process too (the store tests): made again, it is run again.
+      const code = (error as { code?: string }).code;
+      if ((code === '3F000' || code === '42P01') && tries < 5) {
+        await delay(50 * tries);
+        continue;
+      }
+      throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
+    }
   } finally {
+    await db.destroy().catch(() => undefined);
     // Ending the session lets the lock go, whatever happened.
     await client.end().catch(() => undefined);
   }

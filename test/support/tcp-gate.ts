@@ -2,30 +2,54 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
 
 /**
  * A TCP forwarder in front of a real server (PostgreSQL) that a test can shut, as if the
- * server went away (open connections cut, new ones refused), and open again on the same port.
+ * server went away (open connections cut, new ones refused), and open again on the same port;
+ * or freeze, as if it stopped answering (a network that drops packets, a stopped process):
+ * connections stay open and new ones are taken, but nothing passes until it thaws.
  */
 export interface TcpGate {
   port: number;
   shut(): Promise<void>;
   open(): Promise<void>;
+  freeze(): void;
+  thaw(): void;
   close(): Promise<void>;
+}
+
+interface Pair {
+  client: Socket;
+  upstream: Socket | null;
 }
 
 export async function startTcpGate(targetHost: string, targetPort: number): Promise<TcpGate> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<Pair>();
+  let frozen = false;
   let server: Server;
+  const track = (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  };
+  const forward = (pair: Pair) => {
+    const upstream = (pair.upstream ??= createConnection({ host: targetHost, port: targetPort }));
+    if (!sockets.has(upstream)) {
+      track(upstream);
+      upstream.once('close', () => pair.client.destroy());
+    }
+    pair.client.pipe(upstream).pipe(pair.client);
+  };
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
       server = createServer((client) => {
-        const upstream = createConnection({ host: targetHost, port: targetPort });
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.once('close', () => sockets.delete(socket));
-          socket.on('error', () => undefined);
-        }
-        client.pipe(upstream).pipe(client);
-        client.once('close', () => upstream.destroy());
-        upstream.once('close', () => client.destroy());
+        const pair: Pair = { client, upstream: null };
+        track(client);
+        pairs.add(pair);
+        client.once('close', () => {
+          pairs.delete(pair);
+          pair.upstream?.destroy();
+        });
+        if (frozen) client.pause();
+        else forward(pair);
       });
       server.once('error', reject);
       server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
@@ -37,5 +61,18 @@ export async function startTcpGate(targetHost: string, targetPort: number): Prom
       for (const socket of sockets) socket.destroy();
     });
   };
-  return { port, shut, open: async () => void (await listen(port)), close: shut };
+  const freeze = () => {
+    frozen = true;
+    for (const { client, upstream } of pairs) {
+      client.unpipe();
+      upstream?.unpipe();
+      client.pause();
+      upstream?.pause();
+    }
+  };
+  const thaw = () => {
+    frozen = false;
+    for (const pair of pairs) forward(pair);
+  };
+  return { port, shut, open: async () => void (await listen(port)), freeze, thaw, close: shut };
 }
