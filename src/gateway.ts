@@ -145,7 +145,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // The ioredis settings @fastify/rate-limit recommends (a dead Redis fails a check fast),
     // and no offline queue: without it a check waited for the next reconnection attempt,
     // each later than the last (creates took 0.25 s, then 0.45, … 1.25 s while Redis was down).
-    const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    // A Redis that keeps the connection and answers nothing would hold every create: a
+    // command unanswered in 500 ms fails, and the create goes on uncounted.
+    const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false });
     // A Redis that goes away must not take the process down: ioredis reconnects, and /readyz tells.
     redis?.on('error', () => undefined);
     const readiness = () =>

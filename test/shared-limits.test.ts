@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { ADMIN_KEY, Client, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { ADMIN_KEY, Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { startTcpGate } from './support/tcp-gate.ts';
 
 /**
  * Two api processes on one database and one Redis (127.0.0.1:6379, on every machine): a
@@ -64,4 +65,34 @@ test('/readyz asks Redis too, and says when it does not answer', async () => {
   } finally {
     redis.disconnect();
   }
+});
+
+test('a Redis that stops answering neither holds creates nor /readyz: they go on uncounted, and counted again once it answers', async (t) => {
+  const redisUrl = new URL(REDIS_URL);
+  const gate = await startTcpGate(redisUrl.hostname, Number(redisUrl.port || 6379));
+  const through = new URL(REDIS_URL);
+  through.port = String(gate.port);
+  const silent = await startGateway({ ROLE: 'api', REDIS_URL: through.href });
+  t.after(async () => {
+    await silent.stop();
+    removeDataDir(silent.dataDir);
+    await gate.close();
+  });
+  const client = await newClient(silent, 'silent');
+  const create = () => client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'a silent count', duration: 1, size: '480p' });
+  assert.equal((await create()).status, 200);
+  gate.freeze();
+  const frozen = await Promise.all([create(), create()]);
+  assert.deepEqual(frozen.map((answer) => answer.status), [200, 200], JSON.stringify(frozen.map((answer) => answer.body)));
+  const ready = await fetch(`${silent.url}/readyz`);
+  assert.equal(ready.status, 503);
+  assert.notEqual(((await ready.json()) as { checks: Record<string, string> }).checks.redis, 'ok');
+  gate.thaw();
+  let checks: Record<string, string> = {};
+  for (let tries = 0; checks.redis !== 'ok' && tries < 50; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    checks = ((await (await fetch(`${silent.url}/readyz`)).json()) as { checks: Record<string, string> }).checks;
+  }
+  assert.equal(checks.redis, 'ok');
+  assert.equal((await create()).status, 200);
 });
