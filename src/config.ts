@@ -147,6 +147,8 @@ const schema = z.object({
   S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: flag(false),
+  // Fractions allowed (tests use 1).
+  S3_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
   CONTENT_REDIRECT: flag(false),
   STILLS_ON_KEEP: flag(true),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -255,6 +257,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           region: c.S3_REGION,
           credentials: c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY ? { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } : null,
           forcePathStyle: c.S3_FORCE_PATH_STYLE,
+          timeoutMs: Math.round(c.S3_TIMEOUT_SECONDS * 1000),
         }
       : null,
     contentRedirect: c.CONTENT_REDIRECT,

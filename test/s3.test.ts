@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { probe } from './support/media.ts';
 import { bucketKeys, type S3TestServer, s3Env, s3Server, startS3Server } from './support/s3.ts';
+import { startTcpGate } from './support/tcp-gate.ts';
 
 /**
  * A gateway on an S3-protocol server (s3rver), whatever storage the rest of the run uses:
@@ -120,6 +121,23 @@ describe('S3 storage', () => {
     assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).status, 404);
     assert.deepEqual(await bucketKeys(dataDir, `videos/${body.id}`, back), []);
     assert.deepEqual(await bucketKeys(dataDir, `inputs/${body.id}`, back), []);
+  });
+
+  test('a bucket that keeps the connection but answers nothing is 503 storage_unavailable after S3_TIMEOUT_SECONDS, and serves again once it answers', async (t) => {
+    const own = await startS3Server();
+    const gate = await startTcpGate('127.0.0.1', own.port);
+    t.after(() => gate.close());
+    const client = await newClient(await startOnS3({ S3_ENDPOINT: `http://127.0.0.1:${gate.port}`, S3_TIMEOUT_SECONDS: '1' }, own));
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'kept through a silence', duration: 1, size: '480p' });
+    assert.equal((await client.waitFor(body.id)).status, 'completed');
+    gate.freeze();
+    const content = await client.json('GET', `/v1/videos/${body.id}/content`);
+    assert.equal(content.status, 503, JSON.stringify(content.body));
+    assert.deepEqual([content.body.error.type, content.body.error.code], ['server_error', 'storage_unavailable']);
+    gate.thaw();
+    const video = await client.request('GET', `/v1/videos/${body.id}/content`);
+    assert.equal(video.status, 200);
+    assert.ok(Math.abs(probe(Buffer.from(await video.arrayBuffer())).duration - 1) < 0.2);
   });
 
   test('a video asked for while the bucket cannot be reached waits for it, spending none of its attempts, and is kept once it is back', async () => {

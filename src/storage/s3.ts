@@ -31,6 +31,11 @@ export interface S3Settings {
   /** null: the SDK's own chain (AWS_* variables, an instance role, …). */
   credentials: { accessKeyId: string; secretAccessKey: string } | null;
   forcePathStyle: boolean;
+  /**
+   * How long a request may wait for the bucket to connect, and then to answer (its headers;
+   * an upload's part included), before it is given up as unreachable; default 30 s.
+   */
+  timeoutMs?: number;
 }
 
 /** Uploads at least this large go up in parts, four at a time: memory stays bounded whatever the video's size. */
@@ -55,8 +60,17 @@ export class S3Storage implements Storage {
       // upload, which MinIO, R2 and others refuse (aws/aws-sdk-js-v3#6810).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      // Content downloads stream from S3 while clients read them: more than the SDK's 50 sockets.
-      requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 }, httpsAgent: { keepAlive: true, maxSockets: 256 } },
+      requestHandler: {
+        // Content downloads stream from S3 while clients read them: more than the SDK's 50 sockets.
+        httpAgent: { keepAlive: true, maxSockets: 256 },
+        httpsAgent: { keepAlive: true, maxSockets: 256 },
+        // A bucket that takes the connection and says nothing would hold the request for ever:
+        // the SDK waits without limit by default, and only warns at its requestTimeout unless
+        // told to throw. Not an inactivity limit: a download paused by a slow client is not the bucket's silence.
+        connectionTimeout: settings.timeoutMs ?? 30_000,
+        requestTimeout: settings.timeoutMs ?? 30_000,
+        throwOnRequestTimeout: true,
+      },
     };
     this.#client = new S3Client({ ...base, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) });
     // Around every call (retries included, uploads' parts too): a bucket that cannot be reached
