@@ -146,8 +146,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // and no offline queue: without it a check waited for the next reconnection attempt,
     // each later than the last (creates took 0.25 s, then 0.45, … 1.25 s while Redis was down).
     // A Redis that keeps the connection and answers nothing would hold every create: a
-    // command unanswered in 500 ms fails, and the create goes on uncounted.
-    const redis = config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, commandTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    // command unanswered in 500 ms fails, and the create goes on uncounted. After 1 s of
+    // silence the connection is dropped and made again (socketTimeout), so that creates fail
+    // at once meanwhile and unanswered commands do not pile up on it for the whole outage
+    // (ioredis does not give up a silent connection by itself: redis/ioredis#634).
+    const redis =
+      config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, commandTimeout: 500, socketTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false });
     // A Redis that goes away must not take the process down: ioredis reconnects, and /readyz tells.
     redis?.on('error', () => undefined);
     const readiness = () =>

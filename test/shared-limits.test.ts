@@ -87,6 +87,10 @@ test('a Redis that stops answering neither holds creates nor /readyz: they go on
   const ready = await fetch(`${silent.url}/readyz`);
   assert.equal(ready.status, 503);
   assert.notEqual(((await ready.json()) as { checks: Record<string, string> }).checks.redis, 'ok');
+  // The silent connection is given up and another made, not kept for ever with every unanswered command queued on it.
+  const connections = gate.accepted;
+  for (let tries = 0; gate.accepted === connections && tries < 50; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.ok(gate.accepted > connections, 'a new connection to Redis');
   gate.thaw();
   let checks: Record<string, string> = {};
   for (let tries = 0; checks.redis !== 'ok' && tries < 50; tries++) {

@@ -8,6 +8,8 @@ import { createConnection, createServer, type AddressInfo, type Server, type Soc
  */
 export interface TcpGate {
   port: number;
+  /** Connections taken so far, frozen or not. */
+  readonly accepted: number;
   shut(): Promise<void>;
   open(): Promise<void>;
   freeze(): void;
@@ -24,6 +26,7 @@ export async function startTcpGate(targetHost: string, targetPort: number): Prom
   const sockets = new Set<Socket>();
   const pairs = new Set<Pair>();
   let frozen = false;
+  let accepted = 0;
   let server: Server;
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -41,6 +44,7 @@ export async function startTcpGate(targetHost: string, targetPort: number): Prom
   const listen = (port: number) =>
     new Promise<number>((resolve, reject) => {
       server = createServer((client) => {
+        accepted++;
         const pair: Pair = { client, upstream: null };
         track(client);
         pairs.add(pair);
@@ -74,5 +78,15 @@ export async function startTcpGate(targetHost: string, targetPort: number): Prom
     frozen = false;
     for (const pair of pairs) forward(pair);
   };
-  return { port, shut, open: async () => void (await listen(port)), freeze, thaw, close: shut };
+  return {
+    port,
+    get accepted() {
+      return accepted;
+    },
+    shut,
+    open: async () => void (await listen(port)),
+    freeze,
+    thaw,
+    close: shut,
+  };
 }
