@@ -272,7 +272,8 @@ async function migrateInTurn(connection: pg.ClientConfig, schema: string): Promi
       throw new Error(`database migration failed: ${String(results?.find((r) => r.status === 'Error')?.migrationName ?? error)}`);
     }
   } finally {
-    await db.destroy().catch(() => undefined);
+    // The pool itself (see PostgresDriver.close): a failure before Kysely ran a query would leave it open.
+    await pool.end().catch(() => undefined);
     // Ending the session lets the lock go, whatever happened.
     await client.end().catch(() => undefined);
   }
