@@ -14,7 +14,7 @@ import { CorsPolicy } from './cors.ts';
 import { clientErrorHandler, frameworkErrors } from './edge-errors.ts';
 import { registerEventRoutes } from './events.ts';
 import { ApiError, fromDomain } from './errors.ts';
-import { withFastReads } from './fast-read.ts';
+import { fastReadFailure, withFastReads } from './fast-read.ts';
 import { checkJsonBody } from './json-body.ts';
 import { refuseBadText } from './bad-text.ts';
 import { registerMetricsRoute } from './metrics.ts';
@@ -84,6 +84,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     const headers: Record<string, string> = {};
     common.addHeaders(headers, request.headers, request.id);
     reply.headers(headers);
+    // A poll the fast path failed to read is answered with its error, not read again.
+    const failed = fastReadFailure(request.raw);
+    if (failed) throw failed.error;
   });
   // Ids and query values with a NUL: refused before any route reads them (bad-text.ts).
   app.addHook('preValidation', async (request) => {

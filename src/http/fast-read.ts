@@ -15,12 +15,21 @@ import { TASK_ROUTES } from './videos.ts';
  * request id and log line (Common) and the body (Presenter) are the very functions the
  * fastify routes use, and test/pipeline.test.ts asks both paths the same questions.
  * Everything else (no key, unknown task, a query string, other methods) falls through
- * to the fastify app, which answers it with the one error mapper.
+ * to the fastify app, which answers it with the one error mapper. A read that failed (the
+ * database out) falls through with its error (fastReadFailure), which the app answers
+ * without asking the database again: asked twice, a silent database held the poll for
+ * twice DATABASE_TIMEOUT_SECONDS.
  */
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
 const READ = new RegExp(`^(${TASK_ROUTES.map(({ url }) => url.replace(/\//g, '\\/')).join('|')})\\/(video_[0-9a-f]{1,64})$`);
 const OBJECT = new Map<string, VideoObjectKind>(TASK_ROUTES.map(({ url, object }) => [url, object]));
+const FAILED = new WeakMap<IncomingMessage, unknown>();
+
+/** What the fast path met on this request, if it failed: the app answers with it (app.ts). */
+export function fastReadFailure(request: IncomingMessage): { error: unknown } | undefined {
+  return FAILED.has(request) ? { error: FAILED.get(request) } : undefined;
+}
 
 export function withFastReads(keys: KeyService, tasks: TaskService, presenter: Presenter, common: Common, app: Handler): Handler {
   return (request, response) => {
@@ -28,7 +37,10 @@ export function withFastReads(keys: KeyService, tasks: TaskService, presenter: P
     if (!match || !request.headers.authorization) return app(request, response);
     void answer(match[1]!, match[2]!, request, response).then(
       (answered) => answered || app(request, response),
-      () => app(request, response),
+      (error: unknown) => {
+        FAILED.set(request, error);
+        app(request, response);
+      },
     );
   };
 

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import type { CachedTable } from './read-cache.ts';
 
@@ -28,6 +29,8 @@ export class ChangeListener {
   constructor(
     /** How to connect: the pool's settings, its time limits too, so that a silent server is given up. */
     private readonly connection: pg.ClientConfig,
+    /** How long closing waits for the server's goodbye. */
+    private readonly timeoutMs: number,
     private readonly schema: string,
     private readonly handlers: ChangeHandlers,
   ) {}
@@ -83,6 +86,7 @@ export class ChangeListener {
     clearTimeout(this.#retry);
     const client = this.#client;
     this.#client = null;
-    await client?.end().catch(() => undefined);
+    // A silent server never says goodbye.
+    if (client) await Promise.race([client.end().catch(() => undefined), delay(this.timeoutMs, undefined, { ref: false })]);
   }
 }

@@ -118,6 +118,7 @@ class PostgresDriver implements Driver {
   constructor(
     private readonly pool: pg.Pool,
     private readonly notices: ChangeNotices,
+    private readonly timeoutMs: number,
   ) {}
 
   /**
@@ -193,7 +194,9 @@ class PostgresDriver implements Driver {
     await this.notices.flush();
     // The pool, not Kysely's destroy(): Kysely ends a pool only once it has run a query on it
     // itself, and here it only compiles the statements; the driver runs them on the pool.
-    await this.pool.end();
+    // An idle connection says goodbye and waits for the server's: a silent server would hold
+    // a stopping process for ever.
+    await Promise.race([this.pool.end(), delay(this.timeoutMs, undefined, { ref: false })]);
   }
 }
 
@@ -211,8 +214,8 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
   // An idle connection that breaks (the server restarts) must not take the process down.
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  const driver = new PostgresDriver(pool, new ChangeNotices(pool, schema));
-  const listener = readCache ? new ChangeListener(connect, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
+  const driver = new PostgresDriver(pool, new ChangeNotices(pool, schema), timeoutMs);
+  const listener = readCache ? new ChangeListener(connect, timeoutMs, schema, { changed: (table, id) => cache.forget(table, id), missed: () => cache.forgetAll() }) : null;
   // Rows are kept only while change notices are heard: without them, every read asks the database.
   // A connection can die without a word (a network fault): then a row is at most a second old.
   const cache = new ReadCache(() => listener?.listening ?? false, 1000);
