@@ -52,6 +52,7 @@ export class S3Storage implements Storage {
   readonly #bucket: string;
 
   constructor(settings: S3Settings) {
+    const timeoutMs = settings.timeoutMs ?? 30_000;
     const base: S3ClientConfig = {
       region: settings.region,
       forcePathStyle: settings.forcePathStyle,
@@ -67,20 +68,36 @@ export class S3Storage implements Storage {
         // A bucket that takes the connection and says nothing would hold the request for ever:
         // the SDK waits without limit by default, and only warns at its requestTimeout unless
         // told to throw. Not an inactivity limit: a download paused by a slow client is not the bucket's silence.
-        connectionTimeout: settings.timeoutMs ?? 30_000,
-        requestTimeout: settings.timeoutMs ?? 30_000,
+        connectionTimeout: timeoutMs,
+        requestTimeout: timeoutMs,
         throwOnRequestTimeout: true,
       },
     };
     this.#client = new S3Client({ ...base, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) });
     // Around every call (retries included, uploads' parts too): a bucket that cannot be reached
-    // is the client's 503 storage_unavailable, to be tried again, not a 500.
+    // is the client's 503 storage_unavailable, to be tried again, not a 500. The SDK tries a
+    // timed-out request twice more, so a silent bucket would hold the caller three limits long:
+    // the caller is answered at the limit, the tries left end on their own, and an answer that
+    // comes after it is let go.
     this.#client.middlewareStack.add(
       (next) => async (args) => {
+        const sent = next(args);
+        let timer: NodeJS.Timeout | undefined;
+        let timedOut = false;
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            timedOut = true;
+            reject(Object.assign(new Error(`The bucket did not answer within ${timeoutMs} ms`), { name: 'TimeoutError' }));
+          }, timeoutMs);
+        });
         try {
-          return await next(args);
+          return await Promise.race([sent, late]);
         } catch (error) {
+          // A late answer is nobody's: a download's body must not hold its socket.
+          if (timedOut) void sent.then(({ output }) => (output as { Body?: { destroy?: () => void } }).Body?.destroy?.(), () => undefined);
           throw unavailable(error) ?? error;
+        } finally {
+          clearTimeout(timer);
         }
       },
       { step: 'initialize', name: 'storageUnavailable' },
