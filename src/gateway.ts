@@ -28,6 +28,8 @@ import { Deliverer } from './webhooks/deliverer.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { observedStore } from './metrics/observed-store.ts';
 import { checkReadiness } from './readiness.ts';
+import { OutageNotice } from './outage-notice.ts';
+import { Unavailable } from './errors.ts';
 import { Redis } from 'ioredis';
 import { WebhookService } from './webhooks/service.ts';
 
@@ -152,8 +154,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     // (ioredis does not give up a silent connection by itself: redis/ioredis#634).
     const redis =
       config.redisUrl === null ? null : new Redis(config.redisUrl, { connectTimeout: 500, commandTimeout: 500, socketTimeout: 1000, maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    // A Redis that goes away must not take the process down: ioredis reconnects, and /readyz tells.
-    redis?.on('error', () => undefined);
+    // A Redis that goes away must not take the process down: ioredis reconnects, and /readyz
+    // tells. The log says it once, not at every reconnection, and once more when it is back.
+    const redisOutage = new OutageNotice(log, 'counting creates in Redis');
+    redis?.on('error', (error: Error) => redisOutage.failed(new Unavailable(`Redis cannot be reached: ${error.message}`, 'redis_unavailable', { cause: error })));
+    redis?.on('ready', () => redisOutage.worked());
     const readiness = () =>
       checkReadiness({
         database: () => store.ping(),

@@ -99,4 +99,9 @@ test('a Redis that stops answering neither holds creates nor /readyz: they go on
   }
   assert.equal(checks.redis, 'ok');
   assert.equal((await create()).status, 200);
+  // The operator is told, once, and once more when Redis answers again.
+  for (let tries = 0; !silent.logs.some((line) => line.includes('Redis works again')) && tries < 30; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+  const said = silent.logs.filter((line) => /Redis/.test(line)).map((line) => (JSON.parse(line) as { msg: string }).msg);
+  assert.equal(said.filter((msg) => /failed/.test(msg)).length, 1, JSON.stringify(said));
+  assert.equal(said.filter((msg) => /Redis works again/.test(msg)).length, 1, JSON.stringify(said));
 });
