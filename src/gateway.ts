@@ -163,7 +163,15 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       checkReadiness({
         database: () => store.ping(),
         storage: () => storage.ready(),
-        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+        ...(redis
+          ? {
+              redis: async () => {
+                // Without an offline queue, ioredis's own word for this is "Stream isn't writeable …".
+                if (redis.status !== 'ready') throw new Error(`not connected (${redis.status})`);
+                await redis.ping();
+              },
+            }
+          : {}),
       });
     closeRedis = () => redis?.quit().then(() => undefined, () => undefined);
     const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());

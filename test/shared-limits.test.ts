@@ -49,7 +49,8 @@ test('/readyz asks Redis too, and says when it does not answer', async () => {
     assert.equal(answer.status, 503);
     const { checks } = (await answer.json()) as { checks: Record<string, string> };
     assert.deepEqual([checks.database, checks.storage], ['ok', 'ok']);
-    assert.notEqual(checks.redis, 'ok');
+    // Said in the operator's words, not the client library's ("Stream isn't writeable and enableOfflineQueue options is false").
+    assert.match(checks.redis!, /^not connected/);
     const made = await fetch(`${lonely.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'k' }) });
     const { key } = (await made.json()) as { key: string };
     const created = await new Client(lonely.url, key).json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'uncounted', duration: 1, size: '480p' });
