@@ -88,6 +88,15 @@ export interface WebhookSettings {
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/**
+ * Seconds that become a timer (a time limit, an interval). Node's timers hold at most
+ * 2^31 - 1 ms (about 24.8 days); a longer one fires at once, so that a limit of "forever"
+ * would time every statement out after 1 ms. Fractions allowed unless `whole`.
+ */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+const timerSeconds = (fallback: number, { whole = false } = {}) =>
+  (whole ? z.coerce.number().int() : z.coerce.number()).positive().max(MAX_TIMER_SECONDS, `must be at most ${MAX_TIMER_SECONDS} (a timer holds no longer)`).default(fallback);
+
 // 1/true or 0/false, as operators write switches.
 const flag = (fallback: boolean) =>
   z
@@ -106,14 +115,14 @@ const schema = z.object({
   PUBLIC_URL: z.url().optional(),
   RENDER_CONCURRENCY: positiveInt(1),
   RUNNER_CONCURRENCY: positiveInt(8),
-  LEASE_SECONDS: positiveInt(30),
+  LEASE_SECONDS: timerSeconds(30, { whole: true }),
   // Fractions allowed: 0.5 is half an hour.
   VIDEO_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
-  EXPIRY_SWEEP_SECONDS: positiveInt(60),
+  EXPIRY_SWEEP_SECONDS: timerSeconds(60, { whole: true }),
   RATE_LIMIT_PER_MINUTE: positiveInt(600),
   MAX_BODY_MB: positiveInt(64),
   MAX_INPUT_MB: positiveInt(100),
-  FETCH_TIMEOUT_SECONDS: positiveInt(60),
+  FETCH_TIMEOUT_SECONDS: timerSeconds(60, { whole: true }),
   // A JSON array in the config file, or a JSON string in the environment.
   CHANNELS: z.preprocess(parseJsonString, channelsSchema).default([]),
   XAI_API_KEY: z.string().optional(),
@@ -138,7 +147,7 @@ const schema = z.object({
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a plain lower-case name').default('public'),
   DATABASE_POOL_SIZE: positiveInt(10),
   // Fractions allowed (tests use 1).
-  DATABASE_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
+  DATABASE_TIMEOUT_SECONDS: timerSeconds(30),
   REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name').optional(),
   S3_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
@@ -148,7 +157,7 @@ const schema = z.object({
   S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
   S3_FORCE_PATH_STYLE: flag(false),
   // Fractions allowed (tests use 1).
-  S3_TIMEOUT_SECONDS: z.coerce.number().positive().default(30),
+  S3_TIMEOUT_SECONDS: timerSeconds(30),
   CONTENT_REDIRECT: flag(false),
   STILLS_ON_KEEP: flag(true),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

@@ -115,3 +115,22 @@ test('operator commands on a DATA_DIR without a database refuse, rather than rea
   assert.deepEqual(readdirSync(dataDir), [], 'nothing was made');
   removeDataDir(dataDir);
 });
+
+test('a time setting longer than a timer holds stops the start, naming it, rather than firing at once (every statement "timed out" after 1 ms)', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  try {
+    // Node's timers hold at most 2^31 - 1 ms (about 24.8 days); 1e7 s is more.
+    for (const name of ['DATABASE_TIMEOUT_SECONDS', 'S3_TIMEOUT_SECONDS', 'FETCH_TIMEOUT_SECONDS', 'LEASE_SECONDS', 'EXPIRY_SWEEP_SECONDS']) {
+      const refused = await startGateway({ [name]: '10000000' }, dataDir).then(
+        async (gateway) => {
+          await gateway.stop();
+          return 'started';
+        },
+        (error: unknown) => String(error),
+      );
+      assert.match(refused, new RegExp(`${name}: must be at most 2147483`), name);
+    }
+  } finally {
+    removeDataDir(dataDir);
+  }
+});
