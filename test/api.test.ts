@@ -7,7 +7,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 import { databaseEnv, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
-import { startTcpGate } from './support/tcp-gate.ts';
+import { gateInFront } from './support/tcp-gate.ts';
 
 /** Keys, ownership, listing, deletion and the error envelope, over real HTTP (ROLE=api: nothing renders). */
 let gateway: RunningGateway;
@@ -57,11 +57,8 @@ describe('health and authentication', () => {
     assert.equal((await fetch(`${broken.url}/healthz`)).status, 200, 'alive all the same');
   });
   test('while PostgreSQL cannot be reached, requests are 503 database_unavailable, and served again once it is back', { skip: TEST_STORE !== 'postgres' }, async (t) => {
-    const database = new URL(TEST_DATABASE_URL);
-    const gate = await startTcpGate(database.hostname, Number(database.port || 5432));
-    const through = new URL(TEST_DATABASE_URL);
-    through.port = String(gate.port);
-    const cut = await startGateway({ DATABASE_URL: through.href });
+    const { gate, url } = await gateInFront(TEST_DATABASE_URL, 5432);
+    const cut = await startGateway({ DATABASE_URL: url });
     t.after(async () => {
       await cut.stop();
       removeDataDir(cut.dataDir);
@@ -101,11 +98,8 @@ describe('health and authentication', () => {
     assert.ok(cut.logs.some((line) => line.includes('works again')), 'the end of the outage is said too');
   });
   test('while PostgreSQL answers nothing, requests are 503 database_unavailable after DATABASE_TIMEOUT_SECONDS, and served again once it answers', { skip: TEST_STORE !== 'postgres' }, async (t) => {
-    const database = new URL(TEST_DATABASE_URL);
-    const gate = await startTcpGate(database.hostname, Number(database.port || 5432));
-    const through = new URL(TEST_DATABASE_URL);
-    through.port = String(gate.port);
-    const silent = await startGateway({ ROLE: 'api', DATABASE_URL: through.href, DATABASE_TIMEOUT_SECONDS: '2' });
+    const { gate, url } = await gateInFront(TEST_DATABASE_URL, 5432);
+    const silent = await startGateway({ ROLE: 'api', DATABASE_URL: url, DATABASE_TIMEOUT_SECONDS: '2' });
     t.after(async () => {
       await silent.stop();
       removeDataDir(silent.dataDir);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ADMIN_KEY, Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
-import { startTcpGate } from './support/tcp-gate.ts';
+import { gateInFront } from './support/tcp-gate.ts';
 
 /**
  * Two api processes on one database and one Redis (127.0.0.1:6379, on every machine): a
@@ -69,11 +69,8 @@ test('/readyz asks Redis too, and says when it does not answer', async () => {
 });
 
 test('a Redis that stops answering neither holds creates nor /readyz: they go on uncounted, and counted again once it answers', async (t) => {
-  const redisUrl = new URL(REDIS_URL);
-  const gate = await startTcpGate(redisUrl.hostname, Number(redisUrl.port || 6379));
-  const through = new URL(REDIS_URL);
-  through.port = String(gate.port);
-  const silent = await startGateway({ ROLE: 'api', REDIS_URL: through.href });
+  const { gate, url } = await gateInFront(REDIS_URL, 6379);
+  const silent = await startGateway({ ROLE: 'api', REDIS_URL: url });
   t.after(async () => {
     await silent.stop();
     removeDataDir(silent.dataDir);

@@ -90,3 +90,12 @@ export async function startTcpGate(targetHost: string, targetPort: number): Prom
     close: shut,
   };
 }
+
+/** A gate in front of the server `url` names (on `defaultPort` when it names none), and that URL through the gate. */
+export async function gateInFront(url: string, defaultPort: number): Promise<{ gate: TcpGate; url: string }> {
+  const target = new URL(url);
+  const gate = await startTcpGate(target.hostname, Number(target.port || defaultPort));
+  const through = new URL(url);
+  through.port = String(gate.port);
+  return { gate, url: through.href };
+}
