@@ -54,15 +54,23 @@ export class BodyReader {
     ];
   }
 
+  /**
+   * What `find` answered for each slot: validation asks about one slot several times (the
+   * capability, then the inputs it takes), and the body does not change in between.
+   */
+  readonly #found = new Map<Slot, { key: string; value: unknown } | undefined>();
+
   /** The one key (if any) under which the client sent this slot; two keys for one slot conflict. */
   find(slot: Slot): { key: string; value: unknown } | undefined {
-    const found = (this.dialect.keys[slot] ?? [])
-      .map((key) => ({ key, value: this.value(key) }))
-      .filter(({ key, value }) => sent(value) && this.belongs(slot, key, value));
-    const [first, second] = found;
-    if (first && second) {
-      throw new InvalidInput(`Pass either ${first.key} or ${second.key}, not both`, second.key, 'conflicting_parameters');
+    if (this.#found.has(slot)) return this.#found.get(slot);
+    let first: { key: string; value: unknown } | undefined;
+    for (const key of this.dialect.keys[slot] ?? []) {
+      const value = this.value(key);
+      if (!sent(value) || !this.belongs(slot, key, value)) continue;
+      if (first) throw new InvalidInput(`Pass either ${first.key} or ${key}, not both`, key, 'conflicting_parameters');
+      first = { key, value };
     }
+    this.#found.set(slot, first);
     return first;
   }
 

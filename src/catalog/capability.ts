@@ -13,14 +13,6 @@ export type Route = 'create' | 'edit' | 'extend';
  */
 export function chooseCapability(route: Route, model: ModelSpec, reader: BodyReader): Capability {
   refuseOneAndMany(reader);
-  const supported = Object.keys(model.capabilities) as Capability[];
-  const refuse = (capability: Capability, param: string): never => {
-    throw new InvalidInput(
-      `${model.id} does not support ${capability}; it supports ${supported.join(', ')}`,
-      param,
-      'unsupported_capability',
-    );
-  };
   const operation = reader.parse('operation');
   const routed: Capability | undefined = route === 'edit' ? 'edit_video' : route === 'extend' ? 'video_extend' : undefined;
   if (routed && operation && operation.value !== routed) {
@@ -28,7 +20,7 @@ export function chooseCapability(route: Route, model: ModelSpec, reader: BodyRea
   }
   const explicit = routed ?? (operation?.value as Capability | undefined);
   if (explicit) {
-    return model.capabilities[explicit] ? explicit : refuse(explicit, operation?.key ?? 'model');
+    return model.capabilities[explicit] ? explicit : refuse(model, explicit, operation?.key ?? 'model');
   }
 
   const video = reader.find('video');
@@ -45,7 +37,7 @@ export function chooseCapability(route: Route, model: ModelSpec, reader: BodyRea
         'missing_required_parameter',
       );
     }
-    return refuse('edit_video', video.key);
+    return refuse(model, 'edit_video', video.key);
   } else if (images) {
     [inferred, cause] = ['reference_to_video', images.key];
   } else if (lastImage && !image) {
@@ -59,15 +51,18 @@ export function chooseCapability(route: Route, model: ModelSpec, reader: BodyRea
   } else if (image) {
     [inferred, cause] = ['image_to_video', image.key];
   } else {
-    inferred = 'text_to_video';
+    if (model.capabilities.text_to_video) return 'text_to_video';
     // A model without text-to-video needs some input: name the one it needs first.
+    const supported = Object.keys(model.capabilities) as Capability[];
     const needed = supported[0] ? model.capabilities[supported[0]] : undefined;
-    cause = needed?.images ? reader.keyFor('images') : reader.keyFor('image');
-    if (!model.capabilities.text_to_video) {
-      throw new InvalidInput(`${model.id} needs ${cause}: it supports ${supported.join(', ')}`, cause, 'missing_required_parameter');
-    }
+    const missing = needed?.images ? reader.keyFor('images') : reader.keyFor('image');
+    throw new InvalidInput(`${model.id} needs ${missing}: it supports ${supported.join(', ')}`, missing, 'missing_required_parameter');
   }
-  return model.capabilities[inferred] ? inferred : refuse(inferred, cause);
+  return model.capabilities[inferred] ? inferred : refuse(model, inferred, cause);
+}
+
+function refuse(model: ModelSpec, capability: Capability, param: string): never {
+  throw new InvalidInput(`${model.id} does not support ${capability}; it supports ${Object.keys(model.capabilities).join(', ')}`, param, 'unsupported_capability');
 }
 
 /**

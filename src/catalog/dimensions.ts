@@ -37,25 +37,28 @@ function readFrame(reader: BodyReader): Frame | null {
 
 function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRule, frame: Frame | null): VideoJob['resolution'] {
   const found = reader.string('resolution');
-  const tier = (shortSide: number) => ({ label: `${shortSide}${model.resolutionSuffix}`, shortSide });
   if (model.fixedResolution !== undefined) {
     if (found) {
       throw new InvalidInput(`${model.id} fixes its resolution in the model name; drop ${found.key}`, found.key, 'unsupported_parameter');
     }
-    return tier(model.fixedResolution);
+    return tier(model, model.fixedResolution);
   }
   if (rule.resolution === 'forbidden') {
     if (found) throw new InvalidInput(`${found.key} is not accepted for this capability`, found.key, 'unsupported_parameter');
     return null;
   }
-  if (!found) return tier(model.resolutions[0]!);
+  if (!found) return tier(model, model.resolutions[0]!);
   const match = /^(\d{3,4})p?$/i.exec(found.value.trim());
   const shortSide = frame ? Math.min(frame.width, frame.height) : match ? Number(match[1]) : NaN;
   if (!model.resolutions.includes(shortSide)) {
     const allowed = model.resolutions.map((side) => `${side}${model.resolutionSuffix}`).join(', ');
     throw new InvalidInput(`${found.key} must be one of ${allowed} (or WIDTHxHEIGHT with that short side) for ${model.id}`, found.key);
   }
-  return frame ? { label: `${frame.width}x${frame.height}`, shortSide } : tier(shortSide);
+  return frame ? { label: `${frame.width}x${frame.height}`, shortSide } : tier(model, shortSide);
+}
+
+function tier(model: ModelSpec, shortSide: number): VideoJob['resolution'] {
+  return { label: `${shortSide}${model.resolutionSuffix}`, shortSide };
 }
 
 const RATIO = /^(\d+(?:\.\d+)?):(\d+(?:\.\d+)?)$/;
@@ -97,9 +100,9 @@ function readAspectRatio(
   if (frame && typeof rule.aspectRatios !== 'object') {
     // The shape half of the size would be dropped and the answered size would not be the output's.
     const input = rule.aspectRatios === 'forbidden' ? 'video' : 'image';
-    const tier = `${Math.min(frame.width, frame.height)}${model.resolutionSuffix}`;
+    const tierAlone = `${Math.min(frame.width, frame.height)}${model.resolutionSuffix}`;
     throw new InvalidInput(
-      `${frame.key} ${frame.width}x${frame.height} sets the frame's shape, but ${capability} follows the input ${input}'s; send the tier alone (${tier})`,
+      `${frame.key} ${frame.width}x${frame.height} sets the frame's shape, but ${capability} follows the input ${input}'s; send the tier alone (${tierAlone})`,
       frame.key,
       'unsupported_parameter',
     );

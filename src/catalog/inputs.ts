@@ -7,34 +7,16 @@ export type Inputs = Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos' 
 
 /** The media a capability takes: each one it needs is present, none it does not take is sent, lists fit their range. */
 export function readInputs(reader: BodyReader, capability: Capability, rule: CapabilityRule): Inputs {
-  const single = (slot: 'image' | 'lastImage' | 'video', kind: 'image' | 'video', wanted: boolean | undefined) => {
-    const found = reader.media(slot, kind);
-    if (found && !wanted) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
-    if (!found && wanted) {
-      throw new InvalidInput(`${reader.keyFor(slot)} is required for ${capability}`, reader.keyFor(slot), 'missing_required_parameter');
-    }
-    return { value: found?.value ?? null, key: found?.key ?? reader.keyFor(slot) };
-  };
-  const list = (slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined) => {
-    const found = reader.mediaList(slot, kind);
-    if (found && !range) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
-    const count = found?.value.length ?? 0;
-    if (range && (count < range.min || count > range.max)) {
-      const key = found?.key ?? reader.keyFor(slot);
-      throw new InvalidInput(`${key} must hold ${range.min} to ${range.max} items for ${capability}`, key);
-    }
-    return { value: found?.value ?? [], keys: (found?.value ?? []).map((_, index) => `${found!.key}[${index}]`) };
-  };
   // The first frame is the job's first image: it keeps the name it was sent under.
-  const image = single('image', 'image', rule.image);
-  const images = list('images', 'image', rule.images);
-  const lastImage = single('lastImage', 'image', rule.lastImage);
-  const video = single('video', 'video', rule.video);
+  const image = single(reader, capability, 'image', 'image', rule.image);
+  const images = list(reader, capability, 'images', 'image', rule.images);
+  const lastImage = single(reader, capability, 'lastImage', 'image', rule.lastImage);
+  const video = single(reader, capability, 'video', 'video', rule.video);
   const inputs: Inputs = {
     images: [...(image.value ? [image.value] : []), ...images.value],
     lastImage: lastImage.value,
     video: video.value,
-    videos: list('videos', 'video', rule.videos).value,
+    videos: list(reader, capability, 'videos', 'video', rule.videos).value,
     inputParams: { images: [...(image.value ? [image.key] : []), ...images.keys], lastImage: lastImage.key, video: video.key },
   };
   if (capability === 'reference_to_video' && inputs.images.length + inputs.videos.length === 0) {
@@ -42,6 +24,28 @@ export function readInputs(reader: BodyReader, capability: Capability, rule: Cap
     throw new InvalidInput(`${key} is required for reference_to_video`, key, 'missing_required_parameter');
   }
   return inputs;
+}
+
+/** One input the capability needs (`wanted`) or does not take, and the key it was sent under (else the dialect's name for it). */
+function single(reader: BodyReader, capability: Capability, slot: 'image' | 'lastImage' | 'video', kind: 'image' | 'video', wanted: boolean | undefined) {
+  const found = reader.media(slot, kind);
+  if (found && !wanted) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
+  if (!found && wanted) {
+    throw new InvalidInput(`${reader.keyFor(slot)} is required for ${capability}`, reader.keyFor(slot), 'missing_required_parameter');
+  }
+  return { value: found?.value ?? null, key: found?.key ?? reader.keyFor(slot) };
+}
+
+/** A list of inputs, as many as `range` allows (none where the capability takes none), and the keys naming each. */
+function list(reader: BodyReader, capability: Capability, slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined) {
+  const found = reader.mediaList(slot, kind);
+  if (found && !range) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
+  const count = found?.value.length ?? 0;
+  if (range && (count < range.min || count > range.max)) {
+    const key = found?.key ?? reader.keyFor(slot);
+    throw new InvalidInput(`${key} must hold ${range.min} to ${range.max} items for ${capability}`, key);
+  }
+  return { value: found?.value ?? [], keys: (found?.value ?? []).map((_, index) => `${found!.key}[${index}]`) };
 }
 
 /** What a refusal about one of a job's inputs names: as the request sent it, where the job kept that. */
