@@ -43,7 +43,10 @@ export interface Gateway {
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
   await mkdir(config.dataDir, { recursive: true });
   // A worker serves no polls: on PostgreSQL it need not hear of every change.
-  const database = await openStore(config.database, config.dataDir, { readCache: config.role !== 'worker' });
+  const database = await openStore(config.database, config.dataDir, {
+    readCache: config.role !== 'worker',
+    onWaiting: () => log.info('waiting for another process to finish migrating the database'),
+  });
   const channels = buildChannels(config.channels, systemClock);
   const metrics = new Metrics(async () => {
     const now = Date.now();

@@ -9,7 +9,8 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.ts';
-import { databaseEnv } from './support/database.ts';
+import pg from 'pg';
+import { databaseEnv, schemaOf, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
 
 /** The gateway as an operator meets it: started by npm, stopped by a process manager, on a busy port, asked for help. */
 const run = promisify(execFile);
@@ -99,6 +100,33 @@ test('processes started together on a new DATA_DIR all come up: one migrates the
     for (const one of started) if (one.status === 'fulfilled') await one.value.stop('SIGKILL');
     removeDataDir(dataDir);
     for (const one of started) assert.equal(one.status, 'fulfilled', one.status === 'rejected' ? String(one.reason) : '');
+  }
+});
+
+test('a process that starts while another migrates the database says it is waiting, and starts once the migration lock is let go', { skip: TEST_STORE !== 'postgres' && 'PostgreSQL only' }, async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  // Another process's migration, as the gateway sees it: its schema's advisory lock held.
+  const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`vidgate migrations ${schemaOf(dataDir)}`]);
+  let started = false;
+  const starting = startGateway({}, dataDir).then((gateway) => {
+    started = true;
+    return gateway;
+  });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    assert.equal(started, false, 'it started while the lock was held');
+  } finally {
+    await holder.end();
+  }
+  const gateway = await starting;
+  try {
+    const said = gateway.logs.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    assert.equal(said.filter((msg) => msg === 'waiting for another process to finish migrating the database').length, 1, said.join('\n'));
+  } finally {
+    await gateway.stop();
+    removeDataDir(dataDir);
   }
 });
 

@@ -6,10 +6,13 @@ import type { Store } from './store.ts';
 
 /**
  * The store the settings name: PostgreSQL when DATABASE_URL is set, else the SQLite file in
- * DATA_DIR. `readCache`: whether this process serves polls (PostgreSQL then listens for changes).
+ * DATA_DIR. `readCache`: whether this process serves polls (PostgreSQL then listens for changes);
+ * `onWaiting`: told when the start waits for another process's migration.
  */
-export function openStore(database: DatabaseSettings, dataDir: string, { readCache = true } = {}): Promise<Store> {
-  if (database.url !== null) return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize, timeoutMs: database.timeoutMs, readCache });
+export function openStore(database: DatabaseSettings, dataDir: string, { readCache = true, onWaiting }: { readCache?: boolean; onWaiting?: () => void } = {}): Promise<Store> {
+  if (database.url !== null) {
+    return openPostgresStore({ url: database.url, schema: database.schema, poolSize: database.poolSize, timeoutMs: database.timeoutMs, readCache, onWaiting });
+  }
   return openSqliteStore(sqliteFile(dataDir));
 }
 

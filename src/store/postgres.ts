@@ -28,6 +28,8 @@ export interface PostgresOptions {
    * is spared every task's change notice.
    */
   readCache?: boolean;
+  /** Called once if another process is migrating the schema, which this one waits for. */
+  onWaiting?: () => void;
 }
 
 /** 64-bit integers (times in ms, money in micro-dollars, counts) and sums come back as numbers: they stay below 2^53. */
@@ -201,14 +203,14 @@ class PostgresDriver implements Driver {
 }
 
 /** A store on PostgreSQL: the same plans and queries as SQLite's, compiled in PostgreSQL's SQL. */
-export async function openPostgresStore({ url, schema = 'public', poolSize = 10, timeoutMs = 30_000, readCache = true }: PostgresOptions): Promise<Store> {
+export async function openPostgresStore({ url, schema = 'public', poolSize = 10, timeoutMs = 30_000, readCache = true, onWaiting }: PostgresOptions): Promise<Store> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new Error(`DATABASE_SCHEMA must be a plain lower-case name, not ${JSON.stringify(schema)}`);
   // A server that takes the connection and then says nothing (a stopped process, a network
   // that drops packets) would hold a request, and its connection, for ever.
   const connection = { connectionString: url, connectionTimeoutMillis: timeoutMs, options: `-c search_path=${schema}` };
   const connect = { ...connection, query_timeout: timeoutMs };
   // On connections of their own, without the statements' time limit: a migration may rewrite a large table.
-  await migrateInTurn(connection, schema);
+  await migrateInTurn(connection, timeoutMs, schema, onWaiting);
   // Named, so that the change trigger leaves this process's own changes to ChangeNotices (migration 0013).
   const pool = new pg.Pool({ ...connect, max: poolSize, types, application_name: GATEWAY_APPLICATION_NAME });
   // An idle connection that breaks (the server restarts) must not take the process down.
@@ -251,15 +253,22 @@ class PostgresStore extends CachedStore {
  * kysely_migration and its lock table first), and there they raced: CI saw a run find the
  * schema missing (3F000) and, after a retry for that, a table (42P01).
  */
-async function migrateInTurn(connection: pg.ClientConfig, schema: string): Promise<void> {
-  const client = new pg.Client(connection);
+async function migrateInTurn(connection: pg.ClientConfig, timeoutMs: number, schema: string, onWaiting = () => {}): Promise<void> {
+  // The lock is asked for, not waited on: each ask is bounded, so a server gone silent fails
+  // the start after DATABASE_TIMEOUT_SECONDS, and the operator is told why a start waits.
+  const client = new pg.Client({ ...connection, query_timeout: timeoutMs });
   client.on('error', () => undefined);
   const pool = new pg.Pool({ ...connection, max: 1 });
   pool.on('error', () => undefined);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     await client.connect();
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`vidgate migrations ${schema}`]);
+    for (let asked = 0; ; asked++) {
+      const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`vidgate migrations ${schema}`]);
+      if (rows[0]!.locked) break;
+      if (asked === 0) onWaiting();
+      await delay(LOCK_RETRY_MS);
+    }
     const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: schema });
     for (let tries = 1; ; tries++) {
       await ensureSchema(pool, schema);
@@ -281,6 +290,9 @@ async function migrateInTurn(connection: pg.ClientConfig, schema: string): Promi
     await client.end().catch(() => undefined);
   }
 }
+
+/** How often a start waiting for another process's migration asks for the lock again. */
+const LOCK_RETRY_MS = 250;
 
 /** Makes the schema unless it is there, and returns once it is seen there. */
 async function ensureSchema(pool: pg.Pool, schema: string): Promise<void> {
