@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.ts';
 import pg from 'pg';
 import { databaseEnv, schemaOf, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
+import { gateInFront } from './support/tcp-gate.ts';
 
 /** The gateway as an operator meets it: started by npm, stopped by a process manager, on a busy port, asked for help. */
 const run = promisify(execFile);
@@ -126,6 +127,33 @@ test('a process that starts while another migrates the database says it is waiti
     assert.equal(said.filter((msg) => msg === 'waiting for another process to finish migrating the database').length, 1, said.join('\n'));
   } finally {
     await gateway.stop();
+    removeDataDir(dataDir);
+  }
+});
+
+test('a start waiting for the migration lock on a database that goes silent fails after DATABASE_TIMEOUT_SECONDS, rather than waiting for ever', { skip: TEST_STORE !== 'postgres' && 'PostgreSQL only' }, async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  const { gate, url } = await gateInFront(TEST_DATABASE_URL, 5432);
+  const holder = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock(hashtext($1))', [`vidgate migrations ${schemaOf(dataDir)}`]);
+  try {
+    const starting = startGateway({ DATABASE_URL: url, DATABASE_TIMEOUT_SECONDS: '1' }, dataDir).then(
+      async (gateway) => {
+        await gateway.stop();
+        return 'started';
+      },
+      (error: unknown) => String(error),
+    );
+    // Once it is connected and asking for the lock, the server stops answering.
+    while (gate.accepted === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    gate.freeze();
+    // Not startGateway's own 30 s limit ("did not start in time"): the process gave up and said why.
+    assert.match(await starting, /gateway exited with 2\nvidgate: could not start: the database did not answer within 1 s \(DATABASE_TIMEOUT_SECONDS\): Query read timeout/);
+  } finally {
+    await holder.end();
+    await gate.close();
     removeDataDir(dataDir);
   }
 });

@@ -210,7 +210,9 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
   const connection = { connectionString: url, connectionTimeoutMillis: timeoutMs, options: `-c search_path=${schema}` };
   const connect = { ...connection, query_timeout: timeoutMs };
   // On connections of their own, without the statements' time limit: a migration may rewrite a large table.
-  await migrateInTurn(connection, timeoutMs, schema, onWaiting);
+  await migrateInTurn(connection, timeoutMs, schema, onWaiting).catch((error: unknown) => {
+    throw cannotStart(error, timeoutMs);
+  });
   // Named, so that the change trigger leaves this process's own changes to ChangeNotices (migration 0013).
   const pool = new pg.Pool({ ...connect, max: poolSize, types, application_name: GATEWAY_APPLICATION_NAME });
   // An idle connection that breaks (the server restarts) must not take the process down.
@@ -289,6 +291,14 @@ async function migrateInTurn(connection: pg.ClientConfig, timeoutMs: number, sch
     // Ending the session lets the lock go, whatever happened.
     await client.end().catch(() => undefined);
   }
+}
+
+/** A start that cannot reach the database says so in the operator's words (main.ts prints the message). */
+function cannotStart(error: unknown, timeoutMs: number): unknown {
+  if (!unreachable(error)) return error;
+  const silent = error instanceof Error && /timeout/i.test(error.message);
+  const what = silent ? `did not answer within ${timeoutMs / 1000} s (DATABASE_TIMEOUT_SECONDS)` : 'cannot be reached';
+  return new Error(`the database ${what}: ${(error as Error).message}`, { cause: error });
 }
 
 /** How often a start waiting for another process's migration asks for the lock again. */
