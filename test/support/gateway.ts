@@ -22,18 +22,19 @@ export interface RunningGateway {
 /**
  * Starts `src/main.ts` as a real process on a free port; resolves once it listens. A start
  * that fails leaves nothing running, nor the data folder (and schema) it made itself.
+ * `logs`: where its log lines go, to be read while it is still starting.
  */
-export async function startGateway(env: Record<string, string> = {}, given?: string): Promise<RunningGateway> {
+export async function startGateway(env: Record<string, string> = {}, given?: string, logs: string[] = []): Promise<RunningGateway> {
   const dataDir = given ?? mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
   try {
-    return await startIn(dataDir, env);
+    return await startIn(dataDir, env, logs);
   } catch (error) {
     if (given === undefined) removeDataDir(dataDir);
     throw error;
   }
 }
 
-async function startIn(dataDir: string, env: Record<string, string>): Promise<RunningGateway> {
+async function startIn(dataDir: string, env: Record<string, string>, logs: string[]): Promise<RunningGateway> {
   // GATEWAY_NODE_ARGS: extra node flags for the gateway, e.g. `--cpu-prof` when profiling a benchmark.
   const nodeArgs = process.env.GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts'], {
@@ -41,7 +42,6 @@ async function startIn(dataDir: string, env: Record<string, string>): Promise<Ru
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, LOG_LEVEL: 'info', ...databaseEnv(dataDir), ...(await storageEnv(dataDir)), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const logs: string[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
