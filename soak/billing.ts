@@ -1,15 +1,17 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { benchOptions } from '../bench/options.ts';
 import type { Fault, FakeUpstream, Route } from '../test/fakes/server.ts';
 import { startFakeVidu } from '../test/fakes/vidu.ts';
 import { startFakeXai } from '../test/fakes/xai.ts';
-import { ADMIN_KEY, ROOT } from '../test/support/gateway.ts';
 
 /**
  * npm run soak:billing — the books under every failure we can cause, then `vidgate ledger check`.
@@ -30,7 +32,19 @@ import { ADMIN_KEY, ROOT } from '../test/support/gateway.ts';
  * Once no task is left unfinished, the gateways stop and the books are checked: `vidgate
  * ledger check`, and from outside, for each key, what the soak paid in against what the tasks
  * were billed, each accepted task found once, every hold ended. Exit 0 when all holds.
+ *
+ * --store postgres runs it scaled out: two api and two worker processes, each on a DATA_DIR
+ * of its own (scratch), on a PostgreSQL schema of its own (test/support/database.ts), files
+ * in an S3 bucket (s3rver, in this process), creates counted in Redis (REDIS_URL,
+ * redis://127.0.0.1:6379; the gateway's rate keys name the soak's own new key ids, so the
+ * soak flushes nothing). Any one of the four is killed, and started again.
+ *   npm run soak:billing -- --store postgres
  */
+const { store } = benchOptions('npm run soak:billing -- [--store sqlite|postgres]');
+// After benchOptions: database.ts reads the store as it loads.
+const { ADMIN_KEY, removeDataDir, ROOT } = await import('../test/support/gateway.ts');
+const { databaseEnv, schemaOf, TEST_DATABASE_URL } = await import('../test/support/database.ts');
+const { s3Env } = await import('../test/support/s3.ts');
 const env = process.env;
 const TASKS = Number(env.SOAK_TASKS ?? 2_000);
 const KILL_MIN_MS = Number(env.SOAK_KILL_MIN_S ?? 3) * 1000;
@@ -93,18 +107,21 @@ function injectFaults(): () => void {
   return () => clearInterval(timer);
 }
 
-// ─── Gateways: two processes, one database ─────────────────────────────────────
+// ─── Gateways: two processes on one database, or four scaled out ───────────────
 
+/** SQLite: the gateways' one DATA_DIR. PostgreSQL: the folder of each process's own, which names the schema and bucket. */
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-soak-billing-'));
-const dbFile = path.join(dataDir, 'vidgate.db');
 const channels = [
   { name: 'xai', type: 'xai', base_url: xai.url, keys: ['xai-test-key'], read_timeout_ms: 2_000 },
   { name: 'vidu', type: 'vidu', base_url: vidu.url, keys: ['vidu-test-key'], read_timeout_ms: 2_000 },
 ];
 
 interface Gateway {
-  url: string;
-  port: number;
+  role: 'all' | 'api' | 'worker';
+  dataDir: string;
+  /** Where it serves HTTP; null for a worker. */
+  url: string | null;
+  port: number | null;
   child: ChildProcess | null;
   up: boolean;
 }
@@ -117,27 +134,45 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** What every process shares on PostgreSQL: the schema, the bucket, Redis. */
+const scaledOut =
+  store === 'postgres' ? { ...databaseEnv(dataDir), ...(await s3Env(dataDir)), REDIS_URL: env.REDIS_URL ?? 'redis://127.0.0.1:6379' } : {};
+
 async function start(gateway: Gateway): Promise<void> {
   // Its own process group, so that a kill takes its ffmpeg renders and probe host with it, as a crash of the machine would.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     detached: true,
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // A worker serves no HTTP: it says it started on stdout, the one line read at info.
+    stdio: ['ignore', gateway.url ? 'ignore' : 'pipe', 'inherit'],
     env: {
       ...env,
-      PORT: String(gateway.port),
+      ...scaledOut,
+      ...(gateway.port ? { PORT: String(gateway.port) } : {}),
       HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
+      ROLE: gateway.role,
+      DATA_DIR: gateway.dataDir,
       ADMIN_KEY,
       CHANNELS: JSON.stringify(channels),
       ALLOWED_PRIVATE_HOSTS: `${xai.hostPort},${vidu.hostPort}`,
       LEASE_SECONDS: '3',
       RATE_LIMIT_PER_MINUTE: '100000',
-      LOG_LEVEL: 'fatal',
+      LOG_LEVEL: gateway.url ? 'fatal' : 'info',
     },
   });
   gateway.child = child;
-  for (let attempt = 0; (await fetch(`${gateway.url}/healthz`).catch(() => null))?.status !== 200; attempt++) {
+  if (!gateway.url) {
+    await new Promise<void>((resolve, reject) => {
+      const failed = (code?: number | null, signal?: string | null) =>
+        reject(new Error(`the ${gateway.role} on ${gateway.dataDir} did not come up${code === undefined ? ' in 30 s' : `: it exited ${signal ?? code}`}`));
+      const timer = setTimeout(() => failed(), 30_000);
+      child.once('exit', failed);
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        if (line.includes('"msg":"vidgate started"')) resolve(clearTimeout(timer));
+      });
+    });
+  }
+  for (let attempt = 0; gateway.url && (await fetch(`${gateway.url}/healthz`).catch(() => null))?.status !== 200; attempt++) {
     if (attempt > 300 || child.exitCode !== null) throw new Error(`the gateway on ${gateway.port} did not come up`);
     await sleep(100);
   }
@@ -157,32 +192,37 @@ function kill(gateway: Gateway): Promise<void> {
 }
 
 const gateways: Gateway[] = [];
-for (let index = 0; index < 2; index++) {
-  const port = await freePort();
-  gateways.push({ url: `http://127.0.0.1:${port}`, port, child: null, up: false });
+for (const role of store === 'postgres' ? (['api', 'api', 'worker', 'worker'] as const) : (['all', 'all'] as const)) {
+  const port = role === 'worker' ? null : await freePort();
+  const own = store === 'postgres' ? mkdtempSync(path.join(dataDir, `${role}-`)) : dataDir;
+  gateways.push({ role, dataDir: own, url: port ? `http://127.0.0.1:${port}` : null, port, child: null, up: false });
 }
+/** The processes that answer HTTP. */
+const servers = gateways.filter((gateway) => gateway.url !== null);
 // Registered before the first start: a start that fails must not leave a detached gateway running.
+// Interrupted (benchOptions turns Ctrl-C and SIGTERM into an exit), the soak still ends here: no gateway, folder or schema left.
 process.once('exit', () => {
   for (const gateway of gateways) if (gateway.child) try { process.kill(-gateway.child.pid!, 'SIGKILL'); } catch { /* gone */ }
-  rmSync(dataDir, { recursive: true, force: true });
+  removeDataDir(dataDir);
 });
-// Detached gateways outlive an interrupted soak unless the exit handler above runs.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 await Promise.all(gateways.map(start));
 
-function killAtRandom(): () => void {
+function killAtRandom(): () => Promise<void> {
   let stopped = false;
+  let restart = Promise.resolve();
   void (async () => {
     while (!stopped) {
       await sleep(between(KILL_MIN_MS, KILL_MAX_MS));
       if (stopped) break;
       const gateway = pick(gateways);
       await kill(gateway);
+      if (store === 'postgres') count(`kill -9 ${gateway.role}`);
       count('kill -9');
-      await start(gateway);
+      await (restart = start(gateway));
     }
   })();
-  return () => (stopped = true);
+  // A gateway being started again comes up before the soak stops them all: killed mid-start, it would read as one that did not.
+  return () => ((stopped = true), restart);
 }
 
 /**
@@ -194,8 +234,8 @@ function killAtRandom(): () => void {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function call(method: string, route: string, auth: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, any> }> {
   for (let attempt = 0; ; attempt++) {
-    const up = gateways.filter((gateway) => gateway.up);
-    const gateway = up.length > 0 ? pick(up) : pick(gateways);
+    const up = servers.filter((gateway) => gateway.up);
+    const gateway = up.length > 0 ? pick(up) : pick(servers);
     try {
       const response = await fetch(`${gateway.url}${route}`, {
         method,
@@ -245,7 +285,7 @@ function topUpAtRandom(): () => void {
     const key = pick(metered);
     const amount = between(1, 4) * 500_000;
     // Not sent again on a lost connection: a top-up has no Idempotency-Key, so the soak could not know whether it landed.
-    const gateway = gateways.find((one) => one.up);
+    const gateway = servers.find((one) => one.up);
     if (!gateway) return;
     const answer = await fetch(`${gateway.url}/admin/keys/${key.id}/topup`, {
       method: 'POST',
@@ -300,18 +340,62 @@ async function createOne(): Promise<void> {
   else if (next < 0.17) followUps.push(sleep(between(0, 6_000)).then(async () => count(`delete answered ${(await call('DELETE', `/v1/videos/${body.id}`, key.key)).status}`)));
 }
 
-/** Lets the hours pass for tasks marked `timeout` once they run upstream: their start moves back 50 h. */
-function ageTimeouts(): () => void {
-  const db = new BetterSqlite3(dbFile);
+// ─── The database, behind the gateways' backs ──────────────────────────────────
+
+/** The soak's few statements on the gateways' database, either store; placeholders `$1`, `$2`, … in order. */
+interface Database {
+  /** The rows a statement changed. */
+  run(text: string, ...values: unknown[]): Promise<number>;
+  rows<T>(text: string, ...values: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+function openSqlite(file: string): Database {
+  const db = new BetterSqlite3(file);
   db.pragma('busy_timeout = 5000');
-  const age = db.prepare(
-    "UPDATE tasks SET started_at = started_at - ? WHERE status = 'in_progress' AND provider != 'local' AND operation IS NOT NULL AND prompt LIKE '%timeout%' AND started_at > ?",
-  );
-  // 50 h: past every model's limit, the off-peak one's 49 h included; a task already aged is left as it is.
-  const timer = setInterval(() => count('aged past its time limit', age.run(50 * HOUR_MS, Date.now() - 10 * HOUR_MS).changes), 1_000);
+  const prepare = (text: string) => db.prepare(text.replace(/\$\d+/g, '?'));
+  return {
+    run: async (text, ...values) => prepare(text).run(...values).changes,
+    rows: async <T>(text: string, ...values: unknown[]) => prepare(text).all(...values) as T[],
+    close: async () => void db.close(),
+  };
+}
+
+function openPostgres(schema: string): Database {
+  // Counts, sums and bigint columns come back as text from pg; every figure here is far below 2^53.
+  const getTypeParser = ((oid: number, format?: string) =>
+    oid === 20 || oid === 1700 ? Number : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser;
+  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}`, types: { getTypeParser } });
+  return {
+    run: async (text, ...values) => (await pool.query(text, values)).rowCount ?? 0,
+    rows: async <T>(text: string, ...values: unknown[]) => (await pool.query(text, values)).rows as T[],
+    close: () => pool.end(),
+  };
+}
+
+// Opened once the gateways have made it (their migrations).
+const db = store === 'postgres' ? openPostgres(schemaOf(dataDir)) : openSqlite(path.join(dataDir, 'vidgate.db'));
+const one = async <T>(text: string, ...values: unknown[]): Promise<T> => (await db.rows<T>(text, ...values))[0]!;
+
+/** Lets the hours pass for tasks marked `timeout` once they run upstream: their start moves back 50 h. */
+function ageTimeouts(): () => Promise<void> {
+  let stopped = false;
+  const aging = (async () => {
+    while (!stopped) {
+      // 50 h: past every model's limit, the off-peak one's 49 h included; a task already aged is left as it is.
+      // A failure (a deadlock with a gateway's transaction) is counted, not fatal: the next second tries again.
+      const aged = await db.run(
+        "UPDATE tasks SET started_at = started_at - $1 WHERE status = 'in_progress' AND provider != 'local' AND operation IS NOT NULL AND prompt LIKE '%timeout%' AND started_at > $2",
+        50 * HOUR_MS,
+        Date.now() - 10 * HOUR_MS,
+      ).catch((error: Error) => (count(`aging failed: ${error.message}`), 0));
+      count('aged past its time limit', aged);
+      await sleep(1_000);
+    }
+  })();
   return () => {
-    clearInterval(timer);
-    db.close();
+    stopped = true;
+    return aging;
   };
 }
 
@@ -338,17 +422,15 @@ await Promise.all(followUps);
 const createdIn = (Date.now() - began) / 1000;
 console.log(`${TASKS} creates answered in ${createdIn.toFixed(0)} s; waiting for every task to end`);
 
-const reader = new BetterSqlite3(dbFile, { readonly: true });
-const unfinished = reader.prepare("SELECT count(*) FROM tasks WHERE status IN ('queued', 'in_progress')").pluck();
+const unfinished = async () => (await one<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'in_progress')")).n;
 const deadline = Date.now() + FINISH_TIMEOUT_MS;
-while ((unfinished.get() as number) > 0 && Date.now() < deadline) await sleep(1_000);
-stopKills();
+while ((await unfinished()) > 0 && Date.now() < deadline) await sleep(1_000);
+await stopKills();
 stopTopUps();
 stopFaults();
-stopAging();
-const left = unfinished.get() as number;
-reader.close();
-// Stop both for good (a kill, like every other stop here), then read the books with nothing running.
+await stopAging();
+const left = await unfinished();
+// Stop them all for good (a kill, like every other stop here), then read the books with nothing running.
 await Promise.all(gateways.map(kill));
 await sleep(300);
 
@@ -357,18 +439,17 @@ await sleep(300);
 const problems: string[] = [];
 if (left > 0) problems.push(`${left} task(s) still unfinished ${FINISH_TIMEOUT_MS / 60_000} min after the last create`);
 
-const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...env, DATA_DIR: dataDir } }).then(
+const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'], { cwd: ROOT, env: { ...env, DATA_DIR: dataDir, ...databaseEnv(dataDir) } }).then(
   ({ stdout }) => ({ code: 0, stdout }),
   (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
 );
 if (check.code !== 0) problems.push(`vidgate ledger check exited ${check.code}:\n${check.stdout}`);
 
-const db = new BetterSqlite3(dbFile, { readonly: true });
 for (const key of keys) {
-  const row = db.prepare('SELECT balance FROM api_keys WHERE id = ?').get(key.id) as { balance: number | null };
-  const billed = db.prepare('SELECT coalesce(sum(cost), 0) AS billed FROM charges WHERE key_id = ?').get(key.id) as { billed: number };
-  const toppedUp = db.prepare("SELECT coalesce(sum(amount), 0) AS total FROM ledger WHERE key_id = ? AND kind = 'topup'").get(key.id) as { total: number };
-  const live = db.prepare('SELECT id FROM tasks WHERE key_id = ? UNION SELECT task_id FROM charges WHERE key_id = ?').pluck().all(key.id, key.id) as string[];
+  const row = await one<{ balance: number | null }>('SELECT balance FROM api_keys WHERE id = $1', key.id);
+  const billed = await one<{ billed: number }>('SELECT coalesce(sum(cost), 0) AS billed FROM charges WHERE key_id = $1', key.id);
+  const toppedUp = await one<{ total: number }>("SELECT coalesce(sum(amount), 0) AS total FROM ledger WHERE key_id = $1 AND kind = 'topup'", key.id);
+  const live = (await db.rows<{ id: string }>('SELECT id FROM tasks WHERE key_id = $1 UNION SELECT task_id FROM charges WHERE key_id = $2', key.id, key.id)).map((task) => task.id);
   const found = new Set(live);
   const missing = [...key.accepted].filter((id) => !found.has(id));
   const unknown = live.filter((id) => !key.accepted.has(id));
@@ -382,16 +463,17 @@ for (const key of keys) {
   } else if (row.balance !== null) problems.push(`key ${key.id} (${key.kind}): has a balance`);
   if (key.kind === 'test' && billed.billed !== 0) problems.push(`test key billed ${billed.billed}`);
 }
-const overBilled = db.prepare("SELECT count(*) FROM tasks WHERE cost > price OR (status != 'completed' AND cost != 0)").pluck().get() as number;
+const { n: overBilled } = await one<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE cost > price OR (status != 'completed' AND cost != 0)");
 if (overBilled > 0) problems.push(`${overBilled} task(s) billed above their quote, or billed without a video`);
 
-const ledgerKinds = db.prepare('SELECT kind, count(*) AS n, sum(amount) AS total FROM ledger GROUP BY kind ORDER BY kind').all() as { kind: string; n: number; total: number }[];
-const ended = db.prepare('SELECT status, count(*) AS n FROM charges GROUP BY status ORDER BY n DESC').all() as { status: string; n: number }[];
-const statuses = db.prepare('SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY n DESC').all() as { status: string; n: number }[];
-const errors = db.prepare("SELECT error_code, count(*) AS n FROM tasks WHERE status = 'failed' GROUP BY error_code ORDER BY n DESC").all() as { error_code: string; n: number }[];
-db.close();
+const ledgerKinds = await db.rows<{ kind: string; n: number; total: number }>('SELECT kind, count(*) AS n, sum(amount) AS total FROM ledger GROUP BY kind ORDER BY kind');
+const ended = await db.rows<{ status: string; n: number }>('SELECT status, count(*) AS n FROM charges GROUP BY status ORDER BY n DESC');
+const statuses = await db.rows<{ status: string; n: number }>('SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY n DESC');
+const errors = await db.rows<{ error_code: string; n: number }>("SELECT error_code, count(*) AS n FROM tasks WHERE status = 'failed' GROUP BY error_code ORDER BY n DESC");
+await db.close();
 
-console.log(`\nsoak:billing — ${TASKS} creates, ${((Date.now() - began) / 1000).toFixed(0)} s in all`);
+const setup = store === 'postgres' ? ', PostgreSQL + S3 + Redis, 2 api + 2 worker processes' : '';
+console.log(`\nsoak:billing — ${TASKS} creates${setup}, ${((Date.now() - began) / 1000).toFixed(0)} s in all`);
 console.log('\nwhat happened:');
 for (const [what, n] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`  ${String(n).padStart(6)}  ${what}`);
 console.log('\ntasks by status now (deleted ones are gone):');
