@@ -195,9 +195,11 @@ const WRITES: { [M in Writing]: () => Promise<void> } = {
     assert.equal((await store.claimDue('local', 'runner-1', NOW, NOW + 30_000, 10)).length, 1);
     assert.equal((await read())?.lease_owner, 'runner-1');
   },
-  async renewLease() {
+  async renewLeases() {
     const { store, read } = await held();
-    assert.equal(await store.renewLease('video_a', 'runner-1', NOW + 60_000), true);
+    assert.deepEqual(await store.renewLeases(['video_a', 'video_unknown'], 'runner-1', NOW + 60_000), new Set(['video_a']));
+    assert.equal((await read())?.lease_expires_at, NOW + 60_000);
+    assert.deepEqual(await store.renewLeases(['video_a'], 'runner-2', NOW + 90_000), new Set(), "another runner's lease is not renewed");
     assert.equal((await read())?.lease_expires_at, NOW + 60_000);
   },
   async markStarted() {
@@ -353,6 +355,19 @@ describe('claims count only runs that ended with the worker gone', () => {
     await store.claimDue('local', 'runner-3', NOW + 3, NOW + 4, 10);
     assert.equal((await store.claimDue('local', 'runner-4', NOW + 5, NOW + 6, 10))[0]?.claims, 2);
     assert.equal((await read())?.attempts, 1);
+  });
+
+  test('a runner that claims its own running task again (its heartbeat came late) loses no run: the claim it held goes on', async () => {
+    const { store, read } = await held();
+    await store.markStarted('video_a', 'runner-1', '{}', NOW + 1);
+    assert.equal((await read())?.claims, 1);
+    // The lease (until NOW + 30 s) ran out before runner-1 renewed it, and no one else took it.
+    for (let late = 1; late <= 3; late++) {
+      const again = await store.claimDue('local', 'runner-1', NOW + 40_000 * late, NOW + 40_000 * late + 30_000, 10);
+      assert.equal(again[0]?.claims, 1, `late heartbeat ${late}`);
+    }
+    await store.release('video_a', 'runner-1', NOW + 130_000);
+    assert.equal((await read())?.claims, 0, 'ended cleanly: nothing was lost');
   });
 });
 
@@ -606,13 +621,29 @@ describe('task creates arriving together are written together', () => {
     for (const task of given) assert.deepEqual(await store.taskById(task.id), task);
   });
 
+  test("a heartbeat renews all of a runner's leases at once, more than one statement's worth, and names those it holds no more", async () => {
+    const store = await freshStore();
+    const ids = Array.from({ length: 150 }, (_, i) => `video_r${String(i).padStart(3, '0')}`);
+    for (const id of ids) await store.insertTask(taskRow(id, { provider: 'xai', operation: '{}', status: 'in_progress', created_at: NOW, run_after: NOW }));
+    assert.equal((await store.claimDue('upstream', 'runner-1', NOW, NOW + 30_000, 200)).length, 150);
+    // One was handed back by its check; another runner holds one more.
+    assert.equal(await store.checked(ids[3]!, 'runner-1', { progress: 5, updatedAt: NOW + 1, runAfter: NOW + 60_000 }), true);
+    await store.insertTask(taskRow('video_other', { provider: 'xai', operation: '{}', status: 'in_progress', created_at: NOW, run_after: NOW }));
+    assert.equal((await store.claimDue('upstream', 'runner-2', NOW, NOW + 30_000, 10)).length, 1);
+
+    const renewed = await store.renewLeases([...ids, 'video_other'], 'runner-1', NOW + 90_000);
+    assert.deepEqual([...renewed].sort(), ids.filter((id) => id !== ids[3]));
+    for (const id of ids) assert.equal((await store.taskById(id))?.lease_expires_at, id === ids[3] ? null : NOW + 90_000);
+    assert.equal((await store.taskById('video_other'))?.lease_expires_at, NOW + 30_000);
+  });
+
   test('checks of upstream tasks written together: each under its own lease, with its own values; one whose lease another runner took is refused alone', async () => {
     const store = await freshStore();
     const ids = Array.from({ length: 24 }, (_, i) => `video_c${String(i).padStart(3, '0')}`);
     for (const id of ids) await store.insertTask(taskRow(id, { provider: 'xai', operation: '{}', status: 'in_progress', created_at: NOW, run_after: NOW }));
     assert.equal((await store.claimDue('upstream', 'runner-1', NOW, NOW + 30_000, 100)).length, 24);
     // The lease of one ran out, and another runner holds it now.
-    for (const id of ids) if (id !== ids[5]) assert.equal(await store.renewLease(id, 'runner-1', NOW + 100_000), true);
+    assert.equal((await store.renewLeases(ids.filter((id) => id !== ids[5]), 'runner-1', NOW + 100_000)).size, 23);
     assert.equal((await store.claimDue('upstream', 'runner-2', NOW + 40_000, NOW + 70_000, 100)).map((task) => task.id).join(), ids[5]);
     const answers = await Promise.all(ids.map((id, i) => store.checked(id, 'runner-1', { progress: i, updatedAt: NOW + i, runAfter: NOW + 1000 * i })));
     assert.deepEqual(answers, ids.map((_, i) => i !== 5));

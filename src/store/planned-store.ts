@@ -162,8 +162,8 @@ export class PlannedStore implements Store {
   claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number) {
     return this.#read(() => all<Parameters<Queries['claimLocal']['bind']>[0], TaskRow>(lane === 'local' ? this.#q.claimLocal : this.#q.claimUpstream, { owner, now, leaseUntil, limit }));
   }
-  renewLease(id: string, owner: string, leaseUntil: number) {
-    return this.#changed(this.#q.renewLease, { id, owner, leaseUntil });
+  renewLeases(ids: string[], owner: string, leaseUntil: number) {
+    return this.#read(() => this.#plans.renewLeases(ids, owner, leaseUntil));
   }
   markStarted(id: string, owner: string, operation: string, now: number) {
     return this.#changed(this.#q.markStarted, { id, owner, operation, now });

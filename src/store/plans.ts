@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { InsufficientBalance, LimitReached } from '../errors.ts';
 import { all, get, type Plan, run } from './plan.ts';
-import { type CheckedRow, type LedgerEntry, MAX_ROWS, type Queries } from './queries.ts';
+import { type CheckedRow, type LeaseRow, type LedgerEntry, MAX_ROWS, type Queries } from './queries.ts';
 import type { ApiKeyRow, DeliveryRow, IdempotencyRow, TaskRow, WebhookEvent, WebhookRow } from './schema.ts';
 import type { IdempotentTask, Lane, LedgerAudit, Settlement, Store, StoreGauges } from './store.ts';
 import type { WebhookQueries } from './webhook-queries.ts';
@@ -119,6 +119,13 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
     return new Set(saved.map(({ id }) => id));
   }
 
+  /** Renews `owner`'s leases on these tasks, as many statements as they take: the ids it still held. */
+  function* renewLeases(ids: string[], owner: string, leaseUntil: number): Plan<Set<string>> {
+    const rows = ids.map((id): LeaseRow => ({ id, owner, leaseUntil }));
+    const held = yield* chunked(rows, (some) => all<LeaseRow[], { id: string }>(q.renewLeases(some.length), some));
+    return new Set(held.flat().map(({ id }) => id));
+  }
+
   /** Checks' outcomes that arrived together, at most MAX_ROWS, in one statement: whether each was written (its lease held). */
   function* checkedTasks(rows: CheckedRow[]): Plan<boolean[]> {
     const written = yield* all<CheckedRow[], { id: string }>(q.checkedTasks(rows.length), rows);
@@ -226,6 +233,7 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
     insertTasks,
     insertUnlimitedTasks,
     checkedTasks,
+    renewLeases,
     heldClaim,
 
     *insertKey(key: Parameters<Store['insertKey']>[0]): Plan<void> {

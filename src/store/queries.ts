@@ -33,6 +33,10 @@ const LEDGER_COLUMNS = ['key_id', 'task_id', 'kind', 'amount', 'balance', 'creat
 export type CheckedRow = { id: string; owner: string; progress: number; updatedAt: number; runAfter: number };
 const CHECKED_FIELDS = ['id', 'owner', 'progress', 'updatedAt', 'runAfter'] as const satisfies readonly (keyof CheckedRow)[];
 
+/** One lease to renew (Store.renewLeases): every row of a statement names the same owner and expiry. */
+export type LeaseRow = { id: string; owner: string; leaseUntil: number };
+const LEASE_FIELDS = ['id', 'owner', 'leaseUntil'] as const satisfies readonly (keyof LeaseRow)[];
+
 /** A page of a key's tasks: after the cursor task, optionally only one status and one model (null: any). */
 type Cursor = { keyId: string; createdAt: number; id: string; limit: number; status: string | null; model: string | null };
 type Claim = { owner: string; now: number; leaseUntil: number; limit: number };
@@ -197,10 +201,14 @@ export function buildQueries(db: Kysely<Database>) {
         .where((eb) => unleased(eb, p.now))
         .orderBy('run_after')
         .limit(p.limit);
+      // A runner whose own lease ran out before its heartbeat renewed it takes the task again
+      // and goes on with the run it holds (runner.ts): that run is counted already.
+      const newRun = (eb: ExpressionBuilder<Database, 'tasks'>) =>
+        eb.case().when(eb.and([eb('status', '=', 'in_progress'), eb.or([eb('lease_owner', 'is', null), eb('lease_owner', '<>', p.owner)])])).then(sql.lit(1)).else(sql.lit(0)).end();
       return (
         db
           .updateTable('tasks')
-          .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', running(eb)) }))
+          .set((eb) => ({ lease_owner: p.owner, lease_expires_at: p.leaseUntil, claims: eb('claims', '+', newRun(eb)) }))
           // PostgreSQL: workers claiming at once skip each other's rows instead of queueing on
           // them (SQLite has one writer at a time, and no such clause).
           .where('id', 'in', postgres ? due.forUpdate().skipLocked() : due)
@@ -352,8 +360,20 @@ export function buildQueries(db: Kysely<Database>) {
     /** Takes due, unleased tasks of one lane; the runner owns them until lease_expires_at unless it renews. */
     claimLocal: claim(true),
     claimUpstream: claim(false),
-    renewLease: prepare((p: { id: string; owner: string; leaseUntil: number }) =>
-      held(p).set({ lease_expires_at: p.leaseUntil }),
+    /** The leases of one owner on these tasks, renewed: the ids it still held (one handed back, taken over or ended is not). */
+    renewLeases: perCount('renewLeases', (count) =>
+      prepareRows(
+        (rows: LeaseRow[]) =>
+          db
+            .updateTable('tasks')
+            .set({ lease_expires_at: rows[0]!.leaseUntil })
+            .where('lease_owner', '=', rows[0]!.owner)
+            .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+            .where('id', 'in', rows.map((row) => row.id))
+            .returning('id'),
+        LEASE_FIELDS,
+        count,
+      ),
     ),
     /** The task runs from now on, so this claim counts (the claim counted none while it was queued). */
     markStarted: prepare((p: { id: string; owner: string; operation: string; now: number }) =>

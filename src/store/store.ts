@@ -122,7 +122,8 @@ export interface Store {
 
   /** Leases due tasks of one lane to `owner`; a running task's `claims` counts this claim until it is handed back. */
   claimDue(lane: Lane, owner: string, now: number, leaseUntil: number, limit: number): Promise<TaskRow[]>;
-  renewLease(id: string, owner: string, leaseUntil: number): Promise<boolean>;
+  /** Renews `owner`'s leases on these tasks at once (a heartbeat): the ids it still holds. */
+  renewLeases(ids: string[], owner: string, leaseUntil: number): Promise<Set<string>>;
   /** A long step (the preview renderer) has begun: the task runs, and this runner keeps it. */
   markStarted(id: string, owner: string, operation: string, now: number): Promise<boolean>;
   setProgress(id: string, owner: string, progress: number, now: number): Promise<boolean>;

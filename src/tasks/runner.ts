@@ -68,6 +68,7 @@ export class Runner {
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly claiming: OutageNotice;
   private readonly renewing: OutageNotice;
+  private renewal: Promise<void> | null = null;
 
   constructor(private readonly options: RunnerOptions) {
     this.sweeper = new Sweeper(options);
@@ -156,16 +157,24 @@ export class Runner {
     });
   }
 
+  /**
+   * Every lease this runner holds, renewed in one go: renewed one by one, a runner holding
+   * hundreds of tasks on a loaded machine fell behind its leases, and others took over
+   * tasks it was still running (the soak on PostgreSQL). One heartbeat at a time.
+   */
   private async renewLeases(): Promise<void> {
+    if (this.renewal) return;
     const { store, clock, leaseMs } = this.options;
-    for (const [id, { controller }] of this.active) {
-      try {
-        if (!(await store.renewLease(id, this.owner, clock.now() + leaseMs))) controller.abort(new Error('lease lost'));
+    const held = [...this.active];
+    this.renewal = store.renewLeases(held.map(([id]) => id), this.owner, clock.now() + leaseMs).then(
+      (renewed) => {
+        for (const [id, { controller }] of held) if (!renewed.has(id)) controller.abort(new Error('lease lost'));
         this.renewing.worked();
-      } catch (error) {
-        this.renewing.failed(error, { task: id });
-      }
-    }
+      },
+      (error: unknown) => this.renewing.failed(error, { tasks: held.length }),
+    );
+    await this.renewal;
+    this.renewal = null;
   }
 
   private async drive(task: TaskRow, lane: Lane): Promise<void> {
