@@ -293,12 +293,15 @@ async function migrateInTurn(connection: pg.ClientConfig, timeoutMs: number, sch
   }
 }
 
-/** A start that cannot reach the database says so in the operator's words (main.ts prints the message). */
+/**
+ * A start that cannot reach the database says so in the operator's words (main.ts prints the
+ * message). No `cause`: the log would say the driver's words twice, and its stack says nothing.
+ */
 function cannotStart(error: unknown, timeoutMs: number): unknown {
   if (!unreachable(error)) return error;
   const silent = error instanceof Error && /timeout/i.test(error.message);
   const what = silent ? `did not answer within ${timeoutMs / 1000} s (DATABASE_TIMEOUT_SECONDS)` : 'cannot be reached';
-  return new Error(`the database ${what}: ${(error as Error).message}`, { cause: error });
+  return new Error(`the database ${what}: ${(error as Error).message}`);
 }
 
 /** How often a start waiting for another process's migration asks for the lock again. */
