@@ -197,8 +197,10 @@ describe('Vidu Q3', () => {
     assert.equal(validate('create', vidu('viduq3t-540p', { seconds: '4' })).seconds, 4);
     refused(vidu('viduq3t-540p', { seconds: '4', duration: 4 }), 'seconds', 'conflicting_parameters');
   });
-  test('a size beside a model that names its tier is refused', () => {
-    refused(vidu('viduq3p-720p', { size: '1080p' }), 'size', 'unsupported_parameter');
+  test('a size beside a model that names its tier is refused, unless it is that tier (the schema lists resolution for the family)', () => {
+    assert.match(refused(vidu('viduq3p-720p', { size: '1080p' }), 'size', 'unsupported_parameter').message, /makes 720p/);
+    refused(vidu('viduq3p-720p', { resolution: '1280x720' }), 'resolution', 'unsupported_parameter');
+    for (const resolution of ['720p', '720', ' 720P ']) assert.deepEqual(validate('create', vidu('viduq3p-720p', { resolution })).resolution, { label: '720p', shortSide: 720 }, resolution);
   });
   test('the mix models take reference_image_urls', () => {
     const job = validate('create', vidu('viduq3p-mix-720p', { reference_image_urls: [image, otherImage], duration: 5 }));

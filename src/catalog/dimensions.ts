@@ -37,9 +37,12 @@ function readFrame(reader: BodyReader): Frame | null {
 
 function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRule, frame: Frame | null): VideoJob['resolution'] {
   const found = reader.string('resolution');
+  const match = found && /^(\d{3,4})p?$/i.exec(found.value.trim());
   if (model.fixedResolution !== undefined) {
-    if (found) {
-      throw new InvalidInput(`${model.id} fixes its resolution in the model name; drop ${found.key}`, found.key, 'unsupported_parameter');
+    // The model's own tier, said again, asks for the video it makes anyway.
+    if (found && !(match && Number(match[1]) === model.fixedResolution)) {
+      const fixed = `${model.fixedResolution}${model.resolutionSuffix}`;
+      throw new InvalidInput(`${model.id} fixes its resolution in the model name (it makes ${fixed}); drop ${found.key}`, found.key, 'unsupported_parameter');
     }
     return tier(model, model.fixedResolution);
   }
@@ -48,7 +51,6 @@ function readResolution(reader: BodyReader, model: ModelSpec, rule: CapabilityRu
     return null;
   }
   if (!found) return tier(model, model.resolutions[0]!);
-  const match = /^(\d{3,4})p?$/i.exec(found.value.trim());
   const shortSide = frame ? Math.min(frame.width, frame.height) : match ? Number(match[1]) : NaN;
   if (!model.resolutions.includes(shortSide)) {
     const allowed = model.resolutions.map((side) => `${side}${model.resolutionSuffix}`).join(', ');
