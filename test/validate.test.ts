@@ -209,6 +209,14 @@ describe('Vidu Q3', () => {
   });
 });
 
+describe('a field that takes one image, sent more than once', () => {
+  test('is refused as a list, as a repeated text field is (a form sends a repeated field as a list)', () => {
+    assert.match(refused(vidu('viduq3p-720p', { image: [image, otherImage] }), 'image').message, /^image must be one image, not a list of 2 \(was it sent more than once\?\)/);
+    assert.match(refused(vidu('viduq3p-720p', { image, last_image: [image, image, image] }), 'last_image').message, /not a list of 3/);
+    assert.equal(validate('create', vidu('viduq3p-720p', { image: [image] })).capability, 'image_to_video', 'a list of one is that one');
+  });
+});
+
 describe('one image and a list of images at once is a conflict, in every family', () => {
   const conflicts: [string, Record<string, unknown>, string][] = [
     ['grok-imagine image + images', gi({ image, images: [image], duration: 3 }), 'images'],

@@ -109,7 +109,11 @@ export class BodyReader {
   media(slot: Slot, kind: 'image' | 'video'): { key: string; value: MediaRef } | undefined {
     const found = this.find(slot);
     if (!found) return undefined;
-    const value = Array.isArray(found.value) && found.value.length === 1 ? found.value[0] : found.value;
+    if (Array.isArray(found.value) && found.value.length > 1) {
+      // A form field sent twice arrives as a list, as parse() says of a text field.
+      throw new InvalidInput(`${found.key} must be one ${kind}, not a list of ${found.value.length} (was it sent more than once?)`, found.key);
+    }
+    const value = Array.isArray(found.value) ? found.value[0] : found.value;
     return { key: found.key, value: toMediaRef(value, found.key, kind) };
   }
 
