@@ -6,8 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
+import { type RawBuilder, sql } from 'kysely';
 import { benchOptions } from '../bench/options.ts';
 import type { Fault, FakeUpstream, Route } from '../test/fakes/server.ts';
 import { startFakeVidu } from '../test/fakes/vidu.ts';
@@ -43,7 +42,7 @@ import { startFakeXai } from '../test/fakes/xai.ts';
 const { store } = benchOptions('npm run soak:billing -- [--store sqlite|postgres]');
 // After benchOptions: database.ts reads the store as it loads.
 const { ADMIN_KEY, removeDataDir, ROOT } = await import('../test/support/gateway.ts');
-const { databaseEnv, schemaOf, TEST_DATABASE_URL } = await import('../test/support/database.ts');
+const { databaseEnv, gatewayDatabase } = await import('../test/support/database.ts');
 const { s3Env } = await import('../test/support/s3.ts');
 const env = process.env;
 const TASKS = Number(env.SOAK_TASKS ?? 2_000);
@@ -342,40 +341,10 @@ async function createOne(): Promise<void> {
 
 // ─── The database, behind the gateways' backs ──────────────────────────────────
 
-/** The soak's few statements on the gateways' database, either store; placeholders `$1`, `$2`, … in order. */
-interface Database {
-  /** The rows a statement changed. */
-  run(text: string, ...values: unknown[]): Promise<number>;
-  rows<T>(text: string, ...values: unknown[]): Promise<T[]>;
-  close(): Promise<void>;
-}
-
-function openSqlite(file: string): Database {
-  const db = new BetterSqlite3(file);
-  db.pragma('busy_timeout = 5000');
-  const prepare = (text: string) => db.prepare(text.replace(/\$\d+/g, '?'));
-  return {
-    run: async (text, ...values) => prepare(text).run(...values).changes,
-    rows: async <T>(text: string, ...values: unknown[]) => prepare(text).all(...values) as T[],
-    close: async () => void db.close(),
-  };
-}
-
-function openPostgres(schema: string): Database {
-  // Counts, sums and bigint columns come back as text from pg; every figure here is far below 2^53.
-  const getTypeParser = ((oid: number, format?: string) =>
-    oid === 20 || oid === 1700 ? Number : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser;
-  const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 2, options: `-c search_path=${schema}`, types: { getTypeParser } });
-  return {
-    run: async (text, ...values) => (await pool.query(text, values)).rowCount ?? 0,
-    rows: async <T>(text: string, ...values: unknown[]) => (await pool.query(text, values)).rows as T[],
-    close: () => pool.end(),
-  };
-}
-
 // Opened once the gateways have made it (their migrations).
-const db = store === 'postgres' ? openPostgres(schemaOf(dataDir)) : openSqlite(path.join(dataDir, 'vidgate.db'));
-const one = async <T>(text: string, ...values: unknown[]): Promise<T> => (await db.rows<T>(text, ...values))[0]!;
+const db = gatewayDatabase(dataDir);
+const rows = async <T>(query: RawBuilder<T>): Promise<T[]> => (await query.execute(db)).rows;
+const one = async <T>(query: RawBuilder<T>): Promise<T> => (await rows(query))[0]!;
 
 /** Lets the hours pass for tasks marked `timeout` once they run upstream: their start moves back 50 h. */
 function ageTimeouts(): () => Promise<void> {
@@ -384,11 +353,9 @@ function ageTimeouts(): () => Promise<void> {
     while (!stopped) {
       // 50 h: past every model's limit, the off-peak one's 49 h included; a task already aged is left as it is.
       // A failure (a deadlock with a gateway's transaction) is counted, not fatal: the next second tries again.
-      const aged = await db.run(
-        "UPDATE tasks SET started_at = started_at - $1 WHERE status = 'in_progress' AND provider != 'local' AND operation IS NOT NULL AND prompt LIKE '%timeout%' AND started_at > $2",
-        50 * HOUR_MS,
-        Date.now() - 10 * HOUR_MS,
-      ).catch((error: Error) => (count(`aging failed: ${error.message}`), 0));
+      const aged = await sql`UPDATE tasks SET started_at = started_at - ${50 * HOUR_MS} WHERE status = 'in_progress' AND provider != 'local' AND operation IS NOT NULL AND prompt LIKE '%timeout%' AND started_at > ${Date.now() - 10 * HOUR_MS}`
+        .execute(db)
+        .then(({ numAffectedRows }) => Number(numAffectedRows ?? 0), (error: Error) => (count(`aging failed: ${error.message}`), 0));
       count('aged past its time limit', aged);
       await sleep(1_000);
     }
@@ -422,7 +389,7 @@ await Promise.all(followUps);
 const createdIn = (Date.now() - began) / 1000;
 console.log(`${TASKS} creates answered in ${createdIn.toFixed(0)} s; waiting for every task to end`);
 
-const unfinished = async () => (await one<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'in_progress')")).n;
+const unfinished = async () => (await one(sql<{ n: number }>`SELECT count(*) AS n FROM tasks WHERE status IN ('queued', 'in_progress')`)).n;
 const deadline = Date.now() + FINISH_TIMEOUT_MS;
 while ((await unfinished()) > 0 && Date.now() < deadline) await sleep(1_000);
 await stopKills();
@@ -446,10 +413,10 @@ const check = await run(process.execPath, ['bin/vidgate.js', 'ledger', 'check'],
 if (check.code !== 0) problems.push(`vidgate ledger check exited ${check.code}:\n${check.stdout}`);
 
 for (const key of keys) {
-  const row = await one<{ balance: number | null }>('SELECT balance FROM api_keys WHERE id = $1', key.id);
-  const billed = await one<{ billed: number }>('SELECT coalesce(sum(cost), 0) AS billed FROM charges WHERE key_id = $1', key.id);
-  const toppedUp = await one<{ total: number }>("SELECT coalesce(sum(amount), 0) AS total FROM ledger WHERE key_id = $1 AND kind = 'topup'", key.id);
-  const live = (await db.rows<{ id: string }>('SELECT id FROM tasks WHERE key_id = $1 UNION SELECT task_id FROM charges WHERE key_id = $2', key.id, key.id)).map((task) => task.id);
+  const row = await one(sql<{ balance: number | null }>`SELECT balance FROM api_keys WHERE id = ${key.id}`);
+  const billed = await one(sql<{ billed: number }>`SELECT coalesce(sum(cost), 0) AS billed FROM charges WHERE key_id = ${key.id}`);
+  const toppedUp = await one(sql<{ total: number }>`SELECT coalesce(sum(amount), 0) AS total FROM ledger WHERE key_id = ${key.id} AND kind = 'topup'`);
+  const live = (await rows(sql<{ id: string }>`SELECT id FROM tasks WHERE key_id = ${key.id} UNION SELECT task_id FROM charges WHERE key_id = ${key.id}`)).map((task) => task.id);
   const found = new Set(live);
   const missing = [...key.accepted].filter((id) => !found.has(id));
   const unknown = live.filter((id) => !key.accepted.has(id));
@@ -463,14 +430,14 @@ for (const key of keys) {
   } else if (row.balance !== null) problems.push(`key ${key.id} (${key.kind}): has a balance`);
   if (key.kind === 'test' && billed.billed !== 0) problems.push(`test key billed ${billed.billed}`);
 }
-const { n: overBilled } = await one<{ n: number }>("SELECT count(*) AS n FROM tasks WHERE cost > price OR (status != 'completed' AND cost != 0)");
+const { n: overBilled } = await one(sql<{ n: number }>`SELECT count(*) AS n FROM tasks WHERE cost > price OR (status != 'completed' AND cost != 0)`);
 if (overBilled > 0) problems.push(`${overBilled} task(s) billed above their quote, or billed without a video`);
 
-const ledgerKinds = await db.rows<{ kind: string; n: number; total: number }>('SELECT kind, count(*) AS n, sum(amount) AS total FROM ledger GROUP BY kind ORDER BY kind');
-const ended = await db.rows<{ status: string; n: number }>('SELECT status, count(*) AS n FROM charges GROUP BY status ORDER BY n DESC');
-const statuses = await db.rows<{ status: string; n: number }>('SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY n DESC');
-const errors = await db.rows<{ error_code: string; n: number }>("SELECT error_code, count(*) AS n FROM tasks WHERE status = 'failed' GROUP BY error_code ORDER BY n DESC");
-await db.close();
+const ledgerKinds = await rows(sql<{ kind: string; n: number; total: number }>`SELECT kind, count(*) AS n, sum(amount) AS total FROM ledger GROUP BY kind ORDER BY kind`);
+const ended = await rows(sql<{ status: string; n: number }>`SELECT status, count(*) AS n FROM charges GROUP BY status ORDER BY n DESC`);
+const statuses = await rows(sql<{ status: string; n: number }>`SELECT status, count(*) AS n FROM tasks GROUP BY status ORDER BY n DESC`);
+const errors = await rows(sql<{ error_code: string; n: number }>`SELECT error_code, count(*) AS n FROM tasks WHERE status = 'failed' GROUP BY error_code ORDER BY n DESC`);
+await db.destroy();
 
 const setup = store === 'postgres' ? ', PostgreSQL + S3 + Redis, 2 api + 2 worker processes' : '';
 console.log(`\nsoak:billing — ${TASKS} creates${setup}, ${((Date.now() - began) / 1000).toFixed(0)} s in all`);

@@ -35,7 +35,7 @@ export interface PostgresOptions {
 /** 64-bit integers (times in ms, money in micro-dollars, counts) and sums come back as numbers: they stay below 2^53. */
 const INT8 = 20;
 const NUMERIC = 1700;
-const types = {
+export const types = {
   getTypeParser: ((oid: number, format?: string) =>
     (oid === INT8 || oid === NUMERIC) && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as never)) as typeof pg.types.getTypeParser,
 };

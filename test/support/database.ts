@@ -4,7 +4,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
-import { openPostgresStore } from '../../src/store/postgres.ts';
+import { openPostgresStore, types } from '../../src/store/postgres.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import type { Database } from '../../src/store/schema.ts';
 import type { Store } from '../../src/store/store.ts';
@@ -91,11 +91,17 @@ export async function tamper(dataDir: string, statements: [string, unknown[]][])
   }
 }
 
-/** A query builder on a gateway's own database (SQLite file or PostgreSQL schema), to read or change it behind the gateway's back. */
+/**
+ * A query builder on a gateway's own database (SQLite file or PostgreSQL schema), to read or
+ * change it behind the gateway's back: numbers read as the gateway reads them (64-bit
+ * integers and sums too), and a running gateway's write is waited for, not failed on.
+ */
 export function gatewayDatabase(dataDir: string): Kysely<Database> {
   if (TEST_STORE === 'postgres') {
-    const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1, options: `-c search_path=${schemaOf(dataDir)}` });
+    const pool = new pg.Pool({ connectionString: TEST_DATABASE_URL, max: 1, options: `-c search_path=${schemaOf(dataDir)}`, types });
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(path.join(dataDir, 'vidgate.db')) }) });
+  const database = new BetterSqlite3(path.join(dataDir, 'vidgate.db'));
+  database.pragma('busy_timeout = 5000');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
 }
