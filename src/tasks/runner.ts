@@ -48,6 +48,13 @@ export interface RunnerOptions {
 }
 
 /**
+ * Why a step's signal fires once the step is over (what it started must stop): one Error for
+ * every step: `abort()` with no reason makes a DOMException, stack and all, for each, which
+ * was 7% of the CPU of a status check in a profile of the upstream fetch.
+ */
+const STEP_OVER = new Error('the step is over');
+
+/**
  * Drives tasks to the end. A runner claims due tasks with a lease (owner + expiry) and
  * renews it while it works; every write names the lease, so a runner that crashed, or
  * stalled past its lease, cannot overwrite the one that took over. Two lanes: a preview
@@ -207,7 +214,7 @@ export class Runner {
       await recordFailure(task, this.owner, error, deps);
     } finally {
       this.active.delete(task.id);
-      if (!signal.aborted) controller.abort();
+      if (!signal.aborted) controller.abort(STEP_OVER);
       log.debug({ task: task.id }, 'runner let go of task');
       if (lane === 'upstream') this.wakeForSteps();
     }
