@@ -133,6 +133,43 @@ describe('requests and responses', () => {
     assert.equal(await viaRequest.text(), 'hello');
   });
 
+  test('a URL with its init sends exactly what the same call as a Request sends', async () => {
+    // The request's head and body as they arrived, in the order they arrived.
+    const server = await startHttp((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.rawHeaders, body: Buffer.concat(chunks).toString('base64') })));
+    });
+    const fetch = client();
+    const url = `${server.url}/v1/videos/abc?x=1`;
+    const calls: RequestInit[] = [
+      { method: 'POST', headers: { Authorization: 'Bearer k', 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'a lighthouse ☀' }) },
+      // A text body with no content type of its own gets fetch's.
+      { method: 'post', headers: [['X-Twice', 'a'], ['x-twice', 'b']], body: 'plain words' },
+      { method: 'get', headers: new Headers({ accept: 'application/json' }) },
+      {},
+      { method: 'PUT', body: new Uint8Array([0, 1, 2, 250, 255]) },
+      { method: 'DELETE', headers: { 'Idempotency-Key': 'k-1' } },
+      { method: 'PATCH', body: 'a patch' },
+      { method: 'POST', body: new URLSearchParams({ a: '1', b: 'two' }) },
+    ];
+    for (const init of calls) {
+      const direct = await (await fetch(url, init)).json();
+      const viaRequest = await (await fetch(new Request(url, init))).json();
+      assert.deepEqual(direct, viaRequest, `the same bytes for ${JSON.stringify(init)}`);
+    }
+    // What fetch refuses is refused either way, before anything is sent.
+    for (const [input, init] of [
+      [url, { method: 'GET', body: 'no body on a GET' }],
+      [url, { method: 'CONNECT' }],
+      [`http://user:secret@127.0.0.1:1/`, {}],
+      ['/relative', {}],
+    ] as const) {
+      await assert.rejects(fetch(input, init), TypeError, `refused: ${input} ${JSON.stringify(init)}`);
+    }
+    assert.equal(server.connections, 1);
+  });
+
   test('a 204 and a HEAD have no body and free their slot', async () => {
     const server = await startHttp((req, res) => {
       res.writeHead(req.method === 'HEAD' ? 200 : 204, { 'content-length': req.method === 'HEAD' ? '10' : '0' });
