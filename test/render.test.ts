@@ -22,8 +22,11 @@ let blocked: Awaited<ReturnType<typeof startOrigin>>;
 
 before(async () => {
   const png = { type: 'image/png', body: readFileSync(pngFile(300, 500)) };
-  origin = await startOrigin({ '/portrait.png': png });
+  const originFiles: Parameters<typeof startOrigin>[0] = { '/portrait.png': png };
+  origin = await startOrigin(originFiles);
   blocked = await startOrigin({ '/portrait.png': png });
+  // An allowed host that sends the fetch on to one that is not.
+  originFiles['/to-blocked.png'] = { location: `${blocked.url}/portrait.png` };
   gateway = await startGateway({ ALLOWED_PRIVATE_HOSTS: origin.hostPort, RENDER_CONCURRENCY: '2' });
   client = await newClient(gateway);
 });
@@ -187,19 +190,32 @@ describe('every capability renders what it claims', () => {
 });
 
 describe('the URL guard', () => {
-  for (const [name, url] of [
-    ['a loopback server not in ALLOWED_PRIVATE_HOSTS', () => `${blocked.url}/portrait.png`],
-    ['localhost', () => `http://localhost:${new URL(origin.url).port}/portrait.png`],
-    ['the cloud metadata address', () => 'http://169.254.169.254/latest/meta-data'],
+  // What can only lead to a private address is refused before anything is made or held.
+  for (const [name, body] of [
+    ['a loopback address not in ALLOWED_PRIVATE_HOSTS', () => ({ image: `${blocked.url}/portrait.png` })],
+    ['localhost on the port of an allowed 127.0.0.1 entry', () => ({ image: `http://localhost:${new URL(origin.url).port}/portrait.png` })],
+    ['a name under localhost', () => ({ image: { url: `http://api.localhost:${new URL(blocked.url).port}/portrait.png` } })],
+    ['the cloud metadata address', () => ({ image: 'http://169.254.169.254/latest/meta-data' })],
+    ['a private IPv6 address', () => ({ image: 'http://[fd00::1]/portrait.png' })],
   ] as const) {
-    test(`${name} fails the task with a clear code, never reaching it`, async () => {
-      const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', image: url(), duration: 1, size: '480p' });
-      const task = await client.waitFor(body.id);
-      assert.equal(task.status, 'failed');
-      assert.equal(task.error.code, 'input_url_not_allowed');
+    test(`${name} is refused at once with a 400 naming the field, never reached`, async () => {
+      const before = (await client.json('GET', '/v1/videos?limit=100')).body.data.length;
+      const refused = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', duration: 1, size: '480p', ...body() });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.param, 'image');
+      assert.equal(refused.body.error.code, 'input_url_not_allowed');
+      assert.match(refused.body.error.message, /^image points to a private or reserved network address/);
+      assert.equal((await client.json('GET', '/v1/videos?limit=100')).body.data.length, before, 'no task made');
       assert.equal(blocked.hits.length, 0);
     });
   }
+  test('an allowed host that redirects to a private one fails the task with a clear code, never reaching it', async () => {
+    const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', image: `${origin.url}/to-blocked.png`, duration: 1, size: '480p' });
+    const task = await client.waitFor(body.id);
+    assert.equal(task.status, 'failed');
+    assert.equal(task.error.code, 'input_url_not_allowed');
+    assert.equal(blocked.hits.length, 0);
+  });
   test('a missing file fails the task with input_bad_status', async () => {
     const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', image: `${origin.url}/missing.png`, duration: 1, size: '480p' });
     const task = await client.waitFor(body.id);

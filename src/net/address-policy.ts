@@ -118,13 +118,16 @@ function hostKey(url: URL): string {
 
 /**
  * How one hop may connect: `exempt` (listed host:port, connect without the
- * guard), `guarded` (connect through `guardedLookup`) or `refused` (a
- * non-public IP literal, which `lookup` would never see).
+ * guard), `guarded` (connect through `guardedLookup`) or `refused`: a
+ * non-public IP literal, which `lookup` would never see, or a name under
+ * localhost, which is loopback whatever DNS says (RFC 6761), so that a URL is
+ * refused as it is given rather than when it is first fetched.
  */
 export type TargetVerdict = 'exempt' | 'guarded' | 'refused';
 
 export function checkTarget(url: URL, allowed: ReadonlySet<string>): TargetVerdict {
   if (allowed.has(hostKey(url))) return 'exempt';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (host === 'localhost' || host.endsWith('.localhost')) return 'refused';
   return isIP(host) !== 0 && !isPublicAddress(host) ? 'refused' : 'guarded';
 }

@@ -5,6 +5,7 @@ import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { InvalidInput } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
+import { checkTarget } from './address-policy.ts';
 import { downloadToFile, type GuardOptions } from './guarded-fetch.ts';
 
 const EXTENSIONS: Record<string, string> = {
@@ -83,6 +84,17 @@ export class MediaResolver {
       default:
         // materialize() runs before a task is saved, so nothing inline reaches a renderer.
         throw new Error(`input of kind ${ref.kind} was not materialized`);
+    }
+  }
+
+  /**
+   * Refuses an input URL that can only lead to a private or reserved address (an IP
+   * literal, localhost), before the task is made: the fetch would refuse it anyway, after
+   * a hold and a wait. A name is judged when it is fetched, by the addresses it has then.
+   */
+  refuseUnreachable(ref: MediaRef, param: string): void {
+    if (ref.kind === 'url' && checkTarget(new URL(ref.url), this.guard.allowedPrivateHosts) === 'refused') {
+      throw new InvalidInput(`${param} points to a private or reserved network address, which is not allowed`, param, 'input_url_not_allowed');
     }
   }
 

@@ -188,13 +188,15 @@ export class TaskService {
   /**
    * Every stored input (upload, data URI, one of the caller's videos) is measured now, so
    * that a picture too large or a video of the wrong length is a 400 naming it, by the very
-   * rule the renderer applies to URL inputs when it fetches them (media/limits.ts).
+   * rule the renderer applies to URL inputs when it fetches them (media/limits.ts). A URL
+   * that can only lead to a private address is a 400 naming it too.
    */
   private async checkInputs(job: VideoJob): Promise<VideoJob> {
     if (!hasInputs(job)) return job;
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
     const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
+      media.refuseUnreachable(ref, param);
       const info = await media.probeStored(ref, param);
       const problem = info && inputProblem(kind, info, param, kind === 'video' ? range : undefined);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
@@ -203,6 +205,7 @@ export class TaskService {
     await Promise.all(job.images.map((ref, index) => check(ref, 'image', inputParam(job, { images: index }))));
     if (job.lastImage) await check(job.lastImage, 'image', inputParam(job, 'lastImage'));
     const video = job.video ? await check(job.video, 'video', inputParam(job, 'video')) : null;
+    job.videos.forEach((ref, index) => media.refuseUnreachable(ref, `videos[${index}]`));
     if (!video || !range || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }

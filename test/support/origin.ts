@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A stand-in for a public web server that hosts a client's input files. */
-export async function startOrigin(files: Record<string, { type: string; body: Buffer }>): Promise<{ url: string; hostPort: string; hits: string[]; close(): Promise<void> }> {
+/** A stand-in for a public web server that hosts a client's input files; a `location` answers with a redirect there. */
+export async function startOrigin(files: Record<string, { type: string; body: Buffer } | { location: string }>): Promise<{ url: string; hostPort: string; hits: string[]; close(): Promise<void> }> {
   const hits: string[] = [];
   const server: Server = createServer((request, response) => {
     hits.push(request.url ?? '');
@@ -11,7 +11,8 @@ export async function startOrigin(files: Record<string, { type: string; body: Bu
       response.writeHead(404).end('not found');
       return;
     }
-    response.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length }).end(file.body);
+    if ('location' in file) response.writeHead(302, { location: file.location }).end();
+    else response.writeHead(200, { 'content-type': file.type, 'content-length': file.body.length }).end(file.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
