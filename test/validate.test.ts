@@ -217,6 +217,15 @@ describe('a field that takes one image, sent more than once', () => {
   });
 });
 
+describe('a list sent where the operation takes one', () => {
+  test('videos on an edit or an extension is refused by its own name, saying which field takes the one video', () => {
+    for (const route of ['edit', 'extend'] as const) {
+      const error = refused(gi({ videos: [video] }), 'videos', 'unsupported_parameter', route);
+      assert.match(error.message, /^videos is not accepted for (edit_video|video_extend); it takes one video, as video$/);
+    }
+  });
+});
+
 describe('one image and a list of images at once is a conflict, in every family', () => {
   const conflicts: [string, Record<string, unknown>, string][] = [
     ['grok-imagine image + images', gi({ image, images: [image], duration: 3 }), 'images'],

@@ -11,12 +11,14 @@ export function readInputs(reader: BodyReader, capability: Capability, rule: Cap
   const image = single(reader, capability, 'image', 'image', rule.image);
   const images = list(reader, capability, 'images', 'image', rule.images);
   const lastImage = single(reader, capability, 'lastImage', 'image', rule.lastImage);
+  // The list before the one: videos sent to an edit is named as what was sent, not as the video it lacks.
+  const videos = list(reader, capability, 'videos', 'video', rule.videos, rule.video ? reader.keyFor('video') : null);
   const video = single(reader, capability, 'video', 'video', rule.video);
   const inputs: Inputs = {
     images: [...(image.value ? [image.value] : []), ...images.value],
     lastImage: lastImage.value,
     video: video.value,
-    videos: list(reader, capability, 'videos', 'video', rule.videos).value,
+    videos: videos.value,
     inputParams: { images: [...(image.value ? [image.key] : []), ...images.keys], lastImage: lastImage.key, video: video.key },
   };
   if (capability === 'reference_to_video' && inputs.images.length + inputs.videos.length === 0) {
@@ -36,10 +38,16 @@ function single(reader: BodyReader, capability: Capability, slot: 'image' | 'las
   return { value: found?.value ?? null, key: found?.key ?? reader.keyFor(slot) };
 }
 
-/** A list of inputs, as many as `range` allows (none where the capability takes none), and the keys naming each. */
-function list(reader: BodyReader, capability: Capability, slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined) {
+/**
+ * A list of inputs, as many as `range` allows (none where the capability takes none), and the
+ * keys naming each; `single`: the field that takes one instead, where the capability does.
+ */
+function list(reader: BodyReader, capability: Capability, slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined, single: string | null = null) {
   const found = reader.mediaList(slot, kind);
-  if (found && !range) throw new InvalidInput(`${found.key} is not accepted for ${capability}`, found.key, 'unsupported_parameter');
+  if (found && !range) {
+    const instead = single ? `; it takes one ${kind}, as ${single}` : '';
+    throw new InvalidInput(`${found.key} is not accepted for ${capability}${instead}`, found.key, 'unsupported_parameter');
+  }
   const count = found?.value.length ?? 0;
   if (range && (count < range.min || count > range.max)) {
     const key = found?.key ?? reader.keyFor(slot);
