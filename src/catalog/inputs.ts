@@ -40,12 +40,12 @@ function single(reader: BodyReader, capability: Capability, slot: 'image' | 'las
 
 /**
  * A list of inputs, as many as `range` allows (none where the capability takes none), and the
- * keys naming each; `single`: the field that takes one instead, where the capability does.
+ * keys naming each; `one`: the field that takes one instead, where the capability does.
  */
-function list(reader: BodyReader, capability: Capability, slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined, single: string | null = null) {
+function list(reader: BodyReader, capability: Capability, slot: 'images' | 'videos', kind: 'image' | 'video', range: Range | undefined, one: string | null = null) {
   const found = reader.mediaList(slot, kind);
   if (found && !range) {
-    const instead = single ? `; it takes one ${kind}, as ${single}` : '';
+    const instead = one ? `; it takes one ${kind}, as ${one}` : '';
     throw new InvalidInput(`${found.key} is not accepted for ${capability}${instead}`, found.key, 'unsupported_parameter');
   }
   const count = found?.value.length ?? 0;

@@ -92,7 +92,7 @@ export class MediaResolver {
    * literal, localhost), before the task is made: the fetch would refuse it anyway, after
    * a hold and a wait. A name is judged when it is fetched, by the addresses it has then.
    */
-  refuseUnreachable(ref: MediaRef, param: string): void {
+  refusePrivate(ref: MediaRef, param: string): void {
     if (ref.kind === 'url' && checkTarget(new URL(ref.url), this.guard.allowedPrivateHosts) === 'refused') {
       throw new InvalidInput(`${param} points to a private or reserved network address, which is not allowed`, param, 'input_url_not_allowed');
     }

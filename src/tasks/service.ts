@@ -196,7 +196,7 @@ export class TaskService {
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
     const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
-      media.refuseUnreachable(ref, param);
+      media.refusePrivate(ref, param);
       const info = await media.probeStored(ref, param);
       const problem = info && inputProblem(kind, info, param, kind === 'video' ? range : undefined);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
@@ -205,7 +205,7 @@ export class TaskService {
     await Promise.all(job.images.map((ref, index) => check(ref, 'image', inputParam(job, { images: index }))));
     if (job.lastImage) await check(job.lastImage, 'image', inputParam(job, 'lastImage'));
     const video = job.video ? await check(job.video, 'video', inputParam(job, 'video')) : null;
-    job.videos.forEach((ref, index) => media.refuseUnreachable(ref, `videos[${index}]`));
+    job.videos.forEach((ref, index) => media.refusePrivate(ref, `videos[${index}]`));
     if (!video || !range || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }
