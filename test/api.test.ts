@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 import { databaseEnv, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
 import { gateInFront } from './support/tcp-gate.ts';
+import { retryUntil, waitUntil } from './support/wait.ts';
 
 /** Keys, ownership, listing, deletion and the error envelope, over real HTTP (ROLE=api: nothing renders). */
 let gateway: RunningGateway;
@@ -86,15 +87,11 @@ describe('health and authentication', () => {
     assert.ok(claims.length <= 2, JSON.stringify(claims.map((line) => line.msg)));
 
     await gate.open();
-    let again = await create();
-    for (let tries = 0; again.status !== 200 && tries < 50; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      again = await create();
-    }
+    const again = await retryUntil(create, (answer) => answer.status === 200, 'a create taken once PostgreSQL is back', 5000, 100);
     assert.equal(again.status, 200);
     const list = await carol.json<{ data: unknown[] }>('GET', '/v1/videos');
     assert.equal(list.body.data.length, 2, 'the first create and the one after, none of those refused');
-    for (let tries = 0; !cut.logs.some((line) => line.includes('works again')) && tries < 30; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil(() => cut.logs.some((line) => line.includes('works again')), 'the log line saying the database works again', 3000, 100);
     assert.ok(cut.logs.some((line) => line.includes('works again')), 'the end of the outage is said too');
   });
   test('while PostgreSQL answers nothing, requests are 503 database_unavailable after DATABASE_TIMEOUT_SECONDS, and served again once it answers', { skip: TEST_STORE !== 'postgres' }, async (t) => {
@@ -129,11 +126,7 @@ describe('health and authentication', () => {
     assert.ok(seconds < 3.5, `answered after ${seconds.toFixed(1)} s; the limit is 2 s`);
 
     gate.thaw();
-    let again = await create('after');
-    for (let tries = 0; again.status !== 200 && tries < 50; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      again = await create('after');
-    }
+    const again = await retryUntil(() => create('after'), (answer) => answer.status === 200, 'a create taken once PostgreSQL answers again', 5000, 100);
     assert.equal(again.status, 200);
     // Each create refused is sent again with its key, as the 503 says: one task each, whether or not the first try was saved.
     const resent = await Promise.all(keys.map(create));

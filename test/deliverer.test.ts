@@ -9,6 +9,7 @@ import { FetchError } from '../src/net/guarded-fetch.ts';
 import { openSqliteStore } from '../src/store/sqlite.ts';
 import type { Store } from '../src/store/store.ts';
 import { backoffMs, Deliverer, type Send } from '../src/webhooks/deliverer.ts';
+import { retryUntil } from './support/wait.ts';
 
 /** The deliverer against a real SQLite store, with its send in the test's hand. */
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-deliverer-'));
@@ -37,12 +38,9 @@ async function deliverWith(store: Store, send: Send, waitFor: (status: string) =
   const deliverer = new Deliverer({ store, clock: { now: () => Date.now() }, log: pino({ level: 'silent' }), settings: SETTINGS, allowedPrivateHosts: new Set(), pollMs: 10, send });
   deliverer.start();
   try {
-    for (let tries = 0; tries < 300; tries++) {
-      const [delivery] = await store.deliveriesOfTask('video_1', 'key_1');
-      if (delivery && waitFor(delivery.status)) return delivery as unknown as Record<string, unknown>;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    throw new Error('the delivery never got there');
+    const firstDelivery = async () => (await store.deliveriesOfTask('video_1', 'key_1'))[0];
+    const delivery = await retryUntil(firstDelivery, (answer) => answer !== undefined && waitFor(answer.status), 'the delivery to reach the awaited status', 3000, 10);
+    return delivery as unknown as Record<string, unknown>;
   } finally {
     await deliverer.stop();
     await store.close();

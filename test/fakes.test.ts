@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pngDataUri, probe } from './support/media.ts';
+import { waitUntil } from './support/wait.ts';
 import type { FakeTask, FakeUpstream } from './fakes/server.ts';
 import { startFakeVidu, viduCallbackSignature } from './fakes/vidu.ts';
 import { startFakeXai } from './fakes/xai.ts';
@@ -46,16 +47,6 @@ async function download(url: string, method = 'GET'): Promise<{ status: number; 
 function manualClock(start = Date.UTC(2026, 10, 1)) {
   let now = start;
   return { now: () => now, advance: (ms: number) => (now += ms) };
-}
-
-async function until<T>(what: string, probeFn: () => T | undefined | false, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probeFn();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 const taskOf = (fake: FakeUpstream, id: string): FakeTask => {
@@ -472,7 +463,7 @@ describe('fake xAI', () => {
     // …and a request the fake will never answer.
     xai.fault('check', 'hang');
     const hanging = call(`${xai.url}/videos/x`, { headers: XAI });
-    await until('the hung request to arrive', () => xai.requests.length === 2);
+    await waitUntil(() => xai.requests.length === 2, 'the hung request to arrive', 5000);
     const started = Date.now();
     await xai.close();
     assert.ok(Date.now() - started < 500, `closed in ${Date.now() - started} ms`);
@@ -744,7 +735,7 @@ describe('fake Vidu', () => {
     t.after(() => vidu.close());
     const created = await call(`${vidu.url}/text2video`, { headers: { ...VIDU, authorization: 'Token second-key' }, json: { model: 'viduq3-pro', prompt: 'x', callback_url: callbackUrl } });
     const id = (created.body as ViduTask).task_id;
-    await until('the success callback', () => vidu.callbacks.find((delivery) => delivery.state === 'success' && delivery.status === 200));
+    await waitUntil(() => vidu.callbacks.some((delivery) => delivery.state === 'success' && delivery.status === 200), 'the success callback', 5000);
 
     // Each state after `created`, each delivered once with a 200 in the end.
     const delivered = vidu.callbacks.filter((delivery) => delivery.status === 200).map((delivery) => delivery.state);
@@ -780,7 +771,7 @@ describe('fake Vidu', () => {
     const vidu = await startFakeVidu({ completeAfterMs: 50, callbackRetryMs: 5 });
     t.after(() => vidu.close());
     const created = await call(`${vidu.url}/text2video`, { headers: VIDU, json: { model: 'viduq3-pro', prompt: 'x', callback_url: `http://127.0.0.1:${port}/cb` } });
-    await until('all attempts', () => vidu.callbacks.length === 12);
+    await waitUntil(() => vidu.callbacks.length === 12, 'all attempts', 5000);
     for (const state of ['queueing', 'processing', 'success']) {
       const attempts = vidu.callbacks.filter((delivery) => delivery.state === state);
       assert.deepEqual(attempts.map((delivery) => delivery.attempt), [1, 2, 3, 4], state);

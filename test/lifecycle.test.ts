@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { type Client, gatewayPerFile, newClient } from './support/gateway.ts';
+import { retryUntil, waitUntil } from './support/wait.ts';
 
 /** Cancel, live progress over Server-Sent Events, and the poll-interval hint. */
 const shared = gatewayPerFile({ RENDER_CONCURRENCY: '1' });
@@ -10,14 +11,10 @@ const shared = gatewayPerFile({ RENDER_CONCURRENCY: '1' });
 const long = (prompt: string) => ({ model: 'grok-imagine', prompt, duration: 10, size: '720p' });
 const short = (prompt: string) => ({ model: 'grok-imagine', prompt, duration: 2, size: '480p' });
 
-async function until(client: Client, id: string, status: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const { body } = await client.json('GET', `/v1/videos/${id}`);
-    if (body.status === status) return body;
-    assert.ok(Date.now() < deadline, `${id} never reached ${status} (is ${body.status})`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Polls a task until it has `status` (30 s at the most). */
+async function untilStatus(client: Client, id: string, status: string) {
+  const poll = async () => (await client.json('GET', `/v1/videos/${id}`)).body;
+  return retryUntil(poll, (body) => body.status === status, `${id} to reach ${status}`, 30_000, 50);
 }
 
 function ffmpegRunningFor(id: string): boolean {
@@ -44,7 +41,7 @@ describe('cancel', () => {
     const { client } = shared;
     const { body: running } = await client.json('POST', '/v1/videos', long('cancel me while running'));
     const { body: waiting } = await client.json('POST', '/v1/videos', long('cancel me while queued'));
-    await until(client, running.id, 'in_progress');
+    await untilStatus(client, running.id, 'in_progress');
     assert.equal((await client.json('GET', `/v1/videos/${waiting.id}`)).body.status, 'queued');
 
     const cancelledWaiting = await client.json('POST', `/v1/videos/${waiting.id}/cancel`);
@@ -52,10 +49,7 @@ describe('cancel', () => {
     assert.equal(cancelledWaiting.body.status, 'cancelled');
 
     // in_progress is written as the render takes its slot; ffmpeg starts a moment later.
-    for (let tries = 0; !ffmpegRunningFor(running.id); tries++) {
-      assert.ok(tries < 100, 'the render runs before the cancel');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitUntil(() => ffmpegRunningFor(running.id), 'the render runs before the cancel', 5000, 50);
     const cancelled = await client.json('POST', `/v1/videos/${running.id}/cancel`);
     assert.equal(cancelled.status, 200);
     assert.equal(cancelled.body.status, 'cancelled');
@@ -102,7 +96,7 @@ describe('live progress', () => {
     const { client } = shared;
     const { body } = await client.json('POST', '/v1/videos', long('stream then cancel'));
     const stream = readEvents(client, body.id);
-    await until(client, body.id, 'in_progress');
+    await untilStatus(client, body.id, 'in_progress');
     await client.json('POST', `/v1/videos/${body.id}/cancel`);
     const names = (await stream).map((e) => e.event);
     assert.equal(names.at(-1), 'video.cancelled');

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type FakeXai, startFakeXai } from './fakes/xai.ts';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
-import { createTask, logEntries, waitUntil } from './support/upstream-kit.ts';
+import { createTask, logEntries } from './support/upstream-kit.ts';
+import { waitUntil } from './support/wait.ts';
 import { startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 /** GET /metrics scraped before and after tasks run: the series move as the tasks do. */

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { ADMIN_KEY, Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { gateInFront } from './support/tcp-gate.ts';
+import { retryUntil, waitUntil } from './support/wait.ts';
 
 /**
  * Two api processes on one database and one Redis (127.0.0.1:6379, on every machine): a
@@ -87,18 +88,15 @@ test('a Redis that stops answering neither holds creates nor /readyz: they go on
   assert.notEqual(((await ready.json()) as { checks: Record<string, string> }).checks.redis, 'ok');
   // The silent connection is given up and another made, not kept for ever with every unanswered command queued on it.
   const connections = gate.accepted;
-  for (let tries = 0; gate.accepted === connections && tries < 50; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitUntil(() => gate.accepted > connections, 'a new connection to Redis', 5000, 100);
   assert.ok(gate.accepted > connections, 'a new connection to Redis');
   gate.thaw();
-  let checks: Record<string, string> = {};
-  for (let tries = 0; checks.redis !== 'ok' && tries < 50; tries++) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    checks = ((await (await fetch(`${silent.url}/readyz`)).json()) as { checks: Record<string, string> }).checks;
-  }
+  const readyChecks = async () => ((await (await fetch(`${silent.url}/readyz`)).json()) as { checks: Record<string, string> }).checks;
+  const checks = await retryUntil(readyChecks, (answer) => answer.redis === 'ok', '/readyz to find Redis ok again', 5000, 100);
   assert.equal(checks.redis, 'ok');
   assert.equal((await create()).status, 200);
   // The operator is told, once, and once more when Redis answers again.
-  for (let tries = 0; !silent.logs.some((line) => line.includes('Redis works again')) && tries < 30; tries++) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitUntil(() => silent.logs.some((line) => line.includes('Redis works again')), 'the log line saying Redis works again', 3000, 100);
   const said = silent.logs.filter((line) => /Redis/.test(line)).map((line) => (JSON.parse(line) as { msg: string }).msg);
   assert.equal(said.filter((msg) => /failed/.test(msg)).length, 1, JSON.stringify(said));
   assert.equal(said.filter((msg) => /Redis works again/.test(msg)).length, 1, JSON.stringify(said));

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import type { FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
-import { checksOf, contentOf, createTask, createsFor, fakeTasksFor, logEntries, sleep, waitUntil, xaiChannel } from './support/upstream-kit.ts';
+import { checksOf, contentOf, createTask, createsFor, fakeTasksFor, logEntries, xaiChannel } from './support/upstream-kit.ts';
+import { sleep, waitUntil } from './support/wait.ts';
 
 /**
  * Several xAI channels in one gateway, each on its own fake (CHANNELS JSON with names, keys,

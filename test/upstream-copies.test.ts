@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import type { FakeUpstream } from './fakes/server.ts';
 import { startFakeXai } from './fakes/xai.ts';
 import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
-import { contentOf, createTask, downloadsOf, fakeTasksFor, waitUntil, walkFiles, xaiChannel } from './support/upstream-kit.ts';
+import { contentOf, createTask, downloadsOf, fakeTasksFor, walkFiles, xaiChannel } from './support/upstream-kit.ts';
+import { waitUntil } from './support/wait.ts';
 
 /**
  * A finished result is copied in a pool of its own: a copy that takes long (a slow or stuck

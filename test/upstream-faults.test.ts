@@ -15,13 +15,12 @@ import {
   downloadsOf,
   fakeTasksFor,
   logEntries,
-  sleep,
   stampArrivals,
-  waitUntil,
   walkFiles,
   walkFolders,
   xaiChannel,
 } from './support/upstream-kit.ts';
+import { sleep, waitUntil } from './support/wait.ts';
 
 /**
  * Faults that must end well, over real HTTP against a spawned gateway and fake xAI servers:

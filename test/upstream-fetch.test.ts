@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createUpstreamFetch, type UpstreamFailure, type UpstreamFetch, type UpstreamFetchOptions } from '../src/net/upstream-fetch.ts';
+import { waitUntil } from './support/wait.ts';
 
 /** The upstream client against local node:http and bare node:net servers on 127.0.0.1. */
 
@@ -73,14 +74,6 @@ async function failureOf(promise: Promise<unknown>, message = 'fetch failed'): P
   assert.ok(err instanceof TypeError, `expected a TypeError, got ${String(err)}`);
   assert.equal(err.message, message);
   return err.cause as UpstreamFailure;
-}
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail('condition not met in time');
-    await sleep(5);
-  }
 }
 
 async function closedPort(): Promise<number> {
@@ -182,7 +175,7 @@ describe('requests and responses', () => {
     const head = await fetch(`${server.url}/`, { method: 'HEAD' });
     assert.equal(head.status, 200);
     assert.equal(head.body, null);
-    await until(() => fetch.inFlight() === 0);
+    await waitUntil(() => fetch.inFlight() === 0, 'no call in flight', 5000);
     assert.equal(server.connections, 1);
   });
 
@@ -239,13 +232,13 @@ describe('pooling, concurrency and rate', () => {
     });
     const fetch = client({ maxConcurrent: 3 });
     const calls = Array.from({ length: 8 }, (_, i) => fetch(`${server.url}/${i}`).then((response) => response.text()));
-    await until(() => held.length === 3);
+    await waitUntil(() => held.length === 3, 'three requests held', 5000);
     await sleep(100);
     assert.equal(held.length, 3, 'no fourth request while three are held');
     assert.equal(fetch.inFlight(), 3);
     assert.equal(fetch.waiting(), 5);
     for (let released = 0; released < 8; released++) {
-      await until(() => held.length > 0);
+      await waitUntil(() => held.length > 0, 'a request held', 5000);
       held.shift()!.end(`done ${released}`);
     }
     assert.equal((await Promise.all(calls)).length, 8);
@@ -264,7 +257,7 @@ describe('pooling, concurrency and rate', () => {
     const fetch = client({ maxConcurrent: 1 });
     const ran: string[] = [];
     const first = fetch(`${server.url}/first`, { beforeSend: async () => void ran.push('first') });
-    await until(() => held.length === 1);
+    await waitUntil(() => held.length === 1, 'one request held', 5000);
     const second = fetch(`${server.url}/second`, { method: 'POST', body: 'x', beforeSend: async () => void ran.push('second') });
     const refusal = new Error('no longer ours');
     const third = fetch(`${server.url}/third`, {
@@ -279,7 +272,7 @@ describe('pooling, concurrency and rate', () => {
     assert.deepEqual(ran, ['first'], 'the waiting calls have not run theirs');
     held.shift()!.end('one');
     assert.equal(await (await first).text(), 'one');
-    await until(() => held.length === 1);
+    await waitUntil(() => held.length === 1, 'one request held', 5000);
     assert.deepEqual(ran, ['first', 'second']);
     held.shift()!.end('two');
     assert.equal(await (await second).text(), 'two');
@@ -390,11 +383,11 @@ describe('abort', () => {
     const fetch = client();
     const controller = new AbortController();
     const pending = fetch(`${server.url}/`, { signal: controller.signal });
-    await until(() => server.connections === 1);
+    await waitUntil(() => server.connections === 1, 'one connection to the server', 5000);
     await sleep(20);
     controller.abort();
     await assert.rejects(pending, { name: 'AbortError' });
-    await until(() => serverSocketClosed);
+    await waitUntil(() => serverSocketClosed, 'the server side of the socket closed', 5000);
     assert.equal(fetch.inFlight(), 0);
   });
 
@@ -417,10 +410,10 @@ describe('abort', () => {
     const server = await startHttp((_req, res) => held.push(res));
     const fetch = client({ maxConcurrent: 1 });
     const first = fetch(`${server.url}/1`);
-    await until(() => held.length === 1);
+    await waitUntil(() => held.length === 1, 'one request held', 5000);
     const controller = new AbortController();
     const queued = fetch(`${server.url}/2`, { signal: controller.signal });
-    await until(() => fetch.waiting() === 1);
+    await waitUntil(() => fetch.waiting() === 1, 'one call waiting', 5000);
     controller.abort();
     await assert.rejects(queued, { name: 'AbortError' });
     assert.equal(fetch.waiting(), 0);

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { pngDataUri } from './support/media.ts';
 import { type RecordingProxy, startRecordingProxy } from './support/recording-proxy.ts';
+import { retryUntil, waitUntil } from './support/wait.ts';
 
 /**
  * One vidgate relays to another: B renders on its local preview renderer (no channels),
@@ -29,8 +30,6 @@ after(async () => {
   if (a) removeDataDir(a.dataDir);
   if (b) removeDataDir(b.dataDir);
 });
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** B's tasks made with this prompt (through A's relay key, the only one that makes tasks on B). */
 interface Task {
@@ -110,23 +109,14 @@ describe('a vidgate relaying to another vidgate', () => {
     const created = await onA.json('POST', '/v1/videos', { model: 'grok-imagine', prompt, duration: 15, size: '720p' });
     assert.equal(created.status, 200, JSON.stringify(created.body));
     // Wait until A has handed it to B, and B has started on it.
-    let found: Task | undefined;
-    const deadline = Date.now() + 20_000;
-    while (!(found = (await tasksOnB(prompt))[0]) || found.status === 'queued') {
-      assert.ok(Date.now() < deadline, 'A submits to B, and B starts');
-      await sleep(100);
-    }
-    const remote = found;
+    const onBNow = await retryUntil(() => tasksOnB(prompt), ([task]) => task !== undefined && task.status !== 'queued', 'A submits to B, and B starts', 20_000, 100);
+    const remote = onBNow[0]!;
     assert.equal(remote.status, 'in_progress');
 
     const cancelled = await onA.json('POST', `/v1/videos/${created.body.id}/cancel`);
     assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
     assert.equal(cancelled.body.status, 'cancelled');
-    const until = Date.now() + 10_000;
-    while ((await tasksOnB(prompt))[0]!.status !== 'cancelled') {
-      assert.ok(Date.now() < until, 'B hears of the cancel');
-      await sleep(100);
-    }
+    await waitUntil(async () => (await tasksOnB(prompt))[0]!.status === 'cancelled', 'B hears of the cancel', 10_000, 100);
     assert.ok(proxy.requests.some((request) => request.method === 'POST' && request.path === `/v1/videos/${remote.id}/cancel`), 'A told B');
     assert.equal((await onA.json('GET', `/v1/videos/${created.body.id}`)).body.status, 'cancelled');
   });

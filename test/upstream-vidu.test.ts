@@ -8,6 +8,7 @@ import { type FakeVidu, startFakeVidu } from './fakes/vidu.ts';
 import { gatewayDatabase } from './support/database.ts';
 import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { pngDataUri, probe } from './support/media.ts';
+import { sleep, waitUntil } from './support/wait.ts';
 
 /**
  * The Vidu channel end to end, with only VIDU_API_KEY and VIDU_BASE_URL pointing at the fake
@@ -27,8 +28,6 @@ let publicUrl: string;
 const arrivals = new WeakMap<RecordedRequest, number>();
 /** The cover the fake serves: portrait, unlike the landscape video, so a thumbnail shows which it came from. */
 const cover = execFileSync(ffmpegPath, ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=s=90x160', '-frames:v', '1', '-f', 'mjpeg', 'pipe:1']);
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -87,14 +86,6 @@ function fakeTaskOf(prompt: string) {
   const task = [...fake.tasks.values()].find((candidate) => candidate.body.prompt === prompt);
   assert.ok(task, `the fake has a task for "${prompt}"`);
   return task;
-}
-
-async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('Vidu: what is sent', { concurrency: true }, () => {
@@ -208,7 +199,7 @@ describe('Vidu: callbacks', () => {
         else assert.ok(['queued', 'in_progress'].includes(body.status), JSON.stringify(body));
       }
       return completedAt.size === ids.length;
-    }, 'the callback tasks complete', 30_000);
+    }, 'the callback tasks complete', 30_000, 20);
 
     let beatTheSchedule = 0;
     prompts.forEach((prompt, index) => {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
-import { createTask, waitUntil } from './support/upstream-kit.ts';
+import { createTask } from './support/upstream-kit.ts';
+import { waitUntil } from './support/wait.ts';
 import { type Arrival, startWebhookReceiver, type WebhookReceiver } from './support/webhook-receiver.ts';
 
 /**

@@ -6,6 +6,7 @@ import { experimental_generateVideo as generateVideo } from 'ai';
 import { type FakeVidu, startFakeVidu } from './fakes/vidu.ts';
 import { type Client, newClient, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
 import { pngFile, probe } from './support/media.ts';
+import { retryUntil } from './support/wait.ts';
 
 /**
  * The xAI-compatible surface, driven by the Vercel AI SDK (ai + @ai-sdk/xai) as an
@@ -130,11 +131,8 @@ test('the status route answers in xAI shapes: 202 while pending, done with a sig
 
   // A finished one: done, with a link that opens without a key.
   const source = await client.json('POST', '/xai/v1/videos/generations', { model: 'grok-imagine', prompt: 'a tide', duration: 2, resolution: '480p' });
-  let done: Record<string, any> = {};
-  for (let tries = 0; tries < 300 && done.status !== 'done'; tries++) {
-    done = (await client.json('GET', `/xai/v1/videos/${source.body.request_id}`)).body;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const pollSource = async (): Promise<Record<string, any>> => (await client.json('GET', `/xai/v1/videos/${source.body.request_id}`)).body;
+  const done = await retryUntil(pollSource, (body) => body.status === 'done', 'the xAI-shaped task to be done', 30_000, 100);
   assert.equal(done.status, 'done');
   assert.equal(done.video.respect_moderation, true);
   const file = await fetch(done.video.url);

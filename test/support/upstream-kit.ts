@@ -8,17 +8,6 @@ import type { Client } from './gateway.ts';
  * fake saw, for which of our tasks, and when.
  */
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` until it holds; throws naming `what` after `timeoutMs`. */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(everyMs);
-  }
-}
-
 /** One xAI channel of CHANNELS pointing at a fake. */
 export function xaiChannel(name: string, fake: FakeUpstream, fields: Record<string, unknown> = {}): Record<string, unknown> {
   return { name, type: 'xai', base_url: fake.url, keys: ['xai-test-key'], ...fields };
