@@ -144,6 +144,17 @@ describe('prices', () => {
     const refusedCreate = await client.json('POST', '/v1/videos', { ...textTask(4), duration: 99 });
     assert.equal(refused.status, 400);
     assert.deepEqual(refused.body, refusedCreate.body);
+    // An input that can only reach a private address too (a new user's trial: quotes priced it).
+    for (const [route, body] of [
+      ['/v1/videos', { ...textTask(3), image: 'http://127.0.0.1/a.png' }],
+      ['/v1/videos/edits', { model: 'grok-imagine', prompt: 'p', video: 'http://169.254.169.254/v.mp4' }],
+      ['/v1/videos/extensions', { model: 'grok-imagine', prompt: 'p', video: { url: 'http://10.1.1.1/v.mp4' }, duration: 4 }],
+    ] as const) {
+      const refusedQuote = await client.json('POST', `${route}/quotes`, body);
+      assert.equal(refusedQuote.status, 400, `${route}/quotes: ${JSON.stringify(refusedQuote.body)}`);
+      assert.deepEqual(refusedQuote.body, (await client.json('POST', route, body)).body);
+      assert.equal(refusedQuote.body.error.code, 'input_url_not_allowed');
+    }
     // A model on an upstream channel, with an inline image: priced without storing it.
     const upstream = await newClient(full);
     const inline = await upstream.json('POST', '/v1/videos/quotes', { model: 'grok-video-1.5', prompt: 'p', input_reference: image, duration: 2, size: '480P' });

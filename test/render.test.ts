@@ -195,6 +195,8 @@ describe('the URL guard', () => {
     ['a loopback address not in ALLOWED_PRIVATE_HOSTS', () => ({ image: `${blocked.url}/portrait.png` })],
     ['localhost on the port of an allowed 127.0.0.1 entry', () => ({ image: `http://localhost:${new URL(origin.url).port}/portrait.png` })],
     ['a name under localhost', () => ({ image: { url: `http://api.localhost:${new URL(blocked.url).port}/portrait.png` } })],
+    ['localhost spelled with the root dot', () => ({ image: 'http://LocalHost./portrait.png' })],
+    ['a name under localhost with the root dot', () => ({ image: 'http://api.localhost./portrait.png' })],
     ['the cloud metadata address', () => ({ image: 'http://169.254.169.254/latest/meta-data' })],
     ['a private IPv6 address', () => ({ image: 'http://[fd00::1]/portrait.png' })],
   ] as const) {

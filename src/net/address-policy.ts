@@ -128,6 +128,8 @@ export type TargetVerdict = 'exempt' | 'guarded' | 'refused';
 export function checkTarget(url: URL, allowed: ReadonlySet<string>): TargetVerdict {
   if (allowed.has(hostKey(url))) return 'exempt';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (host === 'localhost' || host.endsWith('.localhost')) return 'refused';
+  // A name may end in the root's dot (`localhost.`); an IP literal never does (URL drops it).
+  const name = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (name === 'localhost' || name.endsWith('.localhost')) return 'refused';
   return isIP(host) !== 0 && !isPublicAddress(host) ? 'refused' : 'guarded';
 }

@@ -91,7 +91,9 @@ export class TaskService {
    * input is fetched or stored, so an input video of unknown length counts at its longest.
    */
   async quote(keyId: string, route: Route, body: unknown): Promise<{ job: VideoJob; quote: Quote }> {
-    const { job } = await this.routed(validate(route, await this.withModel(keyId, route, body)), body, { withInputs: false });
+    const validated = validate(route, await this.withModel(keyId, route, body));
+    this.refusePrivateUrls(validated);
+    const { job } = await this.routed(validated, body, { withInputs: false });
     // One of the key's own videos has a known length: the quote is then exact, as the create's is.
     const source = job.video?.kind === 'video' && job.inputVideoSeconds === null ? await this.find(keyId, job.video.id) : undefined;
     const known = source?.status === 'completed' && source.seconds !== null ? { ...job, inputVideoSeconds: Math.max(1, Math.round(Number(source.seconds))) } : job;
@@ -188,15 +190,13 @@ export class TaskService {
   /**
    * Every stored input (upload, data URI, one of the caller's videos) is measured now, so
    * that a picture too large or a video of the wrong length is a 400 naming it, by the very
-   * rule the renderer applies to URL inputs when it fetches them (media/limits.ts). A URL
-   * that can only lead to a private address is a 400 naming it too.
+   * rule the renderer applies to URL inputs when it fetches them (media/limits.ts).
    */
   private async checkInputs(job: VideoJob): Promise<VideoJob> {
     if (!hasInputs(job)) return job;
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
     const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
-      media.refusePrivate(ref, param);
       const info = await media.probeStored(ref, param);
       const problem = info && inputProblem(kind, info, param, kind === 'video' ? range : undefined);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
@@ -205,9 +205,17 @@ export class TaskService {
     await Promise.all(job.images.map((ref, index) => check(ref, 'image', inputParam(job, { images: index }))));
     if (job.lastImage) await check(job.lastImage, 'image', inputParam(job, 'lastImage'));
     const video = job.video ? await check(job.video, 'video', inputParam(job, 'video')) : null;
-    job.videos.forEach((ref, index) => media.refusePrivate(ref, `videos[${index}]`));
     if (!video || !range || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
+  }
+
+  /** An input URL that can only lead to a private address is a 400 naming it, at create and at quote alike. */
+  private refusePrivateUrls(job: VideoJob): void {
+    const { media } = this.options;
+    job.images.forEach((ref, index) => media.refusePrivate(ref, inputParam(job, { images: index })));
+    if (job.lastImage) media.refusePrivate(job.lastImage, inputParam(job, 'lastImage'));
+    if (job.video) media.refusePrivate(job.video, inputParam(job, 'video'));
+    job.videos.forEach((ref, index) => media.refusePrivate(ref, `videos[${index}]`));
   }
 
   private replay({ claim, task }: IdempotentTask, hash: string): TaskRow {
@@ -230,6 +238,8 @@ export class TaskService {
     let job: VideoJob;
     let provider: string;
     try {
+      // Before any input is stored: a URL that can only reach a private address is refused as it is.
+      this.refusePrivateUrls(validated);
       const checked = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
       // A test key's task is refused and warned as a live one would be, then made by the preview renderer.
       const routed = await this.routed(checked, body);
