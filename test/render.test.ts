@@ -151,6 +151,13 @@ describe('every capability renders what it claims', () => {
     const { info } = await render({ model: 'grok-imagine-video', prompt: 'compose', images: [pngDataUri(200, 200), pngDataUri(320, 180)], seconds: '2', aspect_ratio: '1:1', resolution: '480P' });
     assertVideo(info, 2, 480, 480);
   });
+  test('reference videos alone, and beside an image, each shown by its first frame (a new user\'s trial: accepted, then failed)', async () => {
+    const clip = `data:video/mp4;base64,${readFileSync(mp4File(1, 320, 240)).toString('base64')}`;
+    const alone = await render({ model: 'grok-imagine', prompt: 'compose', videos: [clip], duration: 2, size: '480p' });
+    assertVideo(alone.info, 2, 854, 480);
+    const mixed = await render({ model: 'grok-imagine', prompt: 'compose', images: [pngDataUri(200, 200)], videos: [clip, clip], duration: 1, size: '480p', aspect_ratio: '1:1' });
+    assertVideo(mixed.info, 1, 480, 480);
+  });
   test('first and last frame on a Vidu model (fixed 540p)', async () => {
     const { info, task } = await render({ model: 'viduq3t-540p', prompt: 'morph', image: pngDataUri(320, 180), last_image: pngDataUri(320, 180), duration: 2 });
     assertVideo(info, 2, 960, 540);

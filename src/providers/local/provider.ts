@@ -148,18 +148,21 @@ export class LocalProvider implements VideoProvider {
       const images = await Promise.all(job.images.map((ref, index) => fetch(ref, `image-${index}`)));
       const lastImage = job.lastImage ? await fetch(job.lastImage, 'last-image') : null;
       const video = job.video ? await fetch(job.video, 'video') : null;
+      const referenceVideos = await Promise.all(job.videos.map((ref, index) => fetch(ref, `reference-video-${index}`)));
       // Every input is probed and checked first: a file ffmpeg cannot decode, or one too big
       // to render, fails here, clearly and cheaply, not mid-render.
       const imageInfos = await Promise.all(images.map((file, index) => probe(file, 'image', inputParam(job, { images: index }))));
       const lastImageInfo = lastImage ? await probe(lastImage, 'image', inputParam(job, 'lastImage')) : null;
       const videoInfo = video ? await probe(video, 'video', inputParam(job, 'video')) : null;
-      checkInputs(job, imageInfos, lastImageInfo, videoInfo);
+      const referenceInfos = await Promise.all(referenceVideos.map((file, index) => probe(file, 'video', `videos[${index}]`)));
+      checkInputs(job, imageInfos, lastImageInfo, videoInfo, referenceInfos);
       const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (imageInfos[0] ?? null) : null;
       const spec: RenderSpec = {
         capability: job.capability,
         prompt: job.prompt,
         ...outputShape(job, videoInfo, firstImageInfo),
         images,
+        referenceVideos,
         lastImage,
         video,
         inputVideoSeconds: videoInfo?.duration ?? null,
@@ -179,12 +182,13 @@ export class LocalProvider implements VideoProvider {
  * The same limits the task service applies to uploads at create time, applied again to what
  * was actually fetched: a URL input is only seen now.
  */
-function checkInputs(job: VideoJob, images: MediaInfo[], lastImage: MediaInfo | null, video: MediaInfo | null): void {
+function checkInputs(job: VideoJob, images: MediaInfo[], lastImage: MediaInfo | null, video: MediaInfo | null, referenceVideos: MediaInfo[]): void {
   const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
   const problems = [
     ...images.map((info, index) => inputProblem('image', info, inputParam(job, { images: index }))),
     lastImage && inputProblem('image', lastImage, inputParam(job, 'lastImage')),
     video && inputProblem('video', video, inputParam(job, 'video'), range),
+    ...referenceVideos.map((info, index) => inputProblem('video', info, `videos[${index}]`)),
   ];
   const problem = problems.find((found) => found);
   if (problem) throw new ProviderFailure(problem.code, problem.message);

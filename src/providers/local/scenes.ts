@@ -22,6 +22,8 @@ export interface RenderSpec {
   seconds: number;
   /** Local files: the first frame (image_to_video, first_last_frame) or the reference set. */
   images: string[];
+  /** Local files: reference videos (reference_to_video), each shown by its first frame after the images. */
+  referenceVideos: string[];
   lastImage: string | null;
   video: string | null;
   /** Where an extension's new footage starts (the probed input length). */
@@ -161,11 +163,14 @@ async function referenceToVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene>
   const { width: w, height: h } = spec;
   const captionBand = h * 0.24;
   const margin = Math.min(w, h) * 0.05;
-  const cells = grid(spec.images.length, w - 2 * margin, h - captionBand - margin);
+  const references = [...spec.images, ...spec.referenceVideos];
+  const cells = grid(references.length, w - 2 * margin, h - captionBand - margin);
   const border = Math.max(2, Math.round(Math.min(w, h) / 160));
   const drift = Math.min(cells.width, cells.height) * 0.03;
   const chains = [`${flowingGradient(w, h, 0.55)}[bg0]`];
-  spec.images.forEach((_, index) => {
+  references.forEach((_, index) => {
+    // A reference video is shown by its first frame, as an image is.
+    const firstFrame = index >= spec.images.length ? 'trim=end_frame=1,setpts=PTS-STARTPTS,' : '';
     const column = index % cells.columns;
     const row = Math.floor(index / cells.columns);
     const cellX = margin + column * cells.width;
@@ -174,7 +179,7 @@ async function referenceToVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene>
     const tileH = Math.max(2, Math.floor(cells.height * 0.86 - 2 * border));
     // Fit inside the cell (references are shown whole), then even sizes so the white frame sits square on yuv420p.
     chains.push(
-      `[${index}:v]scale=${tileW}:${tileH}:force_original_aspect_ratio=decrease,scale=${expr('max(2,trunc(iw/2)*2)')}:${expr('max(2,trunc(ih/2)*2)')},` +
+      `[${index}:v]${firstFrame}scale=${tileW}:${tileH}:force_original_aspect_ratio=decrease,scale=${expr('max(2,trunc(iw/2)*2)')}:${expr('max(2,trunc(ih/2)*2)')},` +
         `setsar=1,pad=iw+${2 * border}:ih+${2 * border}:${border}:${border}:color=white,${hold()}[ref${index}]`,
     );
     const phase = (index * 2.1).toFixed(2);
@@ -182,9 +187,9 @@ async function referenceToVideo(spec: RenderSpec, kit: SceneKit): Promise<Scene>
     const y = `${cellY.toFixed(1)}+(${cells.height.toFixed(1)}-h)/2+${drift.toFixed(1)}*cos(2*PI*t/6+${phase})`;
     chains.push(`[bg${index}][ref${index}]overlay=x=${expr(x)}:y=${expr(y)}[bg${index + 1}]`);
   });
-  const last = `[bg${spec.images.length}]`;
+  const last = `[bg${references.length}]`;
   return {
-    inputs: spec.images.flatMap(still),
+    inputs: [...spec.images.flatMap(still), ...spec.referenceVideos.flatMap((file) => ['-i', file])],
     graph: `${chains.join(';')};${last}format=yuv420p,${await caption(spec, kit, spec.prompt, 3)}${label(spec)}[v]`,
   };
 }
@@ -337,7 +342,7 @@ function checkSpec(spec: RenderSpec): void {
   const needs: Partial<Record<Capability, [boolean, string]>> = {
     image_to_video: [spec.images.length > 0, 'an image'],
     first_last_frame: [spec.images.length > 0 && spec.lastImage !== null, 'a first and a last image'],
-    reference_to_video: [spec.images.length > 0, 'at least one reference image'],
+    reference_to_video: [spec.images.length + spec.referenceVideos.length > 0, 'at least one reference image or video'],
     edit_video: [spec.video !== null, 'a video'],
     video_extend: [spec.video !== null, 'a video'],
   };
