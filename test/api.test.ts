@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { pngFile } from './support/media.ts';
+import { mp4File, pngFile } from './support/media.ts';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_KEY, type Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
@@ -306,6 +306,20 @@ describe('multipart/form-data, as the openai client sends it', () => {
     const { status, body } = await alice.json('POST', '/v1/video/generations', form);
     assert.equal(status, 400);
     assert.equal(body.error.param, 'extra_body.seed');
+  });
+  test('a file part and a field inside it (video and video[url]) are refused as a conflict, not one of them dropped', async () => {
+    for (const order of ['file first', 'url first']) {
+      const form = new FormData();
+      form.append('model', 'grok-imagine');
+      form.append('prompt', 'p');
+      const clip = new Blob([readFileSync(mp4File(1, 160, 120))], { type: 'video/mp4' });
+      if (order === 'file first') form.append('video', clip, 'a.mp4');
+      form.append('video[url]', 'https://example.com/b.mp4');
+      if (order === 'url first') form.append('video', clip, 'a.mp4');
+      const { status, body } = await alice.json('POST', '/v1/videos/edits', form);
+      assert.equal(status, 400, `${order}: ${JSON.stringify(body)}`);
+      assert.match(body.error.param, /^video/, order);
+    }
   });
   test('a text file as an image is refused', async () => {
     const form = new FormData();

@@ -58,6 +58,10 @@ cases('grok-imagine: capabilities', [
   ['an image that is not a URL', gi({ image: 'portrait.png', duration: 5 }), 'image'],
   ['an ftp image URL', gi({ image: 'ftp://example.com/a.png', duration: 5 }), 'image'],
   ['a broken data URI in images[1]', gi({ images: [image, 'data:image/png;base64,@@@'], duration: 5 }), 'images[1]'],
+  // Nothing inside a media value is dropped (a new user's trial: detail and id were).
+  ['image as {url} with a key beside it', gi({ image: { url: image, detail: 'high' }, duration: 5 }), 'image.detail'],
+  ['video as {id} and {url} at once', gi({ video: { id: 'video_0123abcd', url: video }, extra_body: edit }), 'video'],
+  ['images[1] as {image_url} with a key beside it', gi({ images: [image, { image_url: image, name: 'b' }], duration: 5 }), 'images[1].name'],
   ['eight reference images', gi({ images: Array(8).fill(image), duration: 5 }), 'images'],
 ]);
 

@@ -12,7 +12,7 @@ const DATA_URI = /^data:([\w.+-]+\/[\w.+-]+)((?:;[\w.+-]+=[^;,]*)*);base64,([A-Z
 export function toMediaRef(value: unknown, param: string, kind: 'image' | 'video'): MediaRef {
   const parsed = mediaLike.safeParse(value);
   const expectation = `an http(s) URL, a data URI (data:${kind}/…;base64,…), {"url": …} or an uploaded file`;
-  if (!parsed.success) throw new InvalidInput(`${param} must be ${expectation}`, param);
+  if (!parsed.success) throw besideTheMedia(value, param) ?? new InvalidInput(`${param} must be ${expectation}`, param);
   const media = parsed.data;
   if (media instanceof UploadedFile) {
     if (!media.mime.startsWith(`${kind}/`) && media.mime !== 'application/octet-stream') {
@@ -43,4 +43,21 @@ export function toMediaRef(value: unknown, param: string, kind: 'image' | 'video
     throw new InvalidInput(`${param} must use http or https`, param);
   }
   return { kind: 'url', url: url.toString() };
+}
+
+/** The keys that name an input in its object shapes; one of them, alone, is the input. */
+const MEDIA_KEYS = ['url', 'image_url', 'id'];
+
+/**
+ * An object naming its media with one key and saying more beside it ({"url", "detail"}, or
+ * {"id", "url"} at once): refused naming what would otherwise be dropped.
+ */
+function besideTheMedia(value: unknown, param: string): InvalidInput | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof UploadedFile) return null;
+  const keys = Object.keys(value);
+  const named = keys.filter((key) => MEDIA_KEYS.includes(key));
+  if (named.length === 0) return null;
+  if (named.length > 1) return new InvalidInput(`${param} gives ${named.join(' and ')} at once; give one of them`, param, 'conflicting_parameters');
+  const extra = keys.find((key) => !MEDIA_KEYS.includes(key))!;
+  return new InvalidInput(`${param}.${extra} is not understood: ${param} takes {"${named[0]}": …} alone`, `${param}.${extra}`, 'unsupported_parameter');
 }

@@ -11,10 +11,11 @@ const booleanLike = z.union([z.boolean(), z.enum(['true', 'false']).transform((v
 /** One image or video in any shape a client may send it; media-ref.ts turns it into a MediaRef. */
 export const mediaLike = z.union([
   z.string().describe('an http(s) URL or a base64 data URI'),
-  z.object({ url: z.string() }),
+  // Strict: a key beside the one that names the media would be dropped (media-ref.ts names it).
+  z.strictObject({ url: z.string() }),
   // The OpenAI shapes: input_reference: {image_url}; video: {id} of a finished video.
-  z.object({ image_url: z.string() }),
-  z.object({ id: z.string() }),
+  z.strictObject({ image_url: z.string() }),
+  z.strictObject({ id: z.string() }),
   z.instanceof(UploadedFile).meta({ type: 'string', format: 'binary', description: 'a file part (multipart/form-data)' }),
 ]);
 const mediaList = z.union([z.array(mediaLike), mediaLike]);

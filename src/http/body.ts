@@ -121,7 +121,8 @@ export function assign(target: Record<string, unknown>, name: string, value: unk
     }
     const child = node[key];
     if (child === undefined) node = node[key] = /^\d*$/.test(keys[index + 1]!) ? [] : {};
-    else if (typeof child === 'object' && child !== null) node = child as Record<string, unknown>;
+    // Only a list or a plain object takes fields: a file part (video, then video[url]) does not.
+    else if (Array.isArray(child) || (typeof child === 'object' && child !== null && Object.getPrototypeOf(child) === Object.prototype)) node = child as Record<string, unknown>;
     else throw invalidRequest(`Form field '${name}' conflicts with another field`, name);
   }
 }
