@@ -19,7 +19,7 @@ export function readInputs(reader: BodyReader, capability: Capability, rule: Cap
     lastImage: lastImage.value,
     video: video.value,
     videos: videos.value,
-    inputParams: { images: [...(image.value ? [image.key] : []), ...images.keys], lastImage: lastImage.key, video: video.key },
+    inputParams: { images: [...(image.value ? [image.key] : []), ...images.keys], lastImage: lastImage.key, video: video.key, videos: videos.keys },
   };
   if (capability === 'reference_to_video' && inputs.images.length + inputs.videos.length === 0) {
     const key = reader.keyFor('images');
@@ -57,9 +57,10 @@ function list(reader: BodyReader, capability: Capability, slot: 'images' | 'vide
 }
 
 /** What a refusal about one of a job's inputs names: as the request sent it, where the job kept that. */
-export function inputParam(job: Pick<VideoJob, 'inputParams'>, input: { images: number } | 'lastImage' | 'video'): string {
+export function inputParam(job: Pick<VideoJob, 'inputParams'>, input: { images: number } | { videos: number } | 'lastImage' | 'video'): string {
   if (input === 'lastImage') return job.inputParams?.lastImage ?? 'last_image';
   if (input === 'video') return job.inputParams?.video ?? 'video';
+  if ('videos' in input) return job.inputParams?.videos?.[input.videos] ?? `videos[${input.videos}]`;
   return job.inputParams?.images[input.images] ?? `images[${input.images}]`;
 }
 

@@ -37,10 +37,11 @@ export interface VideoJob {
   inputVideoSeconds: number | null;
   /**
    * Each input as the request named it (`input_reference`, `images[1]`), for refusals that
-   * point at one: images' in order, then the last frame's and the video's. Absent from jobs
-   * kept before it was (they name `images[i]`).
+   * point at one: images' in order, then the last frame's, the video's and the reference
+   * videos'. Absent from jobs kept before it was (they name `images[i]`), as `videos` is
+   * from jobs kept before it was (`videos[i]`).
    */
-  inputParams?: { images: string[]; lastImage: string; video: string };
+  inputParams?: { images: string[]; lastImage: string; video: string; videos?: string[] };
   options: { audio?: boolean; seed?: number; bgm?: boolean; offPeak?: boolean };
   /** Accepted options that this model ignores; told to the client instead of silently dropped. */
   warnings: string[];

@@ -215,7 +215,7 @@ export class TaskService {
     job.images.forEach((ref, index) => media.refusePrivate(ref, inputParam(job, { images: index })));
     if (job.lastImage) media.refusePrivate(job.lastImage, inputParam(job, 'lastImage'));
     if (job.video) media.refusePrivate(job.video, inputParam(job, 'video'));
-    job.videos.forEach((ref, index) => media.refusePrivate(ref, `videos[${index}]`));
+    job.videos.forEach((ref, index) => media.refusePrivate(ref, inputParam(job, { videos: index })));
   }
 
   private replay({ claim, task }: IdempotentTask, hash: string): TaskRow {

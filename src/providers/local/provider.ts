@@ -154,7 +154,7 @@ export class LocalProvider implements VideoProvider {
       const imageInfos = await Promise.all(images.map((file, index) => probe(file, 'image', inputParam(job, { images: index }))));
       const lastImageInfo = lastImage ? await probe(lastImage, 'image', inputParam(job, 'lastImage')) : null;
       const videoInfo = video ? await probe(video, 'video', inputParam(job, 'video')) : null;
-      const referenceInfos = await Promise.all(referenceVideos.map((file, index) => probe(file, 'video', `videos[${index}]`)));
+      const referenceInfos = await Promise.all(referenceVideos.map((file, index) => probe(file, 'video', inputParam(job, { videos: index }))));
       checkInputs(job, imageInfos, lastImageInfo, videoInfo, referenceInfos);
       const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (imageInfos[0] ?? null) : null;
       const spec: RenderSpec = {
@@ -188,7 +188,7 @@ function checkInputs(job: VideoJob, images: MediaInfo[], lastImage: MediaInfo | 
     ...images.map((info, index) => inputProblem('image', info, inputParam(job, { images: index }))),
     lastImage && inputProblem('image', lastImage, inputParam(job, 'lastImage')),
     video && inputProblem('video', video, inputParam(job, 'video'), range),
-    ...referenceVideos.map((info, index) => inputProblem('video', info, `videos[${index}]`)),
+    ...referenceVideos.map((info, index) => inputProblem('video', info, inputParam(job, { videos: index }))),
   ];
   const problem = problems.find((found) => found);
   if (problem) throw new ProviderFailure(problem.code, problem.message);
