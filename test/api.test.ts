@@ -321,6 +321,28 @@ describe('multipart/form-data, as the openai client sends it', () => {
       assert.match(body.error.param, /^video/, order);
     }
   });
+  test('a numbered place sent twice, or a field inside a file or a text value (images[0] and images[0][url]), is refused naming it, not one value dropped', async () => {
+    const png = () => new Blob([readFileSync(pngFile(64, 64))], { type: 'image/png' });
+    const forms: [string, [string, string | Blob][], RegExp][] = [
+      ['a file, then a field inside it', [['images[0]', png()], ['images[0][url]', 'http://127.0.0.1:9/x.png']], /^images\[0\]/],
+      ['a field, then a file in its place', [['images[0][url]', 'https://example.com/a.png'], ['images[0]', png()]], /^images\[0\]/],
+      ['one place twice', [['images[0]', png()], ['images[0]', png()]], /^images\[0\]/],
+      ['a text value, then a field inside it', [['images[0]', 'https://example.com/a.png'], ['images[0][url]', 'https://example.com/b.png']], /^images\[0\]/],
+    ];
+    for (const [name, fields, param] of forms) {
+      for (const route of ['/v1/videos', '/v1/videos/quotes']) {
+        const form = new FormData();
+        form.append('model', 'grok-imagine');
+        form.append('prompt', 'p');
+        form.append('duration', '2');
+        for (const [field, value] of fields) typeof value === 'string' ? form.append(field, value) : form.append(field, value, 'a.png');
+        const { status, body } = await alice.json('POST', route, form);
+        assert.equal(status, 400, `${name} on ${route}: ${JSON.stringify(body)}`);
+        assert.match(String(body.error.param), param, `${name} on ${route}: ${JSON.stringify(body)}`);
+        assert.doesNotMatch(body.error.message, /Cannot create property/);
+      }
+    }
+  });
   test('a text file as an image is refused', async () => {
     const form = new FormData();
     form.append('model', 'grok-video-1.5');

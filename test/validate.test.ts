@@ -217,6 +217,17 @@ describe('a field that takes one image, sent more than once', () => {
   });
 });
 
+describe('what a refusal says', () => {
+  test('a media type of the wrong kind reads as English', () => {
+    assert.match(refused(gi({ video: image, extra_body: { operation: 'edit_video' } }), 'video').message, /must be a video data URI, not image\/png/);
+    assert.match(refused(gi({ image: video, duration: 3 }), 'image').message, /must be an image data URI, not video\/mp4/);
+  });
+  test('empty reference lists name both fields that could hold a reference', () => {
+    const error = refused(gi({ videos: [], images: [], duration: 3, extra_body: { operation: 'reference_to_video' } }), 'images', 'missing_required_parameter');
+    assert.match(error.message, /^images or videos must hold at least one reference for reference_to_video/);
+  });
+});
+
 describe('a list sent where the operation takes one', () => {
   test('videos on an edit or an extension is refused by its own name, saying which field takes the one video', () => {
     for (const route of ['edit', 'extend'] as const) {

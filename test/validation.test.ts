@@ -62,6 +62,8 @@ cases('grok-imagine: capabilities', [
   ['image as {url} with a key beside it', gi({ image: { url: image, detail: 'high' }, duration: 5 }), 'image.detail'],
   ['video as {id} and {url} at once', gi({ video: { id: 'video_0123abcd', url: video }, extra_body: edit }), 'video'],
   ['images[1] as {image_url} with a key beside it', gi({ images: [image, { image_url: image, name: 'b' }], duration: 5 }), 'images[1].name'],
+  ['image as {url} whose url is not a string', gi({ image: { url: 5 }, duration: 5 }), 'image.url'],
+  ['video as {url} whose url is an object', gi({ video: { url: { url: video } }, extra_body: edit }), 'video.url'],
   ['eight reference images', gi({ images: Array(8).fill(image), duration: 5 }), 'images'],
 ]);
 

@@ -23,7 +23,8 @@ export function readInputs(reader: BodyReader, capability: Capability, rule: Cap
   };
   if (capability === 'reference_to_video' && inputs.images.length + inputs.videos.length === 0) {
     const key = reader.keyFor('images');
-    throw new InvalidInput(`${key} is required for reference_to_video`, key, 'missing_required_parameter');
+    const either = rule.videos ? `${key} or ${reader.keyFor('videos')} must hold at least one reference` : `${key} is required`;
+    throw new InvalidInput(`${either} for reference_to_video`, key, 'missing_required_parameter');
   }
   return inputs;
 }

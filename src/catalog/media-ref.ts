@@ -16,7 +16,7 @@ export function toMediaRef(value: unknown, param: string, kind: 'image' | 'video
   const media = parsed.data;
   if (media instanceof UploadedFile) {
     if (!media.mime.startsWith(`${kind}/`) && media.mime !== 'application/octet-stream') {
-      throw new InvalidInput(`${param} must be an ${kind} file, not ${media.mime}`, param, 'invalid_media_type');
+      throw new InvalidInput(`${param} must be ${article(kind)} file, not ${media.mime}`, param, 'invalid_media_type');
     }
     return { kind: 'upload', path: media.path, mime: media.mime, filename: media.filename };
   }
@@ -30,7 +30,7 @@ export function toMediaRef(value: unknown, param: string, kind: 'image' | 'video
     const match = DATA_URI.exec(text);
     if (!match) throw new InvalidInput(`${param} is not a valid base64 data URI`, param);
     const mime = match[1]!.toLowerCase();
-    if (!mime.startsWith(`${kind}/`)) throw new InvalidInput(`${param} must be an ${kind} data URI, not ${mime}`, param, 'invalid_media_type');
+    if (!mime.startsWith(`${kind}/`)) throw new InvalidInput(`${param} must be ${article(kind)} data URI, not ${mime}`, param, 'invalid_media_type');
     return { kind: 'data', mime, base64: match[3]! };
   }
   let url: URL;
@@ -58,6 +58,10 @@ function besideTheMedia(value: unknown, param: string): InvalidInput | null {
   const named = keys.filter((key) => MEDIA_KEYS.includes(key));
   if (named.length === 0) return null;
   if (named.length > 1) return new InvalidInput(`${param} gives ${named.join(' and ')} at once; give one of them`, param, 'conflicting_parameters');
-  const extra = keys.find((key) => !MEDIA_KEYS.includes(key))!;
+  const extra = keys.find((key) => !MEDIA_KEYS.includes(key));
+  // The one key alone, and still refused: its value is not a string.
+  if (extra === undefined) return new InvalidInput(`${param}.${named[0]} must be a string`, `${param}.${named[0]}`, 'invalid_value');
   return new InvalidInput(`${param}.${extra} is not understood: ${param} takes {"${named[0]}": …} alone`, `${param}.${extra}`, 'unsupported_parameter');
 }
+
+const article = (kind: 'image' | 'video') => (kind === 'image' ? 'an image' : 'a video');

@@ -96,33 +96,34 @@ function asClientFault(error: unknown): unknown {
   return invalidRequest(`Malformed multipart/form-data body: ${known.message ?? 'unreadable'}`, null, 'invalid_multipart');
 }
 
-/** Sets `name` (plain, `a[b]`, `a[]`, `a[0]`, `a[0][url]`) on `target`. */
+/**
+ * Sets `name` (plain, `a[b]`, `a[]`, `a[0]`, `a[0][url]`) on `target`. A plain name sent
+ * twice (a repeated input_reference) is a list; anything else that would land where a value
+ * is already (`images[0]` twice, `video[url]` inside a file part) is refused, never dropped.
+ */
 export function assign(target: Record<string, unknown>, name: string, value: unknown): void {
   const match = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(name);
   if (!match) throw invalidRequest(`Malformed form field name '${name}'`, name);
   const keys = [match[1]!, ...[...match[2]!.matchAll(/\[([^[\]]*)\]/g)].map((m) => m[1]!)];
+  const conflict = () => invalidRequest(`Form field '${name}' conflicts with another field`, name);
   let node: Record<string, unknown> | unknown[] = target;
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
     const last = index === keys.length - 1;
     if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw invalidRequest(`Malformed form field name '${name}'`, name);
-    if (Array.isArray(node)) {
-      const position = key === '' ? node.length : Number(key);
-      if (!Number.isInteger(position) || position < 0 || position > 100) throw invalidRequest(`Malformed form field name '${name}'`, name);
-      if (last) node[position] = value;
-      else node = (node[position] ??= /^\d*$/.test(keys[index + 1]!) ? [] : {}) as Record<string, unknown> | unknown[];
-      continue;
-    }
+    const place = Array.isArray(node) ? (key === '' ? node.length : Number(key)) : key;
+    if (typeof place === 'number' && (!Number.isInteger(place) || place < 0 || place > 100)) throw invalidRequest(`Malformed form field name '${name}'`, name);
+    const slots = node as Record<string | number, unknown>;
+    const existing = slots[place];
     if (last) {
-      const existing = node[key];
-      // A plain name sent twice (repeated input_reference) is a list.
-      node[key] = existing === undefined ? value : Array.isArray(existing) ? [...existing, value] : [existing, value];
+      if (existing === undefined) slots[place] = value;
+      else if (typeof place === 'number') throw conflict();
+      else slots[place] = Array.isArray(existing) ? [...existing, value] : [existing, value];
       return;
     }
-    const child = node[key];
-    if (child === undefined) node = node[key] = /^\d*$/.test(keys[index + 1]!) ? [] : {};
-    // Only a list or a plain object takes fields: a file part (video, then video[url]) does not.
-    else if (Array.isArray(child) || (typeof child === 'object' && child !== null && Object.getPrototypeOf(child) === Object.prototype)) node = child as Record<string, unknown>;
-    else throw invalidRequest(`Form field '${name}' conflicts with another field`, name);
+    if (existing === undefined) node = (slots[place] = /^\d*$/.test(keys[index + 1]!) ? [] : {}) as Record<string, unknown> | unknown[];
+    // Only a list or a plain object takes fields: not a file part, nor a text value.
+    else if (Array.isArray(existing) || (typeof existing === 'object' && existing !== null && Object.getPrototypeOf(existing) === Object.prototype)) node = existing as Record<string, unknown>;
+    else throw conflict();
   }
 }
