@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Client, newClient, removeDataDir, startGateway } from './support/gateway.ts';
+import { waitUntil } from './support/wait.ts';
 
 /**
  * Disk use is bounded: what a process keeps while it works (uploads arriving, renders,
@@ -19,14 +20,6 @@ const files = (directory: string): string[] =>
       })
     : [];
 
-const until = async (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) => {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
-
 const ownTemp = (since: number) =>
   readdirSync(os.tmpdir()).filter((name) => /^vidgate-(render|still|probe)-/.test(name) && statSync(path.join(os.tmpdir(), name)).mtimeMs >= since);
 
@@ -38,7 +31,7 @@ test('after kill -9 mid-render and mid-upload, the next start removes what the d
     const client = await newClient(gateway);
     const scratch = path.join(dataDir, 'scratch');
     const { body: task } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'a long render, killed', duration: 15, size: '480p' });
-    await until('the render to write scratch files', () => files(scratch).some((file) => file.includes(`${path.sep}renders${path.sep}`)));
+    await waitUntil(() => files(scratch).some((file) => file.includes(`${path.sep}renders${path.sep}`)), 'the render to write scratch files', 30_000, 100);
 
     // An upload that never finishes: its parts are on disk when the process dies.
     const boundary = 'vidgate-disk-test';
@@ -49,7 +42,7 @@ test('after kill -9 mid-render and mid-upload, the next start removes what the d
     upload.on('error', () => undefined);
     upload.write(`--${boundary}\r\nContent-Disposition: form-data; name="input_reference"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`);
     upload.write(Buffer.alloc(256 * 1024, 1));
-    await until('the upload to reach the disk', () => files(scratch).some((file) => file.includes(`${path.sep}uploads${path.sep}`)));
+    await waitUntil(() => files(scratch).some((file) => file.includes(`${path.sep}uploads${path.sep}`)), 'the upload to reach the disk', 30_000, 100);
 
     const left = readdirSync(scratch);
     assert.equal(left.length, 1, 'one folder for the one process');

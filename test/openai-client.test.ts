@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import OpenAI, { NotFoundError, toFile } from 'openai';
 import { gatewayPerFile, newClient } from './support/gateway.ts';
 import { mp4File, pngDataUri, pngFile, probe } from './support/media.ts';
+import { retryUntil } from './support/wait.ts';
 
 /**
  * The official openai npm client, pointed at the gateway, for a grok and a vidu model:
@@ -19,14 +20,8 @@ const openai = () => (client ??= new OpenAI({ apiKey: shared.client.key, baseURL
 type Params = OpenAI.Videos.VideoCreateParams;
 const params = (fields: Record<string, unknown>) => fields as unknown as Params;
 
-async function finished(id: string, client: OpenAI = openai()): Promise<OpenAI.Videos.Video> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const video = await client.videos.retrieve(id);
-    if (video.status !== 'queued' && video.status !== 'in_progress') return video;
-    assert.ok(Date.now() < deadline, `${id} did not finish`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
+function finished(id: string, client: OpenAI = openai()): Promise<OpenAI.Videos.Video> {
+  return retryUntil(() => client.videos.retrieve(id), (video) => video.status !== 'queued' && video.status !== 'in_progress', `${id} to finish`, 60_000, 150);
 }
 
 async function download(id: string) {

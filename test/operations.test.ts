@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 import { Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 import { storedKeys } from './support/s3.ts';
 import { pngDataUri } from './support/media.ts';
+import { retryUntil } from './support/wait.ts';
 
 /** What an operator meets: configuration errors, the generated admin key, rate limits, split roles. */
 const running: RunningGateway[] = [];
@@ -93,11 +94,7 @@ describe('expiry', () => {
     assert.equal((await client.request('GET', `/v1/videos/${body.id}/content`)).status, 200);
     const kept = async () => [...(await storedKeys(gateway.dataDir, `videos/${body.id}`)), ...(await storedKeys(gateway.dataDir, `inputs/${body.id}`))];
     assert.deepEqual(await kept(), [...['spritesheet.jpg', 'thumbnail.webp', 'video.mp4'].map((file) => `videos/${body.id}/${file}`), `inputs/${body.id}/0.png`]);
-    const deadline = Date.now() + 30_000;
-    while ((await kept()).length > 0) {
-      assert.ok(Date.now() < deadline, 'the sweep removes the files');
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    await retryUntil(kept, (keys) => keys.length === 0, 'the sweep to remove the files', 30_000, 200);
     const { status, body: answer } = await client.json('GET', `/v1/videos/${body.id}/content`);
     assert.equal(status, 404);
     assert.equal(answer.error.code, 'video_expired');

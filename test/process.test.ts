@@ -12,6 +12,7 @@ import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.
 import pg from 'pg';
 import { databaseEnv, schemaOf, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
 import { gateInFront } from './support/tcp-gate.ts';
+import { waitUntil } from './support/wait.ts';
 
 /** The gateway as an operator meets it: started by npm, stopped by a process manager, on a busy port, asked for help. */
 const run = promisify(execFile);
@@ -44,8 +45,7 @@ test('SIGTERM to `npm start` stops the gateway itself, as process managers and c
     const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
     npm.kill('SIGTERM');
     await npmExited;
-    const deadline = Date.now() + 10_000;
-    while (alive(started.pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitUntil(() => !alive(started.pid), 'the server process to exit', 10_000, 100);
     assert.equal(alive(started.pid), false, 'the server process is gone');
     await assert.rejects(fetch(`${started.url}/healthz`), 'nothing answers on the port any more');
   } finally {
@@ -123,7 +123,7 @@ test('a process that starts while another migrates the database says it is waiti
     removeDataDir(dataDir);
   });
   // However long the process takes to start on a loaded machine: until it says it waits.
-  for (const deadline = Date.now() + 25_000; waiting() === 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitUntil(() => waiting() !== 0, 'the start to say it waits for the migration lock', 25_000, 100).catch((error: Error) => assert.fail(`${error.message}\n${logs.join('\n')}`));
   assert.equal(waiting(), 1, logs.join('\n'));
   await new Promise((resolve) => setTimeout(resolve, 1000));
   assert.equal(started, false, 'it started while the lock was held');

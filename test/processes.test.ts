@@ -10,6 +10,7 @@ import { databaseEnv, TEST_STORE } from './support/database.ts';
 import { ADMIN_KEY, Client, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 import { storedKeys } from './support/s3.ts';
 import { xaiChannel } from './support/upstream-kit.ts';
+import { retryUntil } from './support/wait.ts';
 
 /**
  * Many processes on one database (and one folder of files): 2 api and 2 worker processes,
@@ -154,13 +155,7 @@ async function scenario(label: string, channel: Record<string, unknown>, allowed
       after = body.last_id;
     }
   };
-  const deadline = Date.now() + 120_000;
-  let tasks = await all();
-  while (tasks.some((task) => task.status === 'queued' || task.status === 'in_progress')) {
-    assert.ok(Date.now() < deadline, `still unfinished: ${tasks.filter((task) => !['completed', 'failed'].includes(task.status)).length}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    tasks = await all();
-  }
+  const tasks = await retryUntil(all, (now) => !now.some((task) => task.status === 'queued' || task.status === 'in_progress'), 'every task to end', 120_000, 500);
   for (const id of taken) assert.ok(tasks.some((task) => task.id === id), `taken task ${id} is there`);
 
   // Completed, with its video kept; or failed only where the kill cut off a submit on its way

@@ -18,6 +18,7 @@ import { renderTimeoutMs } from '../src/providers/local/render-timeout.ts';
 import { renderVideo, type RenderSpec } from '../src/providers/local/scenes.ts';
 import { LocalStorage } from '../src/storage/local.ts';
 import { startOrigin } from './support/origin.ts';
+import { retryUntil } from './support/wait.ts';
 
 /**
  * The preview renderer on its own: every scene's codec, frame, length and audio; awkward
@@ -407,8 +408,7 @@ describe('the local provider', () => {
 
   /** Files are removed a moment after the render settles: wait for that, within a bound. */
   async function assertEmptied(directory: string): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while (existsSync(directory) && readdirSync(directory).length > 0 && Date.now() < deadline) await delay(50);
+    await retryUntil(() => (existsSync(directory) ? readdirSync(directory) : []), (left) => left.length === 0, `${directory} emptied`, 5000, 50);
     assert.deepEqual(existsSync(directory) ? readdirSync(directory) : [], [], `${directory} is left empty`);
   }
 

@@ -10,6 +10,7 @@ import type { Database } from '../src/store/schema.ts';
 import { pngDataUri, probe } from './support/media.ts';
 import { ADMIN_KEY, Client, newClient, removeDataDir, ROOT, type RunningGateway, startGateway } from './support/gateway.ts';
 import { databaseEnv, gatewayDatabase, TEST_STORE } from './support/database.ts';
+import { retryUntil, waitUntil } from './support/wait.ts';
 
 /**
  * A crash at any moment loses no task: kill -9 in the middle of rendering, start again on
@@ -46,11 +47,7 @@ test('kill -9 mid-render, restart: every task completes once, with the right vid
     ids.push(body.id);
   }
   // Wait until the first render is under way, then pull the plug.
-  const deadline = Date.now() + 30_000;
-  while (!(await statuses(client, ids)).some((t) => t.status === 'in_progress')) {
-    assert.ok(Date.now() < deadline, 'a render should start');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitUntil(async () => (await statuses(client, ids)).some((t) => t.status === 'in_progress'), 'a render to start', 30_000, 50);
   await gateway.stop('SIGKILL');
   const dataDir = gateway.dataDir;
 
@@ -123,12 +120,7 @@ test('a task that keeps killing its worker ends failed (worker_crashed); SIGTERM
 
   // Three crashes count; the SIGTERM between them hands the task back and does not.
   for (const signal of ['SIGKILL', 'SIGKILL', 'SIGTERM', 'SIGKILL'] as const) {
-    const deadline = Date.now() + 30_000;
-    let renders: number[];
-    while ((renders = rendersOf(current, poison.id)).length === 0) {
-      assert.ok(Date.now() < deadline, `the poison task should be rendering again before the ${signal}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const renders = await retryUntil(() => rendersOf(current, poison.id), (pids) => pids.length > 0, `the poison task rendering again before the ${signal}`, 30_000, 100);
     await current.stop(signal);
     // A killed worker leaves its ffmpeg behind; it is ours to end.
     for (const pid of renders) {
@@ -210,11 +202,7 @@ test('inputs left by a create that crashed before its task was saved are swept; 
   }
 
   await startOwn({ ROLE: 'worker', ...local }, api.dataDir);
-  const deadline = Date.now() + 15_000;
-  while (existsSync(path.join(inputs, orphan))) {
-    assert.ok(Date.now() < deadline, 'the orphan inputs are removed when a runner starts');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitUntil(() => !existsSync(path.join(inputs, orphan)), 'the orphan inputs removed when a runner starts', 15_000, 100);
   assert.ok(existsSync(path.join(inputs, oldTask, '0.png')), "an existing task's inputs stay");
   assert.ok(existsSync(path.join(inputs, inFlight)), 'inputs younger than ten minutes may belong to a create in flight');
   assert.ok(existsSync(path.join(inputs, 'not-a-task-id')), 'what is not named like a task is not ours to remove');

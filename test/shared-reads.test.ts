@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { schemaOf, tamper, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
 import { ADMIN_KEY, Client, removeDataDir, type RunningGateway, startGateway } from './support/gateway.ts';
+import { retryUntil } from './support/wait.ts';
 
 /**
  * Two api processes on one database, each with its read cache warm: what one changes, the
@@ -121,13 +122,7 @@ test('PostgreSQL: with the notice connections cut, and once they are back, every
     await tamper(dataDir, [['UPDATE tasks SET progress = 10 WHERE id = $1', [task.id]]]);
     for (const client of [a, b]) await soon(async () => assert.equal((await client.json('GET', `/v1/videos/${task.id}`)).body.progress, 10));
     // Back within a few seconds, on new connections.
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const now = await listeners(admin);
-      if (now.length === 2 && now.every((pid) => !cut.includes(pid))) break;
-      assert.ok(Date.now() < deadline, 'both listen again');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await retryUntil(() => listeners(admin), (now) => now.length === 2 && now.every((pid) => !cut.includes(pid)), 'both to listen again, on new connections', 10_000, 100);
     await warm(task.id).catch(() => undefined);
     await tamper(dataDir, [['UPDATE tasks SET progress = 20 WHERE id = $1', [task.id]]]);
     for (const client of [a, b]) await soon(async () => assert.equal((await client.json('GET', `/v1/videos/${task.id}`)).body.progress, 20));

@@ -18,6 +18,7 @@ import type { Store } from '../src/store/store.ts';
 import { dropTestSchemas, openTestStore, openTestStores } from './support/database.ts';
 import { removeDataDir } from './support/gateway.ts';
 import { mp4File } from './support/media.ts';
+import { waitUntil } from './support/wait.ts';
 
 /**
  * The store keeps a read cache of keys and tasks. It must never answer a row that a write
@@ -477,11 +478,7 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
       });
     const { dir, store, runner, file, answer } = await scene(cancelling);
     answer();
-    const deadline = Date.now() + 10_000;
-    while ((await store.taskById('video_a'))?.status !== 'cancelled' || existsSync(file)) {
-      assert.ok(Date.now() < deadline, 'the runner stores the file');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await waitUntil(async () => (await store.taskById('video_a'))?.status === 'cancelled' && !existsSync(file), 'the task cancelled and its file gone', 10_000, 20);
     await runner.stop();
     assert.equal(existsSync(path.join(dir, 'files', 'videos', 'video_a')), false, 'no video kept for a cancelled task');
   });

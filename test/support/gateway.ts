@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { after, before } from 'node:test';
 import { databaseEnv, dropSchemaOf } from './database.ts';
 import { storageEnv } from './s3.ts';
+import { retryUntil } from './wait.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const ADMIN_KEY = 'test-admin-key-0123456789';
@@ -109,13 +110,8 @@ export class Client {
   /** Polls until the task leaves queued/in_progress. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async waitFor(id: string, timeoutMs = 60_000): Promise<Record<string, any>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const { body } = await this.json('GET', `/v1/videos/${id}`);
-      if (!['queued', 'in_progress'].includes(body.status)) return body;
-      if (Date.now() > deadline) throw new Error(`task ${id} still ${body.status} after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
+    const poll = async () => (await this.json('GET', `/v1/videos/${id}`)).body;
+    return retryUntil(poll, (body) => !['queued', 'in_progress'].includes(body.status), `task ${id} to leave queued/in_progress`, timeoutMs, 150);
   }
 }
 
