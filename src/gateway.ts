@@ -13,7 +13,7 @@ import { MediaResolver } from './net/media.ts';
 import { buildChannels } from './channels/build.ts';
 import { channelReport } from './channels/report.ts';
 import { LocalProvider } from './providers/local/provider.ts';
-import { openStorage } from './storage/open.ts';
+import { filesFolder, openStorage } from './storage/open.ts';
 import type { Operation } from './providers/interface.ts';
 import { Scratch } from './scratch.ts';
 import type { TaskRow } from './store/schema.ts';
@@ -61,6 +61,10 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   }, MODELS.map((model) => model.id));
   const store = observedStore(database, metrics);
   const storage = await openStorage(config.s3, config.dataDir);
+  // Processes sharing a database must share their files too: a folder is shared on one machine only.
+  if (config.database.url !== null && config.s3 === null) {
+    log.info({ files: filesFolder(config.dataDir) }, 'videos are kept in this DATA_DIR: every process on this database must use the same one, on one machine; on several machines, set S3_BUCKET');
+  }
   const scratch = await Scratch.open(config.dataDir);
   const media = new MediaResolver(
     storage,

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.ts';
 import pg from 'pg';
 import { databaseEnv, schemaOf, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
+import { TEST_STORAGE } from './support/s3.ts';
 import { gateInFront } from './support/tcp-gate.ts';
 import { waitUntil } from './support/wait.ts';
 
@@ -130,6 +131,25 @@ test('a process that starts while another migrates the database says it is waiti
   await holder.end();
   await starting;
   assert.equal(waiting(), 1, 'said once, however long it waited');
+});
+
+test('a process on PostgreSQL that keeps its videos in its own DATA_DIR says so, and that processes on other machines need S3_BUCKET; with a bucket it says nothing of it', { skip: TEST_STORE !== 'postgres' && 'PostgreSQL only' }, async () => {
+  const said = (logs: string[]) => logs.map((line) => JSON.parse(line) as { level: number; msg: string; files?: string }).filter((line) => /S3_BUCKET/.test(line.msg));
+  // With a bucket only where the test run has one (npm run test:postgres).
+  for (const [storage, expected] of [['local', 1], ...(TEST_STORAGE === 's3' ? [['bucket', 0] as const] : [])] as const) {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+    const logs: string[] = [];
+    // An empty S3_BUCKET is no bucket (what the test run sets otherwise: a bucket on PostgreSQL + S3).
+    const gateway = await startGateway({ ROLE: 'worker', ...(storage === 'local' ? { S3_BUCKET: '' } : {}) }, dataDir, logs);
+    try {
+      const lines = said(logs);
+      assert.equal(lines.length, expected, `${storage}: ${logs.join('\n')}`);
+      if (lines[0]) assert.equal(lines[0].files, path.join(dataDir, 'files'));
+    } finally {
+      await gateway.stop();
+      removeDataDir(dataDir);
+    }
+  }
 });
 
 test('a start waiting for the migration lock on a database that goes silent fails after DATABASE_TIMEOUT_SECONDS, rather than waiting for ever', { skip: TEST_STORE !== 'postgres' && 'PostgreSQL only' }, async () => {

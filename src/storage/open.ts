@@ -8,7 +8,10 @@ import type { Storage } from './storage.ts';
  * only for a bucket: the AWS SDK costs a one-machine gateway some 15 MB and its start-up time.
  */
 export async function openStorage(s3: S3Settings | null, dataDir: string): Promise<Storage> {
-  if (!s3) return new LocalStorage(path.join(dataDir, 'files'));
+  if (!s3) return new LocalStorage(filesFolder(dataDir));
   const { S3Storage } = await import('./s3.ts');
   return new S3Storage(s3);
 }
+
+/** Where the files are kept without a bucket. */
+export const filesFolder = (dataDir: string): string => path.join(dataDir, 'files');
