@@ -11,6 +11,7 @@ import { benchOptions } from '../bench/options.ts';
 import type { Fault, FakeUpstream, Route } from '../test/fakes/server.ts';
 import { startFakeVidu } from '../test/fakes/vidu.ts';
 import { startFakeXai } from '../test/fakes/xai.ts';
+import { sleep } from '../test/support/wait.ts';
 
 /**
  * npm run soak:billing — the books under every failure we can cause, then `vidgate ledger check`.
@@ -53,7 +54,6 @@ const CREATES_IN_FLIGHT = 12;
 const FINISH_TIMEOUT_MS = 6 * 60_000;
 const HOUR_MS = 3600_000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const between = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
 const run = promisify(execFile);
