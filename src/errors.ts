@@ -17,11 +17,12 @@ export class InvalidInput extends Error {
   }
 }
 
-/** The thing asked for does not exist, or not for this caller. */
+/** The thing asked for does not exist, or not for this caller; `param` names the field that asked for it, if one did. */
 export class NotFound extends Error {
   constructor(
     message: string,
     readonly code = 'not_found',
+    readonly param: string | null = null,
   ) {
     super(message);
     this.name = 'NotFound';
@@ -30,13 +31,14 @@ export class NotFound extends Error {
 
 /**
  * The thing exists but its state forbids the step (a video not ready, a key reused).
- * `retryable: false` when asking again cannot help.
+ * `retryable: false` when asking again cannot help; `param` names the field that asked for it, if one did.
  */
 export class Conflict extends Error {
   constructor(
     message: string,
     readonly code: string,
     readonly retryable = true,
+    readonly param: string | null = null,
   ) {
     super(message);
     this.name = 'Conflict';

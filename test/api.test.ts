@@ -16,7 +16,7 @@ let alice: Client;
 let bob: Client;
 
 before(async () => {
-  gateway = await startGateway({ ROLE: 'api', MAX_BODY_MB: '1' });
+  gateway = await startGateway({ ROLE: 'api', MAX_BODY_MB: '2', MAX_INPUT_MB: '1' });
   alice = await newClient(gateway, 'alice');
   bob = await newClient(gateway, 'bob');
 });
@@ -365,7 +365,7 @@ describe('the error envelope on every kind of bad request', () => {
     ['a multipart form without a boundary', () => alice.request('POST', '/v1/videos', 'abc', { 'content-type': 'multipart/form-data' }), 400],
     ['a prototype-polluting form field', () => alice.request('POST', '/v1/videos', '--XYZ\r\nContent-Disposition: form-data; name="__proto__[x]"\r\n\r\nx\r\n--XYZ--\r\n', { 'content-type': 'multipart/form-data; boundary=XYZ' }), 400],
     ['JSON null', () => alice.request('POST', '/v1/videos', 'null'), 400],
-    ['a body over the limit', () => alice.request('POST', '/v1/videos', JSON.stringify({ ...textTask, prompt: 'x'.repeat(2 * 1024 * 1024) })), 413],
+    ['a body over the limit', () => alice.request('POST', '/v1/videos', JSON.stringify({ ...textTask, prompt: 'x'.repeat(3 * 1024 * 1024) })), 413],
   ];
   for (const [name, send, status] of cases) {
     test(`${name} → ${status}`, async () => {
@@ -375,6 +375,15 @@ describe('the error envelope on every kind of bad request', () => {
       assertEnvelope(body);
     });
   }
+  test('an input refused as it is stored names its field, as every other refusal of an input does', async () => {
+    // MAX_INPUT_MB is 1 here: a data URI of 1.2 MB fits the 2 MB body, not the input limit.
+    const big = `data:image/png;base64,${Buffer.alloc(1_200_000, 7).toString('base64')}`;
+    const tooLarge = await alice.json('POST', '/v1/videos', { ...textTask, duration: 1, images: [`data:image/png;base64,${Buffer.alloc(64, 7).toString('base64')}`, big] });
+    assert.deepEqual([tooLarge.status, tooLarge.body.error?.code, tooLarge.body.error?.param], [400, 'input_too_large', 'images[1]'], JSON.stringify(tooLarge.body));
+    assert.match(tooLarge.body.error.message, /images\[1\] is larger than the input limit \(1 MB\)/);
+    const unknown = await alice.json('POST', '/v1/videos/edits', { prompt: 'night', video: { id: 'video_0000000000000aaaaaaaaaaaaaaaaaaa' } });
+    assert.deepEqual([unknown.status, unknown.body.error?.code, unknown.body.error?.param], [404, 'video_not_found', 'video'], JSON.stringify(unknown.body));
+  });
   test('405 says which methods the path answers', async () => {
     const response = await alice.request('POST', '/v1/models');
     assert.equal(response.status, 405);

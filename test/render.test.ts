@@ -297,6 +297,14 @@ describe('inputs measured when the task is made', () => {
     assert.deepEqual([xai.status, xai.body.error?.code, xai.body.error?.param], [400, 'invalid_media', 'image'], JSON.stringify(xai.body));
   });
 
+  test('a reference video that is none is a 400 naming it at create, as every other stored input is, not a task that fails later', async () => {
+    const clip = `data:video/mp4;base64,${readFileSync(mp4File(1, 320, 240)).toString('base64')}`;
+    const noise = `data:video/mp4;base64,${randomBytes(4000).toString('base64')}`;
+    const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'two references', duration: 1, videos: [clip, noise] });
+    assert.deepEqual([status, body.error?.code, body.error?.param], [400, 'invalid_media', 'videos[1]'], JSON.stringify(body));
+    assert.match(body.error.message, /could not be read as a video/);
+  });
+
   test('an upload that is not a picture is a 400 naming it', async () => {
     const { status, body } = await upload(Buffer.from('this is not a png at all'), 'image/png');
     assert.equal(status, 400, JSON.stringify(body));

@@ -1,7 +1,7 @@
 import { InvalidInput } from '../errors.ts';
 import type { BodyReader } from './body-reader.ts';
 import type { CapabilityRule, Range } from './models.ts';
-import type { Capability, VideoJob } from './types.ts';
+import type { Capability, MediaRef, VideoJob } from './types.ts';
 
 export type Inputs = Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos' | 'inputParams'>;
 
@@ -63,6 +63,34 @@ export function inputParam(job: Pick<VideoJob, 'inputParams'>, input: { images: 
   if (input === 'video') return job.inputParams?.video ?? 'video';
   if ('videos' in input) return job.inputParams?.videos?.[input.videos] ?? `videos[${input.videos}]`;
   return job.inputParams?.images[input.images] ?? `images[${input.images}]`;
+}
+
+/** One of a job's inputs, with what it must be and what a refusal about it names. */
+export interface JobInput {
+  ref: MediaRef;
+  kind: 'image' | 'video';
+  /** `video` is the source of an edit or extension, whose length the capability bounds. */
+  slot: 'images' | 'lastImage' | 'video' | 'videos';
+  param: string;
+}
+
+/**
+ * Every input of a job, in one order (images, last image, video, reference videos): each
+ * place that fetches, measures or judges inputs walks this list, so that none is forgotten.
+ */
+export function jobInputs(job: Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos' | 'inputParams'>): JobInput[] {
+  return [
+    ...job.images.map((ref, index): JobInput => ({ ref, kind: 'image', slot: 'images', param: inputParam(job, { images: index }) })),
+    ...(job.lastImage ? [{ ref: job.lastImage, kind: 'image', slot: 'lastImage', param: inputParam(job, 'lastImage') } satisfies JobInput] : []),
+    ...(job.video ? [{ ref: job.video, kind: 'video', slot: 'video', param: inputParam(job, 'video') } satisfies JobInput] : []),
+    ...job.videos.map((ref, index): JobInput => ({ ref, kind: 'video', slot: 'videos', param: inputParam(job, { videos: index }) })),
+  ];
+}
+
+/** Values made one per input of `jobInputs(job)` (a stored copy, a local file), put back in the job's places. */
+export function bySlot<T>(inputs: JobInput[], values: T[]): { images: T[]; lastImage: T | null; video: T | null; videos: T[] } {
+  const of = (slot: JobInput['slot']) => values.filter((_, index) => inputs[index]!.slot === slot);
+  return { images: of('images'), lastImage: of('lastImage')[0] ?? null, video: of('video')[0] ?? null, videos: of('videos') };
 }
 
 /** Whether the job has any input at all (most creates are a prompt alone: nothing to store or measure). */

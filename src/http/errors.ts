@@ -55,7 +55,7 @@ export const conflict = (message: string, code: string) => new ApiError(409, mes
 export function fromDomain(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   if (error instanceof InvalidInput) return new ApiError(400, error.message, 'invalid_request_error', error.code, error.param);
-  if (error instanceof NotFound) return new ApiError(404, error.message, 'not_found_error', error.code);
+  if (error instanceof NotFound) return new ApiError(404, error.message, 'not_found_error', error.code, error.param);
   if (error instanceof InsufficientBalance) return new ApiError(402, error.message, 'insufficient_quota', 'insufficient_quota');
   if (error instanceof LimitReached) {
     const answer = new ApiError(429, error.message, 'rate_limit_error', error.code);
@@ -68,7 +68,7 @@ export function fromDomain(error: unknown): ApiError | null {
     return answer;
   }
   if (error instanceof Conflict) {
-    const answer = new ApiError(409, error.message, 'conflict_error', error.code);
+    const answer = new ApiError(409, error.message, 'conflict_error', error.code, error.param);
     if (!error.retryable) answer.shouldRetry = false;
     return answer;
   }

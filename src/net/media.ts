@@ -1,6 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { hasInputs } from '../catalog/inputs.ts';
+import { bySlot, hasInputs, jobInputs } from '../catalog/inputs.ts';
+import { every } from '../every.ts';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { InvalidInput } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -35,39 +36,37 @@ export class MediaResolver {
   /**
    * The job with every input the task must keep replaced by its own stored copy: inline
    * data, uploads, another task's inputs (a remix) and the caller's own finished videos
-   * (`ownVideo` checks the id and answers its storage key). URLs stay URLs.
+   * (`ownVideo` checks the id and answers its storage key, or refuses naming `param`). URLs stay URLs.
    */
-  async materialize(taskId: string, job: VideoJob, ownVideo: (id: string) => Promise<string>): Promise<VideoJob> {
+  async materialize(taskId: string, job: VideoJob, ownVideo: (id: string, param: string) => Promise<string>): Promise<VideoJob> {
     if (!hasInputs(job)) return job;
-    let index = 0;
-    const store = async (ref: MediaRef): Promise<MediaRef> => {
-      const mime = ref.kind === 'url' ? '' : ref.kind === 'video' ? 'video/mp4' : ref.mime;
-      const key = `inputs/${taskId}/${index++}.${EXTENSIONS[mime] ?? 'bin'}`;
-      if (ref.kind === 'video' || ref.kind === 'stored') {
-        await this.storage.copy(ref.kind === 'video' ? await ownVideo(ref.id) : ref.key, key);
-        return { kind: 'stored', key, mime };
+    const inputs = jobInputs(job);
+    const stored = await every(inputs.map(({ ref, param }, index) => this.#keep(ref, `inputs/${taskId}/${index}`, param, ownVideo)));
+    return { ...job, ...bySlot(inputs, stored) };
+  }
+
+  /** One input, stored under `key` (plus its extension) where the task must keep it. */
+  async #keep(ref: MediaRef, key: string, param: string, ownVideo: (id: string, param: string) => Promise<string>): Promise<MediaRef> {
+    const mime = ref.kind === 'url' ? '' : ref.kind === 'video' ? 'video/mp4' : ref.mime;
+    const keyed = `${key}.${EXTENSIONS[mime] ?? 'bin'}`;
+    if (ref.kind === 'video' || ref.kind === 'stored') {
+      await this.storage.copy(ref.kind === 'video' ? await ownVideo(ref.id, param) : ref.key, keyed);
+      return { kind: 'stored', key: keyed, mime };
+    }
+    if (ref.kind === 'data') {
+      const data = Buffer.from(ref.base64, 'base64');
+      if (data.length === 0) throw new InvalidInput(`${param} holds no data`, param, 'invalid_media');
+      if (data.length > this.guard.maxBytes) {
+        throw new InvalidInput(`${param} is larger than the input limit (${this.guard.maxBytes / 1024 / 1024} MB)`, param, 'input_too_large');
       }
-      if (ref.kind === 'data') {
-        const data = Buffer.from(ref.base64, 'base64');
-        if (data.length === 0) throw new InvalidInput('A data URI holds no data', null, 'invalid_media');
-        if (data.length > this.guard.maxBytes) throw new InvalidInput('A data URI is larger than the input limit', null, 'input_too_large');
-        await this.storage.putBuffer(key, data);
-        return { kind: 'stored', key, mime: ref.mime };
-      }
-      if (ref.kind === 'upload') {
-        await this.storage.putFile(key, ref.path);
-        return { kind: 'stored', key, mime: ref.mime };
-      }
-      return ref;
-    };
-    const storeAll = (refs: MediaRef[]) => Promise.all(refs.map(store));
-    return {
-      ...job,
-      images: await storeAll(job.images),
-      lastImage: job.lastImage ? await store(job.lastImage) : null,
-      video: job.video ? await store(job.video) : null,
-      videos: await storeAll(job.videos),
-    };
+      await this.storage.putBuffer(keyed, data);
+      return { kind: 'stored', key: keyed, mime: ref.mime };
+    }
+    if (ref.kind === 'upload') {
+      await this.storage.putFile(keyed, ref.path);
+      return { kind: 'stored', key: keyed, mime: ref.mime };
+    }
+    return ref;
   }
 
   /** A local file holding the input; the caller removes `directory` when done. */

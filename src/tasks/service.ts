@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import type { PriceTable } from '../billing/prices.ts';
 import { type Quote, quote } from '../billing/quote.ts';
 import { fieldFor } from '../catalog/fields.ts';
-import { hasInputs, inputParam } from '../catalog/inputs.ts';
+import { bySlot, hasInputs, jobInputs } from '../catalog/inputs.ts';
+import { every } from '../every.ts';
 import { findModel } from '../catalog/models.ts';
-import { type MediaRef, UploadedFile, type VideoJob } from '../catalog/types.ts';
+import { UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound, Unavailable } from '../errors.ts';
 import { inputProblem } from '../media/limits.ts';
@@ -179,11 +180,12 @@ export class TaskService {
     return { ...body, model };
   }
 
-  /** The storage key of one of the caller's own finished videos, for `video: {id}`. */
-  private async ownVideo(keyId: string, id: string): Promise<string> {
-    const task = await this.get(keyId, id);
-    if (task.status !== 'completed') throw new Conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready');
-    if (!task.video_key) throw new NotFound(`Video ${id} has expired; its file is gone`, 'video_expired');
+  /** The storage key of one of the caller's own finished videos, given as `param: {id}`. */
+  private async ownVideo(keyId: string, id: string, param: string): Promise<string> {
+    const task = await this.find(keyId, id);
+    if (!task) throw new NotFound(`No video with id '${id}'`, 'video_not_found', param);
+    if (task.status !== 'completed') throw new Conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready', true, param);
+    if (!task.video_key) throw new NotFound(`Video ${id} has expired; its file is gone`, 'video_expired', param);
     return task.video_key;
   }
 
@@ -196,26 +198,20 @@ export class TaskService {
     if (!hasInputs(job)) return job;
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
-    const check = async (ref: MediaRef, kind: 'image' | 'video', param: string) => {
-      const info = await media.probeStored(ref, param);
-      const problem = info && inputProblem(kind, info, param, kind === 'video' ? range : undefined);
+    const inputs = jobInputs(job);
+    const infos = await every(inputs.map(({ ref, param }) => media.probeStored(ref, param)));
+    for (const [index, { kind, slot, param }] of inputs.entries()) {
+      const problem = infos[index] && inputProblem(kind, infos[index], param, slot === 'video' ? range : undefined);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
-      return info;
-    };
-    await Promise.all(job.images.map((ref, index) => check(ref, 'image', inputParam(job, { images: index }))));
-    if (job.lastImage) await check(job.lastImage, 'image', inputParam(job, 'lastImage'));
-    const video = job.video ? await check(job.video, 'video', inputParam(job, 'video')) : null;
+    }
+    const video = bySlot(inputs, infos).video;
     if (!video || !range || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }
 
   /** An input URL that can only lead to a private address is a 400 naming it, at create and at quote alike. */
   private refusePrivateUrls(job: VideoJob): void {
-    const { media } = this.options;
-    job.images.forEach((ref, index) => media.refusePrivate(ref, inputParam(job, { images: index })));
-    if (job.lastImage) media.refusePrivate(job.lastImage, inputParam(job, 'lastImage'));
-    if (job.video) media.refusePrivate(job.video, inputParam(job, 'video'));
-    job.videos.forEach((ref, index) => media.refusePrivate(ref, inputParam(job, { videos: index })));
+    for (const { ref, param } of jobInputs(job)) this.options.media.refusePrivate(ref, param);
   }
 
   private replay({ claim, task }: IdempotentTask, hash: string): TaskRow {
@@ -240,7 +236,7 @@ export class TaskService {
     try {
       // Before any input is stored: a URL that can only reach a private address is refused as it is.
       this.refusePrivateUrls(validated);
-      const checked = await this.checkInputs(await media.materialize(id, validated, (source) => this.ownVideo(keyId, source)));
+      const checked = await this.checkInputs(await media.materialize(id, validated, (source, param) => this.ownVideo(keyId, source, param)));
       // A test key's task is refused and warned as a live one would be, then made by the preview renderer.
       const routed = await this.routed(checked, body);
       job = routed.job;

@@ -4,9 +4,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { frameSize } from '../../catalog/frame.ts';
-import { inputParam } from '../../catalog/inputs.ts';
+import { bySlot, type JobInput, jobInputs } from '../../catalog/inputs.ts';
 import { findModel } from '../../catalog/models.ts';
-import type { MediaRef, VideoJob } from '../../catalog/types.ts';
+import type { VideoJob } from '../../catalog/types.ts';
+import { every } from '../../every.ts';
 import { probeMedia, type MediaInfo } from '../../media/ffmpeg.ts';
 import { inputProblem } from '../../media/limits.ts';
 import type { MediaResolver } from '../../net/media.ts';
@@ -144,28 +145,23 @@ export class LocalProvider implements VideoProvider {
     await mkdir(this.workDirectory, { recursive: true });
     const scratch = await mkdtemp(path.join(this.workDirectory, `${taskId}-`));
     try {
-      const fetch = (ref: MediaRef, name: string) => this.media.toLocalFile(ref, scratch, name, signal);
-      const images = await Promise.all(job.images.map((ref, index) => fetch(ref, `image-${index}`)));
-      const lastImage = job.lastImage ? await fetch(job.lastImage, 'last-image') : null;
-      const video = job.video ? await fetch(job.video, 'video') : null;
-      const referenceVideos = await Promise.all(job.videos.map((ref, index) => fetch(ref, `reference-video-${index}`)));
-      // Every input is probed and checked first: a file ffmpeg cannot decode, or one too big
-      // to render, fails here, clearly and cheaply, not mid-render.
-      const imageInfos = await Promise.all(images.map((file, index) => probe(file, 'image', inputParam(job, { images: index }))));
-      const lastImageInfo = lastImage ? await probe(lastImage, 'image', inputParam(job, 'lastImage')) : null;
-      const videoInfo = video ? await probe(video, 'video', inputParam(job, 'video')) : null;
-      const referenceInfos = await Promise.all(referenceVideos.map((file, index) => probe(file, 'video', inputParam(job, { videos: index }))));
-      checkInputs(job, imageInfos, lastImageInfo, videoInfo, referenceInfos);
-      const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (imageInfos[0] ?? null) : null;
+      // Every input is fetched, probed and checked first: a file ffmpeg cannot decode, or one
+      // too big to render, fails here, clearly and cheaply, not mid-render.
+      const inputs = jobInputs(job);
+      const files = await every(inputs.map(({ ref }, index) => this.media.toLocalFile(ref, scratch, `input-${index}`, signal)));
+      const infos = await every(inputs.map(({ kind, param }, index) => probe(files[index]!, kind, param)));
+      checkInputs(job, inputs, infos);
+      const { images, lastImage, video, videos } = bySlot(inputs, files.map((file, index) => ({ file, info: infos[index]! })));
+      const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (images[0]?.info ?? null) : null;
       const spec: RenderSpec = {
         capability: job.capability,
         prompt: job.prompt,
-        ...outputShape(job, videoInfo, firstImageInfo),
-        images,
-        referenceVideos,
-        lastImage,
-        video,
-        inputVideoSeconds: videoInfo?.duration ?? null,
+        ...outputShape(job, video?.info ?? null, firstImageInfo),
+        images: images.map(({ file }) => file),
+        referenceVideos: videos.map(({ file }) => file),
+        lastImage: lastImage?.file ?? null,
+        video: video?.file ?? null,
+        inputVideoSeconds: video?.info.duration ?? null,
         audio: job.options.audio === true,
         // Beside the scratch, not in it: the video outlives this call until the runner moves it.
         outputPath: `${scratch}.mp4`,
@@ -182,16 +178,12 @@ export class LocalProvider implements VideoProvider {
  * The same limits the task service applies to uploads at create time, applied again to what
  * was actually fetched: a URL input is only seen now.
  */
-function checkInputs(job: VideoJob, images: MediaInfo[], lastImage: MediaInfo | null, video: MediaInfo | null, referenceVideos: MediaInfo[]): void {
+function checkInputs(job: VideoJob, inputs: JobInput[], infos: MediaInfo[]): void {
   const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
-  const problems = [
-    ...images.map((info, index) => inputProblem('image', info, inputParam(job, { images: index }))),
-    lastImage && inputProblem('image', lastImage, inputParam(job, 'lastImage')),
-    video && inputProblem('video', video, inputParam(job, 'video'), range),
-    ...referenceVideos.map((info, index) => inputProblem('video', info, inputParam(job, { videos: index }))),
-  ];
-  const problem = problems.find((found) => found);
-  if (problem) throw new ProviderFailure(problem.code, problem.message);
+  for (const [index, { kind, slot, param }] of inputs.entries()) {
+    const problem = inputProblem(kind, infos[index]!, param, slot === 'video' ? range : undefined);
+    if (problem) throw new ProviderFailure(problem.code, problem.message);
+  }
 }
 
 /** Frame size and total length of the output, from the request and the probed inputs. */
