@@ -1,8 +1,10 @@
 import { buffer } from 'node:stream/consumers';
 import type { UrlSigner } from '../auth/signed-url.ts';
+import { bySlot, type JobInput, jobInputs } from '../catalog/inputs.ts';
 import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import type { Slot } from '../catalog/dialects.ts';
 import { InvalidInput } from '../errors.ts';
+import { every } from '../every.ts';
 import type { InlineLimits, Unsupported, UpstreamJob } from '../providers/upstream.ts';
 import type { Storage } from '../storage/storage.ts';
 import { taskIdTime } from './task-id.ts';
@@ -32,26 +34,16 @@ export class UpstreamInputs implements InputLinks {
   ) {}
 
   async link(taskId: string, job: VideoJob, inline: InlineLimits): Promise<UpstreamJob['inputs']> {
-    const one = async (ref: MediaRef, slot: Slot) => this.hand(taskId, await this.way(ref, slot, inline));
-    return {
-      images: await Promise.all(job.images.map((ref) => one(ref, imagesSlot(job)))),
-      lastImage: job.lastImage ? await one(job.lastImage, 'lastImage') : null,
-      video: job.video ? await one(job.video, 'video') : null,
-      videos: await Promise.all(job.videos.map((ref) => one(ref, 'videos'))),
-    };
+    const inputs = jobInputs(job);
+    return bySlot(inputs, await every(inputs.map(async (input) => this.hand(taskId, await this.way(input.ref, dialectSlot(job, input), inline)))));
   }
 
   /** Why the job's inputs cannot reach an upstream with these limits, or null when they can. */
   async problem(job: VideoJob, inline: InlineLimits): Promise<Unsupported | null> {
-    const inputs: [MediaRef, Slot][] = [
-      ...job.images.map((ref): [MediaRef, Slot] => [ref, imagesSlot(job)]),
-      ...(job.lastImage ? [[job.lastImage, 'lastImage'] as [MediaRef, Slot]] : []),
-      ...(job.video ? [[job.video, 'video'] as [MediaRef, Slot]] : []),
-      ...job.videos.map((ref): [MediaRef, Slot] => [ref, 'videos']),
-    ];
-    for (const [ref, slot] of inputs) {
+    for (const input of jobInputs(job)) {
+      const slot = dialectSlot(job, input);
       try {
-        await this.way(ref, slot, inline);
+        await this.way(input.ref, slot, inline);
       } catch (error) {
         if (error instanceof UnreachableInput) return { slot, message: error.message };
         throw error;
@@ -99,8 +91,8 @@ export class UpstreamInputs implements InputLinks {
 
 type Way = { kind: 'url'; url: string } | { kind: 'inline'; key: string; mime: string } | { kind: 'signed'; key: string };
 
-/** `images` holds one first frame, or a reference set. */
-const imagesSlot = (job: VideoJob): Slot => (job.capability === 'reference_to_video' ? 'images' : 'image');
+/** The slot an input is named by: `images` holds one first frame, or a reference set. */
+const dialectSlot = (job: VideoJob, { slot }: JobInput): Slot => (slot === 'images' && job.capability !== 'reference_to_video' ? 'image' : slot);
 
 /** An input no upstream of this model can be handed; InvalidInput, so a submit turns it into a clear task failure. */
 class UnreachableInput extends InvalidInput {
