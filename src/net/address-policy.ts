@@ -16,6 +16,9 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import ipaddr from 'ipaddr.js';
 import { FetchError } from './fetch-error.ts';
 
+/** What every refusal of a non-public address says, after what it refuses: "X points to …", "X resolves to …". */
+export const NOT_PUBLIC = 'a private or reserved network address, which is not allowed';
+
 /**
  * True only for globally routable unicast addresses (ipaddr.js range 'unicast'
  * after `ipaddr.process`, which unwraps IPv4-mapped IPv6). Everything else —
@@ -67,7 +70,7 @@ export function createGuardedLookup(resolve: Resolver = systemResolver): LookupF
       if (!addresses.every((a) => isPublicAddress(a.address))) {
         // Deliberately not naming the address: it would leak internal DNS data.
         callback(
-          new FetchError('url_not_allowed', `The host "${hostname}" resolves to a private or reserved network address, which is not allowed.`),
+          new FetchError('url_not_allowed', `The host "${hostname}" resolves to ${NOT_PUBLIC}.`),
           '',
           0,
         );

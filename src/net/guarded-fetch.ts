@@ -25,7 +25,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { checkTarget, guardedLookup } from './address-policy.ts';
+import { checkTarget, guardedLookup, NOT_PUBLIC } from './address-policy.ts';
 import { FetchError } from './fetch-error.ts';
 
 // Callers know the fetcher's failures by this one name.
@@ -213,7 +213,7 @@ async function openResponse(
     session.current = url;
     const verdict = checkTarget(url, options.allowedPrivateHosts);
     if (verdict === 'refused') {
-      throw new FetchError('url_not_allowed', `${describeUrl(url)} points to a private or reserved network address, which is not allowed.`);
+      throw new FetchError('url_not_allowed', `${describeUrl(url)} points to ${NOT_PUBLIC}.`);
     }
     const response = await session.send(url, verdict === 'exempt', headers);
     const status = response.statusCode ?? 0;
@@ -300,7 +300,7 @@ export async function guardedPost(
     session.current = target;
     const verdict = checkTarget(target, options.allowedPrivateHosts);
     if (verdict === 'refused') {
-      throw new FetchError('url_not_allowed', `${describeUrl(target)} points to a private or reserved network address, which is not allowed.`);
+      throw new FetchError('url_not_allowed', `${describeUrl(target)} points to ${NOT_PUBLIC}.`);
     }
     const response = await session.send(target, verdict === 'exempt', { 'user-agent': 'vidgate', ...options.headers }, body);
     // The status is the answer; the body is never read (the session's close drops it).

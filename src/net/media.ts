@@ -6,7 +6,7 @@ import type { MediaRef, VideoJob } from '../catalog/types.ts';
 import { InvalidInput } from '../errors.ts';
 import type { Storage } from '../storage/storage.ts';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
-import { checkTarget } from './address-policy.ts';
+import { checkTarget, NOT_PUBLIC } from './address-policy.ts';
 import { downloadToFile, type GuardOptions } from './guarded-fetch.ts';
 
 const EXTENSIONS: Record<string, string> = {
@@ -93,7 +93,7 @@ export class MediaResolver {
    */
   refusePrivate(ref: MediaRef, param: string): void {
     if (ref.kind === 'url' && checkTarget(new URL(ref.url), this.guard.allowedPrivateHosts) === 'refused') {
-      throw new InvalidInput(`${param} points to a private or reserved network address, which is not allowed`, param, 'input_url_not_allowed');
+      throw new InvalidInput(`${param} points to ${NOT_PUBLIC}`, param, 'input_url_not_allowed');
     }
   }
 

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { InvalidInput } from '../errors.ts';
-import { checkTarget, isPublicAddress } from '../net/address-policy.ts';
+import { checkTarget, isPublicAddress, NOT_PUBLIC } from '../net/address-policy.ts';
 
 const MAX_URL_LENGTH = 2048;
 
@@ -34,4 +34,4 @@ export async function checkWebhookUrl(value: unknown, param: string, allowedPriv
   return url.href;
 }
 
-const notAllowed = (param: string) => new InvalidInput(`${param} points to a private or reserved network address, which is not allowed`, param, 'url_not_allowed');
+const notAllowed = (param: string) => new InvalidInput(`${param} points to ${NOT_PUBLIC}`, param, 'url_not_allowed');
