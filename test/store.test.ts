@@ -496,6 +496,24 @@ describe('keys', () => {
   });
 });
 
+describe('the gauges GET /metrics reads', () => {
+  test('bytes kept count only videos still kept; money held, only unfinished tasks; captured, every charge', async () => {
+    const store = await freshStore();
+    await store.insertKey({ ...KEY, balance: 10_000 });
+    await store.insertTask(taskRow('video_kept', { status: 'completed', video_key: 'videos/video_kept/video.mp4', video_size: 1000 }));
+    await store.insertTask(taskRow('video_expired', { status: 'completed', video_key: null, video_size: 2000 }));
+    await store.insertTask(taskRow('video_held', { status: 'queued', price: 300, hold: 300 }));
+    await store.insertTask(taskRow('video_running', { status: 'in_progress', price: 200, hold: 200 }));
+    await store.insertTask(taskRow('video_done', { status: 'in_progress', price: 500, hold: 500 }));
+    await store.settle('video_done', { kind: 'cancelled', keyId: KEY.id, now: NOW + 1 });
+    await store.insertTask(taskRow('video_paid', { status: 'in_progress', price: 400, hold: 400, lease_owner: 'w1', lease_expires_at: NOW + 60_000 }));
+    const made = { owner: 'w1', now: NOW + 2, expiresAt: NOW + 86_400_000, seconds: '3', size: '480p', usage: null, upstreamCost: null };
+    await store.settle('video_paid', { kind: 'completed', ...made, videoKey: 'videos/video_paid/video.mp4', videoSize: 3000, cost: 250 });
+    const gauges = await store.gauges(NOW + 3);
+    assert.deepEqual({ kept: gauges.storageBytes, held: gauges.moneyHeld, captured: gauges.moneyCaptured }, { kept: 4000, held: 500, captured: 250 });
+  });
+});
+
 describe('task creates arriving together are written together', () => {
   test('30 creates at once on a key with room for 20 (balance): 20 are saved with their holds, 10 refused, none lost or doubled', async () => {
     const store = await freshStore();

@@ -550,14 +550,21 @@ export function buildQueries(db: Kysely<Database>) {
         .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_expires_at', '<', p.now)]))
         .groupBy('lane'),
     ),
-    /** Bytes kept, and money held by unfinished tasks. */
+    /**
+     * Bytes kept, and money held by unfinished tasks: two filtered sums, each read from a
+     * partial index (tasks_kept_bytes, tasks_active_by_key), so that a scrape costs what is
+     * kept and unfinished, not the whole history (one pass over every task took 0.2 s at a
+     * million tasks, at every scrape of every process).
+     */
     keptAndHeld: prepare((_: Record<string, never>) =>
-      db
-        .selectFrom('tasks')
-        .select((eb) => [
-          eb.fn.sum<number | null>(eb.case().when('video_key', 'is not', null).then(eb.ref('video_size')).else(sql.lit(0)).end()).as('bytes'),
-          eb.fn.sum<number | null>(eb.case().when('status', 'in', ACTIVE.map((status) => sql.lit(status))).then(eb.ref('hold')).else(sql.lit(0)).end()).as('held'),
-        ]),
+      db.selectNoFrom((eb) => [
+        eb.selectFrom('tasks').select((sub) => sub.fn.sum<number | null>('video_size').as('bytes')).where('video_key', 'is not', null).as('bytes'),
+        eb
+          .selectFrom('tasks')
+          .select((sub) => sub.fn.sum<number | null>('hold').as('held'))
+          .where('status', 'in', ACTIVE.map((status) => sql.lit(status)))
+          .as('held'),
+      ]),
     ),
     captured: prepare((_: Record<string, never>) => db.selectFrom('charges').select((eb) => eb.fn.sum<number | null>('cost').as('captured'))),
     expiredVideos: prepare((p: { now: number; limit: number }) =>
