@@ -311,5 +311,20 @@ describe('inputs measured when the task is made', () => {
     assert.equal(body.error.code, 'invalid_media');
     assert.equal(body.error.param, 'input_reference', 'the field the request sent');
   });
+
+  test('an image input must be a still picture: random bytes sent as octet-stream, a video, a GIF are each a 400 naming it (a trial: random bytes made a 480×3750 video, the others failed at render)', async () => {
+    const gif = execFileSync(ffmpegPath, ['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=s=64x48:d=1', '-f', 'gif', '-']);
+    const cases: [string, Promise<{ status: number; body: { error?: { code?: string; param?: string } } }>][] = [
+      ['random bytes as octet-stream', upload(randomBytes(200_000), 'application/octet-stream')],
+      ['a video labelled as a picture', upload(readFileSync(mp4File(1, 320, 240)), 'image/png')],
+      ['a GIF', upload(gif, 'image/gif')],
+      ['a video as an image data URI', client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'x', duration: 1, images: [pngDataUri(64, 64), `data:image/png;base64,${readFileSync(mp4File(1, 320, 240)).toString('base64')}`] })],
+    ];
+    for (const [name, sent] of cases) {
+      const { status, body } = await sent;
+      assert.deepEqual([status, body.error?.code], [400, 'invalid_media'], `${name}: ${JSON.stringify(body)}`);
+    }
+    assert.equal((await cases[3]![1]).body.error?.param, 'images[1]');
+  });
 });
 

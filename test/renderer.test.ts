@@ -301,12 +301,17 @@ describe('the render process', () => {
 });
 
 describe('input limits', () => {
-  const picture = (width: number, height: number, duration = 0) => ({ width, height, duration });
+  const picture = (width: number, height: number, duration = 0) => ({ width, height, duration, still: duration === 0 });
 
   test('pictures up to the limit pass: a 48 MP phone photo, an 8K video frame', () => {
     assert.equal(inputProblem('image', picture(8064, 6048), 'images[0]'), null);
     assert.equal(inputProblem('video', picture(7680, 4320, 5), 'video'), null);
     assert.ok(MAX_INPUT_PIXELS >= 8064 * 6048);
+  });
+
+  test('an image input that is no still picture (a video, a GIF, bytes read as another format) is refused, naming it', () => {
+    const problem = inputProblem('image', { width: 480, height: 3750, duration: 0, still: false }, 'images[0]');
+    assert.deepEqual([problem?.code, problem?.message], ['invalid_media', 'images[0] could not be read as a still picture; send a PNG, JPEG or WebP image']);
   });
 
   test('a picture over the limit is refused, naming the input and the limit', () => {

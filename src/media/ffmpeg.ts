@@ -20,6 +20,11 @@ export interface MediaInfo {
   height: number;
   /** Seconds; 0 for a still image. */
   duration: number;
+  /**
+   * A single picture (PNG, JPEG, WebP and the like): what an image input must be. A video,
+   * a GIF, or bytes ffprobe reads as some other format (random bytes pass as `bintext`) are not.
+   */
+  still: boolean;
   videoCodec: string | null;
   pixelFormat: string | null;
   hasAudio: boolean;
@@ -74,6 +79,7 @@ export async function probeMedia(path: string): Promise<MediaInfo> {
     width: quarterTurn ? video.height : video.width,
     height: quarterTurn ? video.width : video.height,
     duration: Number.isFinite(duration) && duration > 0 ? duration : 0,
+    still,
     videoCodec: video.codec_name ?? null,
     pixelFormat: video.pix_fmt ?? null,
     hasAudio: info.streams?.some((stream) => stream.codec_type === 'audio') ?? false,

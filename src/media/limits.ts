@@ -24,12 +24,15 @@ export interface InputProblem {
  */
 export function inputProblem(
   kind: 'image' | 'video',
-  info: Pick<MediaInfo, 'width' | 'height' | 'duration'>,
+  info: Pick<MediaInfo, 'width' | 'height' | 'duration' | 'still'>,
   param: string,
   videoRange?: { min: number; max: number },
 ): InputProblem | null {
   // ffprobe opens some files that are no video (random bytes named .mp4) and gives them no length.
   if (kind === 'video' && !(info.duration > 0)) return { code: 'invalid_media', message: `${param} could not be read as a video` };
+  // The renderer reads an image as one picture: a video or a GIF there fails mid-render, and
+  // bytes ffprobe takes for another format (random bytes as `bintext`) make a nonsense frame.
+  if (kind === 'image' && !info.still) return { code: 'invalid_media', message: `${param} could not be read as a still picture; send a PNG, JPEG or WebP image` };
   const pixels = info.width * info.height;
   if (pixels > MAX_INPUT_PIXELS) {
     const what = kind === 'image' ? 'image' : 'video frame';

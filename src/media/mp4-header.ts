@@ -72,6 +72,7 @@ function describe(movie: Movie, fileSize: number, parser: ReturnType<typeof crea
     width,
     height,
     duration,
+    still: false,
     videoCodec: codecName(video.codec),
     pixelFormat: null,
     hasAudio: movie.audioTracks.length > 0,
