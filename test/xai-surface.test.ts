@@ -149,6 +149,9 @@ test('the status route answers in xAI shapes: 202 while pending, done with a sig
   const openaiExtended = await client.json('POST', '/v1/videos/extensions', { model: 'grok-imagine', prompt: 'x', seconds: '2', video: { url: done.video.url } });
   assert.equal(openaiExtended.status, 200, JSON.stringify(openaiExtended.body));
   assert.equal((await client.waitFor(openaiExtended.body.id)).status, 'completed', 'read as our own video, not fetched from 127.0.0.1');
+  // A key beside our link is refused by name, as beside any URL; it was dropped when the link was read as our video (a trial).
+  const beside = await client.json('POST', '/v1/videos/extensions', { model: 'grok-imagine', prompt: 'x', seconds: '2', video: { url: done.video.url, detail: 'high' } });
+  assert.deepEqual([beside.status, beside.body.error?.param], [400, 'video.detail'], JSON.stringify(beside.body));
 
   // The SDK extends it by that link: vidgate knows its own video (a fetch of 127.0.0.1 would be refused).
   const extended = await generateVideo({

@@ -40,8 +40,9 @@ export async function takeCallbackUrl<B>(body: B, allowedPrivateHosts: ReadonlyS
  */
 export async function ownVideoByLink(body: Record<string, unknown>, key: string, param: string, request: FastifyRequest, { signer, tasks, config }: RouteDependencies): Promise<void> {
   const given = body[key];
-  // The link as a string, or as {"url": …} (as the OpenAI edit routes take a video too).
-  const wrapped = typeof given === 'object' && given !== null && !Array.isArray(given) && typeof (given as { url?: unknown }).url === 'string';
+  // The link as a string, or as {"url": …} alone (as the OpenAI edit routes take a video too);
+  // with any other key beside it, it is left for validation to refuse by name, not dropped.
+  const wrapped = typeof given === 'object' && given !== null && !Array.isArray(given) && Object.keys(given).length === 1 && typeof (given as { url?: unknown }).url === 'string';
   const link = wrapped ? (given as { url: string }).url : given;
   if (wrapped && !param.endsWith('.url')) param = `${param}.url`;
   if (typeof link !== 'string') return;
