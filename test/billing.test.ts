@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -128,7 +129,7 @@ describe('prices', () => {
     for (const [route, body, price] of [
       ['/v1/videos/quotes', { model: 'grok-imagine', prompt: 'p', image, duration: 3, size: '480p' }, 3 * GROK_480 + 2_000],
       ['/v1/videos/edits/quotes', { model: 'grok-imagine', prompt: 'p', video, size: '480p' }, 8 * GROK_480 + 8 * 10_000],
-      ['/v1/videos/extensions/quotes', { model: 'grok-imagine', prompt: 'p', video: { id: 'video_0123abcd' }, duration: 4 }, 4 * 70_000 + 15 * 10_000],
+      ['/v1/videos/extensions/quotes', { model: 'grok-imagine', prompt: 'p', video: { url: video }, duration: 4 }, 4 * 70_000 + 15 * 10_000],
     ] as const) {
       const { status, body: answer } = await client.json('POST', route, body);
       assert.equal(status, 200, `${route}: ${JSON.stringify(answer)}`);
@@ -154,6 +155,18 @@ describe('prices', () => {
       assert.equal(refusedQuote.status, 400, `${route}/quotes: ${JSON.stringify(refusedQuote.body)}`);
       assert.deepEqual(refusedQuote.body, (await client.json('POST', route, body)).body);
       assert.equal(refusedQuote.body.error.code, 'input_url_not_allowed');
+    }
+    // What the inputs are, too: probed where they lie, the key's own videos looked up (a new user's trial: quotes priced them all).
+    const noise = `data:video/mp4;base64,${randomBytes(4000).toString('base64')}`;
+    for (const [route, body, code] of [
+      ['/v1/videos/edits', { model: 'grok-imagine', prompt: 'p', video: noise }, 'invalid_media'],
+      ['/v1/videos', { ...textTask(3), image: `data:image/png;base64,${Buffer.from('not a picture').toString('base64')}` }, 'invalid_media'],
+      ['/v1/videos', { ...textTask(3), videos: [noise] }, 'invalid_media'],
+      ['/v1/videos/extensions', { model: 'grok-imagine', prompt: 'p', video: { id: 'video_0000000000000aaaaaaaaaaaaaaaaaaa' }, duration: 4 }, 'video_not_found'],
+    ] as const) {
+      const refusedQuote = await client.json('POST', `${route}/quotes`, body);
+      assert.equal(refusedQuote.body.error?.code, code, `${route}/quotes: ${JSON.stringify(refusedQuote.body)}`);
+      assert.deepEqual(refusedQuote.body, (await client.json('POST', route, body)).body);
     }
     // A model on an upstream channel, with an inline image: priced without storing it.
     const upstream = await newClient(full);

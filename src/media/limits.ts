@@ -43,17 +43,15 @@ export function inputProblem(
         `inputs may have at most ${megapixels(MAX_INPUT_PIXELS)} megapixels, so scale it down first`,
     };
   }
-  if (kind === 'video' && videoRange) {
-    // Whole seconds, as the catalog states its ranges; the same rounding as at create time.
-    const rounded = Math.max(1, Math.round(info.duration));
-    if (rounded < videoRange.min || rounded > videoRange.max) {
-      return {
-        code: 'input_video_out_of_range',
-        message: `${param}: the input video is ${info.duration.toFixed(1)} s long; it must be ${videoRange.min} to ${videoRange.max} s`,
-      };
-    }
-  }
-  return null;
+  return kind === 'video' && videoRange ? lengthProblem(info.duration, param, videoRange) : null;
+}
+
+/** An input video's length outside the capability's range, or null; also for one of the key's own videos, whose length its task knows. */
+export function lengthProblem(seconds: number, param: string, range: { min: number; max: number }): InputProblem | null {
+  // Whole seconds, as the catalog states its ranges; the same rounding as at create time.
+  const rounded = Math.max(1, Math.round(seconds));
+  if (rounded >= range.min && rounded <= range.max) return null;
+  return { code: 'input_video_out_of_range', message: `${param}: the input video is ${seconds.toFixed(1)} s long; it must be ${range.min} to ${range.max} s` };
 }
 
 function megapixels(pixels: number): string {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bySlot, hasInputs, jobInputs } from '../catalog/inputs.ts';
 import { every } from '../every.ts';
@@ -54,12 +54,7 @@ export class MediaResolver {
       return { kind: 'stored', key: keyed, mime };
     }
     if (ref.kind === 'data') {
-      const data = Buffer.from(ref.base64, 'base64');
-      if (data.length === 0) throw new InvalidInput(`${param} holds no data`, param, 'invalid_media');
-      if (data.length > this.guard.maxBytes) {
-        throw new InvalidInput(`${param} is larger than the input limit (${this.guard.maxBytes / 1024 / 1024} MB)`, param, 'input_too_large');
-      }
-      await this.storage.putBuffer(keyed, data);
+      await this.storage.putBuffer(keyed, this.#decoded(ref, param));
       return { kind: 'stored', key: keyed, mime: ref.mime };
     }
     if (ref.kind === 'upload') {
@@ -97,18 +92,35 @@ export class MediaResolver {
     }
   }
 
-  /** What a stored input is (frame, length), or null when it is only a URL (measured when the task runs). */
-  async probeStored(ref: MediaRef, param: string): Promise<MediaInfo | null> {
-    if (ref.kind !== 'stored') return null;
+  /**
+   * What an input we hold is (frame, length), where it lies: a stored copy, an upload in
+   * this process's folder, or inline data (written to scratch to be probed); null for a URL,
+   * measured when the task runs, and for one of the key's videos, which its task describes.
+   */
+  async probe(ref: MediaRef, param: string): Promise<MediaInfo | null> {
+    if (ref.kind === 'url' || ref.kind === 'video') return null;
     await mkdir(this.scratchDirectory, { recursive: true });
     const scratch = await mkdtemp(path.join(this.scratchDirectory, 'probe-'));
     try {
-      return await probeMedia(await this.storage.localPath(ref.key, scratch));
-    } catch {
+      const file = ref.kind === 'upload' ? ref.path : ref.kind === 'stored' ? await this.storage.localPath(ref.key, scratch) : path.join(scratch, 'input');
+      if (ref.kind === 'data') await writeFile(file, this.#decoded(ref, param));
+      return await probeMedia(file);
+    } catch (error) {
+      if (error instanceof InvalidInput) throw error;
       throw new InvalidInput(`${param} could not be read as ${ref.mime.startsWith('video/') ? 'a video' : 'an image'}`, param, 'invalid_media');
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }
+  }
+
+  /** The bytes of a data URI, refused when there are none or more than the input limit. */
+  #decoded(ref: Extract<MediaRef, { kind: 'data' }>, param: string): Buffer {
+    const data = Buffer.from(ref.base64, 'base64');
+    if (data.length === 0) throw new InvalidInput(`${param} holds no data`, param, 'invalid_media');
+    if (data.length > this.guard.maxBytes) {
+      throw new InvalidInput(`${param} is larger than the input limit (${this.guard.maxBytes / 1024 / 1024} MB)`, param, 'input_too_large');
+    }
+    return data;
   }
 
   async deleteInputs(taskId: string): Promise<void> {

@@ -8,7 +8,7 @@ import { findModel } from '../catalog/models.ts';
 import { UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound, Unavailable } from '../errors.ts';
-import { inputProblem } from '../media/limits.ts';
+import { inputProblem, lengthProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
 import { LOCAL_CHANNEL } from '../store/queries.ts';
@@ -94,11 +94,26 @@ export class TaskService {
   async quote(keyId: string, route: Route, body: unknown): Promise<{ job: VideoJob; quote: Quote }> {
     const validated = validate(route, await this.withModel(keyId, route, body));
     this.refusePrivateUrls(validated);
-    const { job } = await this.routed(validated, body, { withInputs: false });
-    // One of the key's own videos has a known length: the quote is then exact, as the create's is.
-    const source = job.video?.kind === 'video' && job.inputVideoSeconds === null ? await this.find(keyId, job.video.id) : undefined;
-    const known = source?.status === 'completed' && source.seconds !== null ? { ...job, inputVideoSeconds: Math.max(1, Math.round(Number(source.seconds))) } : job;
-    return { job: known, quote: quote(known, this.options.prices) };
+    // The create's refusals of the inputs themselves: what is uploaded or inline is probed where it lies, the key's own videos are looked up.
+    const measured = await this.withSourceLength(keyId, await this.checkInputs(validated));
+    const { job } = await this.routed(measured, body, { withInputs: false });
+    return { job, quote: quote(job, this.options.prices) };
+  }
+
+  /**
+   * A quote's own videos, as the create would copy them: each must be the key's, finished
+   * and kept; the one an edit or extension starts from has its length from its task, checked
+   * against the capability's range, so that the quote is exact, as the create's is.
+   */
+  private async withSourceLength(keyId: string, job: VideoJob): Promise<VideoJob> {
+    const sources = await every(jobInputs(job).flatMap(({ ref, slot, param }) => (ref.kind === 'video' ? [this.ownVideoTask(keyId, ref.id, param).then((task) => ({ task, slot, param }))] : [])));
+    const source = sources.find(({ slot }) => slot === 'video');
+    const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
+    if (!source || source.task.seconds === null || job.inputVideoSeconds !== null) return job;
+    const seconds = Number(source.task.seconds);
+    const problem = range && lengthProblem(seconds, source.param, range);
+    if (problem) throw new InvalidInput(problem.message, source.param, problem.code);
+    return { ...job, inputVideoSeconds: Math.max(1, Math.round(seconds)) };
   }
 
   /** The channel that serves a job, with its warnings added; what no channel can do is a 400 naming the field. */
@@ -182,11 +197,16 @@ export class TaskService {
 
   /** The storage key of one of the caller's own finished videos, given as `param: {id}`. */
   private async ownVideo(keyId: string, id: string, param: string): Promise<string> {
+    return (await this.ownVideoTask(keyId, id, param)).video_key;
+  }
+
+  /** The task of one of the caller's own videos given as `param: {id}`, refused unless it is finished and its file kept. */
+  private async ownVideoTask(keyId: string, id: string, param: string): Promise<TaskRow & { video_key: string }> {
     const task = await this.find(keyId, id);
     if (!task) throw new NotFound(`No video with id '${id}'`, 'video_not_found', param);
     if (task.status !== 'completed') throw new Conflict(`Video ${id} is ${task.status}; only a completed video can be a source`, 'video_not_ready', true, param);
     if (!task.video_key) throw new NotFound(`Video ${id} has expired; its file is gone`, 'video_expired', param);
-    return task.video_key;
+    return { ...task, video_key: task.video_key };
   }
 
   /**
@@ -199,7 +219,7 @@ export class TaskService {
     const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
     const inputs = jobInputs(job);
-    const infos = await every(inputs.map(({ ref, param }) => media.probeStored(ref, param)));
+    const infos = await every(inputs.map(({ ref, param }) => media.probe(ref, param)));
     for (const [index, { kind, slot, param }] of inputs.entries()) {
       const problem = infos[index] && inputProblem(kind, infos[index], param, slot === 'video' ? range : undefined);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
