@@ -165,6 +165,14 @@ test('the status route answers in xAI shapes: 202 while pending, done with a sig
   const task = (await client.json('GET', `/v1/videos/${meta.requestId}`)).body;
   assert.equal(task.status, 'completed');
   assert.ok(Math.abs(probe(Buffer.from(extended.video.uint8Array)).duration - 4) < 0.15, 'the 2 s source and 2 s more');
+
+  // Deleted, its link names a video that is gone: said so, not refused as a private address (a trial).
+  assert.equal((await client.json('DELETE', `/v1/videos/${source.body.request_id}`)).status, 200);
+  for (const route of ['/xai/v1/videos/extensions', '/v1/videos/extensions']) {
+    const gone = await client.json('POST', route, { model: 'grok-imagine', prompt: 'x', duration: 2, video: { url: done.video.url } });
+    assert.deepEqual([gone.status, gone.body.error?.code, gone.body.error?.param], [400, 'invalid_link', 'video.url'], `${route}: ${JSON.stringify(gone.body)}`);
+    assert.match(gone.body.error.message, /no longer exists/);
+  }
 });
 
 test('xAI routes take JSON only, as xAI does: a form is a 415 that says so, and nothing is made', async () => {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { KeyService } from '../auth/keys.ts';
 import type { Config } from '../config.ts';
-import { InvalidInput } from '../errors.ts';
+import { InvalidInput, NotFound } from '../errors.ts';
 import { checkWebhookUrl } from '../webhooks/target.ts';
 import { invalidRequest } from './errors.ts';
 import type { RouteDependencies } from './routes.ts';
@@ -56,5 +56,19 @@ export async function ownVideoByLink(body: Record<string, unknown>, key: string,
   if (!ours || !/^\/v1\/videos\/[^/]+\/content$/.test(url.pathname)) return;
   const id = signer.videoOfContentUrl(link, Math.floor(Date.now() / 1000));
   if (id === null) throw new InvalidInput(`${param} is a link to a video here that has expired or is not valid; give the video as {"id": "video_…"} or a fresh link`, param, 'invalid_link');
-  if ((await tasks.find(request.keyId, id)) !== undefined) body[key] = { id };
+  if ((await tasks.find(request.keyId, id)) !== undefined) {
+    body[key] = { id };
+    return;
+  }
+  // Another key's video is fetched by its link as any URL; a deleted one's link leads nowhere.
+  const gone = await tasks.byId(id).then(
+    () => false,
+    (error: unknown) => {
+      if (error instanceof NotFound) return true;
+      throw error;
+    },
+  );
+  if (gone) {
+    throw new InvalidInput(`${param} is a link to a video here that no longer exists`, param, 'invalid_link');
+  }
 }
