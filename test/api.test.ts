@@ -381,6 +381,12 @@ describe('the error envelope on every kind of bad request', () => {
     const tooLarge = await alice.json('POST', '/v1/videos', { ...textTask, duration: 1, images: [`data:image/png;base64,${Buffer.alloc(64, 7).toString('base64')}`, big] });
     assert.deepEqual([tooLarge.status, tooLarge.body.error?.code, tooLarge.body.error?.param], [400, 'input_too_large', 'images[1]'], JSON.stringify(tooLarge.body));
     assert.match(tooLarge.body.error.message, /images\[1\] is larger than the input limit \(1 MB\)/);
+    const form = new FormData();
+    for (const [name, value] of Object.entries({ ...textTask, duration: '1' })) form.append(name, String(value));
+    form.append('image', new Blob([Buffer.alloc(1_200_000, 7)], { type: 'image/png' }), 'big.png');
+    const uploaded = await alice.json('POST', '/v1/videos', form);
+    assert.deepEqual([uploaded.status, uploaded.body.error?.code, uploaded.body.error?.param], [413, 'file_too_large', 'image'], JSON.stringify(uploaded.body));
+    assert.match(uploaded.body.error.message, /image is larger than the upload limit \(1 MB, MAX_INPUT_MB\)/);
     const unknown = await alice.json('POST', '/v1/videos/edits', { prompt: 'night', video: { id: 'video_0000000000000aaaaaaaaaaaaaaaaaaa' } });
     assert.deepEqual([unknown.status, unknown.body.error?.code, unknown.body.error?.param], [404, 'video_not_found', 'video'], JSON.stringify(unknown.body));
   });

@@ -11,7 +11,7 @@ const DATA_URI = /^data:([\w.+-]+\/[\w.+-]+)((?:;[\w.+-]+=[^;,]*)*);base64,([A-Z
  */
 export function toMediaRef(value: unknown, param: string, kind: 'image' | 'video'): MediaRef {
   const parsed = mediaLike.safeParse(value);
-  const expectation = `an http(s) URL, a data URI (data:${kind}/…;base64,…), {"url": …} or an uploaded file`;
+  const expectation = `an http(s) URL, a data URI (data:${kind}/…;base64,…), {"url": …}${kind === 'video' ? ', {"id": "video_…"} (one of your videos)' : ''} or an uploaded file`;
   if (!parsed.success) throw besideTheMedia(value, param) ?? new InvalidInput(`${param} must be ${expectation}`, param);
   const media = parsed.data;
   if (media instanceof UploadedFile) {

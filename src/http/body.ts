@@ -33,7 +33,7 @@ export interface ParsedBody {
  */
 const nothingToClean = async (): Promise<void> => undefined;
 
-export async function readCreateBody(request: FastifyRequest, uploadDirectory: string, maxBytes: number): Promise<ParsedBody> {
+export async function readCreateBody(request: FastifyRequest, uploadDirectory: string, { maxBytes, maxFileBytes }: { maxBytes: number; maxFileBytes: number }): Promise<ParsedBody> {
   if (!request.isMultipart()) return { body: request.body === undefined ? {} : request.body, cleanup: nothingToClean };
   const declared = Number(request.headers['content-length']);
   if (declared > maxBytes) throw tooLarge(maxBytes);
@@ -55,7 +55,10 @@ export async function readCreateBody(request: FastifyRequest, uploadDirectory: s
         const hash = createHash('sha256');
         part.file.on('data', (chunk: Buffer) => hash.update(chunk));
         await pipeline(part.file, createWriteStream(file));
-        if (part.file.truncated) throw new ApiError(413, `${part.fieldname} is larger than the upload limit`, 'invalid_request_error', 'file_too_large', part.fieldname);
+        if (part.file.truncated) {
+          const limit = `${maxFileBytes / 1024 / 1024} MB, MAX_INPUT_MB`;
+          throw new ApiError(413, `${part.fieldname} is larger than the upload limit (${limit}); send a smaller file, or a URL`, 'invalid_request_error', 'file_too_large', part.fieldname);
+        }
         total += part.file.bytesRead;
         if (total > maxBytes) throw tooLarge(maxBytes);
         assign(body, part.fieldname, new UploadedFile(file, part.mimetype, part.filename, part.file.bytesRead, hash.digest('hex')));

@@ -41,7 +41,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, options: CreateOptions) => Promise<TaskRow>) => {
     app.post<{ Params: P }>(url, { onRequest, config: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
-      const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
+      const { body, cleanup } = await readCreateBody(request, uploads, { maxBytes: config.maxBodyBytes, maxFileBytes: config.maxInputBytes });
       try {
         const { rest, callbackUrl } = await takeCallbackUrl(body, config.allowedPrivateHosts);
         const task = await make(request, rest, { idempotencyKey, requestId: request.id, callbackUrl });
@@ -62,7 +62,7 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
    */
   const quoting = (url: string, route: 'create' | 'edit' | 'extend') => {
     app.post(`${url}/quotes`, { onRequest }, async (request) => {
-      const { body, cleanup } = await readCreateBody(request, uploads, config.maxBodyBytes);
+      const { body, cleanup } = await readCreateBody(request, uploads, { maxBytes: config.maxBodyBytes, maxFileBytes: config.maxInputBytes });
       try {
         return quoteObject(await tasks.quote(request.keyId, route, (await takeCallbackUrl(body, config.allowedPrivateHosts)).rest));
       } finally {
