@@ -1,6 +1,6 @@
 import { InvalidInput } from '../errors.ts';
 import type { BodyReader } from './body-reader.ts';
-import type { CapabilityRule, Range } from './models.ts';
+import { type CapabilityRule, findModel, type Range } from './models.ts';
 import type { Capability, MediaRef, VideoJob } from './types.ts';
 
 export type Inputs = Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos' | 'inputParams'>;
@@ -72,17 +72,20 @@ export interface JobInput {
   /** `video` is the source of an edit or extension, whose length the capability bounds. */
   slot: 'images' | 'lastImage' | 'video' | 'videos';
   param: string;
+  /** The length the capability allows this input (an edit's or extension's source); none for any other. */
+  lengthRange?: Range;
 }
 
 /**
  * Every input of a job, in one order (images, last image, video, reference videos): each
  * place that fetches, measures or judges inputs walks this list, so that none is forgotten.
  */
-export function jobInputs(job: Pick<VideoJob, 'images' | 'lastImage' | 'video' | 'videos' | 'inputParams'>): JobInput[] {
+export function jobInputs(job: Pick<VideoJob, 'model' | 'capability' | 'images' | 'lastImage' | 'video' | 'videos' | 'inputParams'>): JobInput[] {
+  const lengthRange = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
   return [
     ...job.images.map((ref, index): JobInput => ({ ref, kind: 'image', slot: 'images', param: inputParam(job, { images: index }) })),
     ...(job.lastImage ? [{ ref: job.lastImage, kind: 'image', slot: 'lastImage', param: inputParam(job, 'lastImage') } satisfies JobInput] : []),
-    ...(job.video ? [{ ref: job.video, kind: 'video', slot: 'video', param: inputParam(job, 'video') } satisfies JobInput] : []),
+    ...(job.video ? [{ ref: job.video, kind: 'video', slot: 'video', param: inputParam(job, 'video'), lengthRange } satisfies JobInput] : []),
     ...job.videos.map((ref, index): JobInput => ({ ref, kind: 'video', slot: 'videos', param: inputParam(job, { videos: index }) })),
   ];
 }

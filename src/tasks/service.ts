@@ -106,13 +106,15 @@ export class TaskService {
    * against the capability's range, so that the quote is exact, as the create's is.
    */
   private async withSourceLength(keyId: string, job: VideoJob): Promise<VideoJob> {
-    const sources = await every(jobInputs(job).flatMap(({ ref, slot, param }) => (ref.kind === 'video' ? [this.ownVideoTask(keyId, ref.id, param).then((task) => ({ task, slot, param }))] : [])));
-    const source = sources.find(({ slot }) => slot === 'video');
-    const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
-    if (!source || source.task.seconds === null || job.inputVideoSeconds !== null) return job;
-    const seconds = Number(source.task.seconds);
-    const problem = range && lengthProblem(seconds, source.param, range);
-    if (problem) throw new InvalidInput(problem.message, source.param, problem.code);
+    const owned = jobInputs(job).flatMap((input) => (input.ref.kind === 'video' ? [{ ...input, id: input.ref.id }] : []));
+    const tasks = await every(owned.map(({ id, param }) => this.ownVideoTask(keyId, id, param)));
+    const index = owned.findIndex(({ slot }) => slot === 'video');
+    const source = tasks[index];
+    if (!source || source.seconds === null || job.inputVideoSeconds !== null) return job;
+    const { param, lengthRange } = owned[index]!;
+    const seconds = Number(source.seconds);
+    const problem = lengthRange && lengthProblem(seconds, param, lengthRange);
+    if (problem) throw new InvalidInput(problem.message, param, problem.code);
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(seconds)) };
   }
 
@@ -216,16 +218,15 @@ export class TaskService {
    */
   private async checkInputs(job: VideoJob): Promise<VideoJob> {
     if (!hasInputs(job)) return job;
-    const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
     const { media } = this.options;
     const inputs = jobInputs(job);
     const infos = await every(inputs.map(({ ref, param }) => media.probe(ref, param)));
-    for (const [index, { kind, slot, param }] of inputs.entries()) {
-      const problem = infos[index] && inputProblem(kind, infos[index], param, slot === 'video' ? range : undefined);
+    for (const [index, { kind, param, lengthRange }] of inputs.entries()) {
+      const problem = infos[index] && inputProblem(kind, infos[index], param, lengthRange);
       if (problem) throw new InvalidInput(problem.message, param, problem.code);
     }
     const video = bySlot(inputs, infos).video;
-    if (!video || !range || job.inputVideoSeconds !== null) return job;
+    if (!video || !inputs.some(({ lengthRange }) => lengthRange) || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }
 

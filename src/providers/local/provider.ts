@@ -5,7 +5,6 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { frameSize } from '../../catalog/frame.ts';
 import { bySlot, type JobInput, jobInputs } from '../../catalog/inputs.ts';
-import { findModel } from '../../catalog/models.ts';
 import type { VideoJob } from '../../catalog/types.ts';
 import { every } from '../../every.ts';
 import { probeMedia, type MediaInfo } from '../../media/ffmpeg.ts';
@@ -150,7 +149,7 @@ export class LocalProvider implements VideoProvider {
       const inputs = jobInputs(job);
       const files = await every(inputs.map(({ ref }, index) => this.media.toLocalFile(ref, scratch, `input-${index}`, signal)));
       const infos = await every(inputs.map(({ kind, param }, index) => probe(files[index]!, kind, param)));
-      checkInputs(job, inputs, infos);
+      checkInputs(inputs, infos);
       const { images, lastImage, video, videos } = bySlot(inputs, files.map((file, index) => ({ file, info: infos[index]! })));
       const firstImageInfo = job.aspectRatio?.kind === 'auto' ? (images[0]?.info ?? null) : null;
       const spec: RenderSpec = {
@@ -178,10 +177,9 @@ export class LocalProvider implements VideoProvider {
  * The same limits the task service applies to uploads at create time, applied again to what
  * was actually fetched: a URL input is only seen now.
  */
-function checkInputs(job: VideoJob, inputs: JobInput[], infos: MediaInfo[]): void {
-  const range = findModel(job.model)?.capabilities[job.capability]?.inputVideoSeconds;
-  for (const [index, { kind, slot, param }] of inputs.entries()) {
-    const problem = inputProblem(kind, infos[index]!, param, slot === 'video' ? range : undefined);
+function checkInputs(inputs: JobInput[], infos: MediaInfo[]): void {
+  for (const [index, { kind, param, lengthRange }] of inputs.entries()) {
+    const problem = inputProblem(kind, infos[index]!, param, lengthRange);
     if (problem) throw new ProviderFailure(problem.code, problem.message);
   }
 }
