@@ -7,7 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import type { VideoJob } from '../src/catalog/types.ts';
-import { FfmpegError, ffmpegPath, ffprobePath, probeMedia, runFfmpeg } from '../src/media/ffmpeg.ts';
+import { FfmpegError, ffmpegPath, ffprobePath, PROBE_CONCURRENCY, probeMedia, runFfmpeg } from '../src/media/ffmpeg.ts';
 import { inputProblem, MAX_INPUT_PIXELS } from '../src/media/limits.ts';
 import { MediaResolver } from '../src/net/media.ts';
 import { FetchError } from '../src/net/guarded-fetch.ts';
@@ -17,6 +17,7 @@ import { LocalProvider } from '../src/providers/local/provider.ts';
 import { renderTimeoutMs } from '../src/providers/local/render-timeout.ts';
 import { renderVideo, type RenderSpec } from '../src/providers/local/scenes.ts';
 import { LocalStorage } from '../src/storage/local.ts';
+import { pngFile } from './support/media.ts';
 import { startOrigin } from './support/origin.ts';
 import { retryUntil } from './support/wait.ts';
 
@@ -301,6 +302,33 @@ describe('the render process', () => {
 });
 
 describe('input limits', () => {
+  test('probes run a few at a time, however many are asked for at once (a flood of quotes with inputs must not start an ffprobe each)', async () => {
+    // A large picture: ffprobe decodes its first frame, so each probe lasts long enough to overlap.
+    const file = pngFile(4000, 3000);
+    const running = () =>
+      readdirSync('/proc').filter((pid) => {
+        if (!/^\d+$/.test(pid)) return false;
+        try {
+          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(ffprobePath);
+        } catch {
+          return false;
+        }
+      }).length;
+    let most = 0;
+    let done = false;
+    const sampling = (async () => {
+      while (!done) {
+        most = Math.max(most, running());
+        await delay(2);
+      }
+    })();
+    const infos = await Promise.all(Array.from({ length: 40 }, () => probeMedia(file)));
+    done = true;
+    await sampling;
+    assert.ok(infos.every((info) => info.width === 4000 && info.still));
+    assert.ok(most >= 1 && most <= PROBE_CONCURRENCY, `at most ${PROBE_CONCURRENCY} ffprobe at once, saw ${most}`);
+  });
+
   const picture = (width: number, height: number, duration = 0) => ({ width, height, duration, still: duration === 0 });
 
   test('pictures up to the limit pass: a 48 MP phone photo, an 8K video frame', () => {

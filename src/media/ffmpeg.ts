@@ -1,5 +1,6 @@
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
+import pLimit from 'p-limit';
 import { runProcess } from './run-process.ts';
 import { runInProbeHost } from './probe-host-client.ts';
 
@@ -32,6 +33,13 @@ export interface MediaInfo {
 
 const PROBE_TIMEOUT_MS = 30_000;
 /**
+ * ffprobe runs at once in a process, at most. Probes come from requests (a create's or a
+ * quote's inputs, up to 16 a request, quotes not rate-limited) as well as from renders: 40
+ * asked at once started 35 ffprobes, each decoding a first frame in up to 64 MiB.
+ */
+export const PROBE_CONCURRENCY = 8;
+const probes = pLimit(PROBE_CONCURRENCY);
+/**
  * The largest single allocation ffprobe may make. To fill in stream details it decodes a
  * first frame: a 16000×16000 PNG took 760 MB to probe, and a reference task probes its
  * seven images at once. Sizes come from the headers regardless, so a picture too big to
@@ -62,7 +70,7 @@ const STILL_FORMATS = /^(image2|\w+_pipe)$/;
 
 export async function probeMedia(path: string): Promise<MediaInfo> {
   const args = ['-v', 'error', '-max_alloc', String(PROBE_MAX_ALLOC_BYTES), '-print_format', 'json', '-show_streams', '-show_format', path];
-  const { stdout } = await runInProbeHost(ffprobePath, args, PROBE_TIMEOUT_MS);
+  const { stdout } = await probes(() => runInProbeHost(ffprobePath, args, PROBE_TIMEOUT_MS));
   let info: ProbeOutput;
   try {
     info = JSON.parse(stdout) as ProbeOutput;
