@@ -305,15 +305,21 @@ describe('input limits', () => {
   test('probes run a few at a time, however many are asked for at once (a flood of quotes with inputs must not start an ffprobe each)', async () => {
     // A large picture: ffprobe decodes its first frame, so each probe lasts long enough to overlap.
     const file = pngFile(4000, 3000);
-    const running = () =>
-      readdirSync('/proc').filter((pid) => {
-        if (!/^\d+$/.test(pid)) return false;
-        try {
-          return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(ffprobePath);
-        } catch {
-          return false;
-        }
-      }).length;
+    // This process's own ffprobes (children of its probe host, itself a child of this process):
+    // other test files probe at the same time on this machine.
+    const read = (pid: string, file: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+      } catch {
+        return ''; // gone meanwhile
+      }
+    };
+    const parentOf = (pid: string) => Number(read(pid, 'stat').split(') ')[1]?.split(' ')[1] ?? -1);
+    const running = () => {
+      const pids = readdirSync('/proc').filter((pid) => /^\d+$/.test(pid));
+      const hosts = new Set(pids.filter((pid) => parentOf(pid) === process.pid).map(Number));
+      return pids.filter((pid) => hosts.has(parentOf(pid)) && read(pid, 'cmdline').startsWith(ffprobePath)).length;
+    };
     let most = 0;
     let done = false;
     const sampling = (async () => {
