@@ -81,6 +81,30 @@ describe('rate limits', () => {
     // Reading is not limited.
     assert.equal((await alice.json('GET', '/v1/videos')).status, 200);
   });
+
+  test('the budget is the key’s across every create route, not one budget per route', async () => {
+    const gateway = await start({ ROLE: 'api', RATE_LIMIT_PER_MINUTE: '3' });
+    const carol = await newClient(gateway, 'carol');
+    const body = { model: 'grok-imagine', prompt: 'p', duration: 1 };
+    const spent = [
+      await carol.json('POST', '/v1/videos', body),
+      await carol.json('POST', '/v1/video/generations', body),
+      await carol.json('POST', '/xai/v1/videos/generations', body),
+    ];
+    assert.deepEqual(
+      spent.map((answer) => [answer.status, answer.headers.get('x-ratelimit-remaining')]),
+      [
+        [200, '2'],
+        [200, '1'],
+        [200, '0'],
+      ],
+    );
+    for (const url of ['/v1/videos', '/v1/videos/generations', '/xai/v1/videos/generations']) {
+      const limited = await carol.json('POST', url, body);
+      assert.equal(limited.status, 429, url);
+      assert.equal(limited.body.error.code, 'rate_limit_exceeded', url);
+    }
+  });
 });
 
 describe('expiry', () => {

@@ -130,13 +130,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       done(null, value);
     });
   });
-  // Opt-in per route (the creates); counted per API key, after authentication. With Redis the
-  // count is shared by every process; should Redis not answer, creates go on uncounted
-  // (skipOnError) rather than all fail, and /readyz says so.
+  // The creates' limit (creates.ts): counted per API key, after authentication; a key's own
+  // requests_per_minute, else RATE_LIMIT_PER_MINUTE. With Redis the count is shared by every
+  // process; should Redis not answer, creates go on uncounted (skipOnError) rather than all
+  // fail, and /readyz says so.
   await app.register(rateLimit, {
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'vidgate-rate-', skipOnError: true } : {}),
     global: false,
-    hook: 'preHandler',
+    max: async (request) => (await deps.keys.requestsPerMinute(request.keyId)) ?? config.rateLimitPerMinute,
+    timeWindow: 60_000,
     keyGenerator: (request) => request.keyId,
     errorResponseBuilder: (_request, context) =>
       new ApiError(429, `Too many requests: at most ${context.max} new videos a minute per API key; retry in ${context.after}`, 'rate_limit_error', 'rate_limit_exceeded'),

@@ -1,6 +1,4 @@
-import type { FastifyRequest } from 'fastify';
-import type { KeyService } from '../auth/keys.ts';
-import type { Config } from '../config.ts';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { InvalidInput, NotFound } from '../errors.ts';
 import { checkWebhookUrl } from '../webhooks/target.ts';
 import { invalidRequest } from './errors.ts';
@@ -16,9 +14,14 @@ export function readIdempotencyKey(header: string | string[] | undefined): strin
   return header;
 }
 
-/** The rate limit of creates: a key's own requests_per_minute, else the gateway's RATE_LIMIT_PER_MINUTE. */
-export function createRateLimit(keys: KeyService, config: Config) {
-  return { rateLimit: { max: async (request: FastifyRequest) => (await keys.requestsPerMinute(request.keyId)) ?? config.rateLimitPerMinute, timeWindow: 60_000 } };
+/**
+ * The preHandler that counts a create against its key's one budget (app.ts registers the
+ * limit). Every create route takes this hook with the plugin's own store, not a per-route
+ * `config.rateLimit`: the plugin gives each configured route a store of its own, groupId or
+ * not (fastify/fastify-rate-limit#463), and a key got its budget once per create route.
+ */
+export function createRateLimit(app: FastifyInstance): preHandlerAsyncHookHandler {
+  return app.rateLimit();
 }
 
 /**

@@ -35,11 +35,11 @@ export function registerVideoRoutes(app: FastifyInstance, routes: RouteTable, de
   const onRequest = requireApiKey(keys);
   const uploads = deps.scratch.folder('uploads');
 
-  const limited = createRateLimit(keys, config);
+  const limited = createRateLimit(app);
 
   /** A route that makes a task: body in either encoding, Idempotency-Key, callback_url, rate limit. */
   const creating = <P>(url: string, object: VideoObjectKind, make: (request: FastifyRequest<{ Params: P }>, body: unknown, options: CreateOptions) => Promise<TaskRow>) => {
-    app.post<{ Params: P }>(url, { onRequest, config: limited }, async (request, reply) => {
+    app.post<{ Params: P }>(url, { onRequest, preHandler: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { body, cleanup } = await readCreateBody(request, uploads, { maxBytes: config.maxBodyBytes, maxFileBytes: config.maxInputBytes });
       try {

@@ -153,9 +153,9 @@ async function jsonOnly(request: FastifyRequest): Promise<void> {
 export function registerXaiRoutes(app: FastifyInstance, routes: RouteTable, deps: RouteDependencies): void {
   const { keys, tasks, presenter, config } = deps;
   const onRequest = requireApiKey(keys);
-  const limited = createRateLimit(keys, config);
+  const limited = createRateLimit(app);
   const creating = (path: string, route: Route) => {
-    app.post(`/xai/v1/videos/${path}`, { onRequest: [onRequest, jsonOnly], config: limited }, async (request, reply) => {
+    app.post(`/xai/v1/videos/${path}`, { onRequest: [onRequest, jsonOnly], preHandler: limited }, async (request, reply) => {
       const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
       const { rest, callbackUrl } = await takeCallbackUrl(request.body, config.allowedPrivateHosts);
       const { body, xaiFieldOf } = fromXai(rest, route);
