@@ -193,6 +193,32 @@ test('operator commands on a DATA_DIR without a database refuse, rather than rea
   removeDataDir(dataDir);
 });
 
+test('operator commands on a PostgreSQL schema the server never made refuse, and make nothing in it', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  // A schema name with a typo: nothing of the gateway's is there (and the schema does not exist).
+  const schema = `${schemaOf(dataDir)}_typo`;
+  const database = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await database.connect();
+  try {
+    for (const args of [['ledger', 'check'], ['keys', 'list'], ['usage']]) {
+      const env = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: TEST_DATABASE_URL, DATABASE_SCHEMA: schema };
+      const answer = await run(process.execPath, ['bin/vidgate.js', ...args], { cwd: ROOT, env }).then(
+        () => assert.fail(`${args.join(' ')} passed`),
+        (error: { code: number; stderr: string }) => error,
+      );
+      assert.equal(answer.code, 1, args.join(' '));
+      assert.match(answer.stderr, new RegExp(`no vidgate database in schema ${schema} of .*: is DATABASE_SCHEMA right\\?`));
+      assert.doesNotMatch(answer.stderr, /postgres@/, 'the URL is not printed whole: it may hold a password');
+    }
+    const made = await database.query('select 1 from information_schema.schemata where schema_name = $1', [schema]);
+    assert.equal(made.rowCount, 0, 'the schema was not made');
+  } finally {
+    await database.query(`drop schema if exists ${schema} cascade`);
+    await database.end();
+    removeDataDir(dataDir);
+  }
+});
+
 test('a time setting longer than a timer holds stops the start, naming it, rather than firing at once (every statement "timed out" after 1 ms)', async () => {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
   try {

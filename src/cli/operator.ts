@@ -1,16 +1,11 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { KeyService } from '../auth/keys.ts';
 import { Accounts } from '../billing/accounts.ts';
 import { checkLedger } from '../billing/ledger-check.ts';
 import { readUsageQuery } from '../billing/usage-query.ts';
 import { loadConfig } from '../config.ts';
 import { InvalidInput } from '../errors.ts';
-import { openStore, sqliteFile } from '../store/open.ts';
+import { openMadeStore } from '../store/open.ts';
 import { UsageError } from './client.ts';
-
-/** The operator's DATA_DIR holds no database. */
-export class NoDatabase extends Error {}
 
 /** What an operator command was given. */
 export interface OperatorArgs {
@@ -42,12 +37,7 @@ export async function operator(group: 'keys' | 'ledger' | 'usage', { words, flag
     }
   }
   const config = loadConfig();
-  const file = sqliteFile(config.dataDir);
-  // Opening would make an empty database: a mistyped DATA_DIR would then read as empty books ("ledger ok").
-  if (config.database.url === null && !existsSync(file)) {
-    throw new NoDatabase(`vidgate: no database at ${path.resolve(file)}: is DATA_DIR right? (the server makes it when it first starts)`);
-  }
-  const store = await openStore(config.database, config.dataDir, { readCache: false });
+  const store = await openMadeStore(config.database, config.dataDir);
   const keys = new KeyService(store);
   const accounts = new Accounts(store);
   try {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
 import { GatewayClient, GatewayError, TaskUnfinished, UsageError } from './client.ts';
 import { operator } from './operator.ts';
+import { NoDatabase } from '../store/open.ts';
 import { generate, usage, videos } from './user.ts';
 
 const USAGE = `Usage:
@@ -101,7 +102,7 @@ try {
   } else if (error instanceof GatewayError) {
     process.stderr.write(`vidgate: ${error.message}${error.param ? ` (${error.param})` : ''}${error.code ? ` [${error.code}]` : ''}\n`);
     process.exitCode = error.status >= 400 && error.status < 500 ? 3 : 4;
-  } else if (error instanceof TaskUnfinished) {
+  } else if (error instanceof TaskUnfinished || error instanceof NoDatabase) {
     process.stderr.write(`vidgate: ${error.message}\n`);
     process.exitCode = 1;
   } else {

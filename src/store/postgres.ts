@@ -228,6 +228,21 @@ export async function openPostgresStore({ url, schema = 'public', poolSize = 10,
   return new PostgresStore(driver, buildStatements(db), cache, listener);
 }
 
+/** Whether the gateway has made its tables in `schema` (its migrations' own table is there): asked without making anything. */
+export async function postgresStoreMade(url: string, schema: string, timeoutMs: number): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ made: boolean }>('select to_regclass(format(\'%I.kysely_migration\', $1::text)) is not null as made', [schema]);
+    return rows[0]!.made;
+  } catch (error) {
+    throw cannotStart(error, timeoutMs);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /**
  * The PostgreSQL store, with the poll reads cached (read-cache.ts): a row is dropped when
  * another process changes it (a change notice: change-notices.ts, migration 0013), and at
