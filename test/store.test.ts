@@ -15,7 +15,10 @@ import type { TaskRow } from '../src/store/schema.ts';
 import { buildPriceTable } from '../src/billing/prices.ts';
 import { validate } from '../src/catalog/validate.ts';
 import type { Store } from '../src/store/store.ts';
-import { dropTestSchemas, openTestStore, openTestStores } from './support/database.ts';
+import pg from 'pg';
+import { changeChannel } from '../src/store/change-listener.ts';
+import { openPostgresStore } from '../src/store/postgres.ts';
+import { dropTestSchemas, newSchema, openTestStore, openTestStores, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
 import { removeDataDir } from './support/gateway.ts';
 import { mp4File } from './support/media.ts';
 import { waitUntil } from './support/wait.ts';
@@ -481,6 +484,41 @@ describe('a finished render whose task is gone, or whose runner stops, leaves no
     await waitUntil(async () => (await store.taskById('video_a'))?.status === 'cancelled' && !existsSync(file), 'the task cancelled and its file gone', 10_000, 20);
     await runner.stop();
     assert.equal(existsSync(path.join(dir, 'files', 'videos', 'video_a')), false, 'no video kept for a cancelled task');
+  });
+});
+
+describe('a change is announced before the write that made it answers', () => {
+  /**
+   * Another process drops a changed row from its cache when the notice reaches it; a client
+   * that asks it right after the writer's answer must not find it still on its way from the
+   * writer. A notice the server has taken is delivered to a listening connection before the
+   * answer to that connection's next query, so one round trip after the write tells.
+   */
+  test('a statement (a key revoked) and a transaction (a task cancelled)', { skip: TEST_STORE !== 'postgres' && 'SQLite readers look at data_version on every read' }, async () => {
+    const schema = newSchema();
+    const store = await openPostgresStore({ url: TEST_DATABASE_URL, schema, poolSize: 4 });
+    opened.push(store);
+    const listener = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await listener.connect();
+    try {
+      const heard: string[] = [];
+      listener.on('notification', ({ payload }) => heard.push(...(payload ?? '').split('\n')));
+      await listener.query(`LISTEN "${changeChannel(schema)}"`);
+      await store.insertKey(KEY);
+      await store.insertTask(taskRow('video_n1'));
+      await listener.query('select 1');
+      heard.length = 0;
+
+      assert.equal(await store.revokeKey(KEY.id, NOW + 1), true);
+      await listener.query('select 1');
+      assert.deepEqual(heard, [`api_keys ${KEY.id}`]);
+
+      assert.ok(await store.settle('video_n1', { kind: 'cancelled', keyId: KEY.id, now: NOW + 2 }));
+      await listener.query('select 1');
+      assert.deepEqual(heard, [`api_keys ${KEY.id}`, 'tasks video_n1']);
+    } finally {
+      await listener.end();
+    }
   });
 });
 

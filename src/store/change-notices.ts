@@ -17,12 +17,15 @@ const PAYLOAD_BYTES = 7900;
  * hold PostgreSQL's one notify lock through that transaction's commit, so that all writers
  * commit one at a time (migration 0013); sent here, from a transaction that writes nothing,
  * the lock is held for a moment. The changes told during one turn of the event loop go in
- * one notice. A notice lost (a broken connection, a crash after the commit) leaves another
+ * one notice. The write that made a change answers only once its notice is sent (`changed`
+ * resolves then): a client that asks another process next finds the notice ahead of it, not
+ * on its way. A notice lost (a broken connection, a crash after the commit) leaves another
  * process a row at most its cache's age limit old (postgres.ts).
  */
 export class ChangeNotices {
   #pending = new Set<string>();
-  #scheduled = false;
+  /** Settles once the pending changes' notice is sent (or failed to be); null when nothing is pending. */
+  #sent: { promise: Promise<void>; resolve: () => void } | null = null;
   readonly #sending = new Set<Promise<void>>();
 
   constructor(
@@ -30,12 +33,16 @@ export class ChangeNotices {
     private readonly schema: string,
   ) {}
 
-  /** Call once the change is committed. */
-  changed(table: CachedTable, id: string): void {
+  /** Call once the change is committed; resolves once its notice is sent, or failed to be (never rejects). */
+  changed(table: CachedTable, id: string): Promise<void> {
     this.#pending.add(`${table} ${id}`);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => this.#send());
+    if (this.#sent === null) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((settle) => (resolve = settle));
+      this.#sent = { promise, resolve };
+      setImmediate(() => this.#send());
+    }
+    return this.#sent.promise;
   }
 
   /** Sends what is pending and waits for every notice on its way: before the pool closes. */
@@ -45,8 +52,9 @@ export class ChangeNotices {
   }
 
   #send(): void {
-    this.#scheduled = false;
-    if (this.#pending.size === 0) return;
+    const sent = this.#sent;
+    this.#sent = null;
+    if (sent === null || this.#pending.size === 0) return;
     const lines = [...this.#pending];
     this.#pending.clear();
     const payloads: string[] = [];
@@ -60,13 +68,14 @@ export class ChangeNotices {
     }
     payloads.push(payload);
     const channel = changeChannel(this.schema);
-    for (const one of payloads) {
-      const sending: Promise<void> = this.pool.query('SELECT pg_notify($1, $2)', [channel, one]).then(
-        () => undefined,
-        () => undefined,
-      );
-      this.#sending.add(sending);
-      void sending.finally(() => this.#sending.delete(sending));
-    }
+    const sending: Promise<void> = Promise.all(payloads.map((one) => this.pool.query('SELECT pg_notify($1, $2)', [channel, one]))).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#sending.add(sending);
+    void sending.finally(() => {
+      this.#sending.delete(sending);
+      sent.resolve();
+    });
   }
 }

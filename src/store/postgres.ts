@@ -127,16 +127,19 @@ class PostgresDriver implements Driver {
    * Runs one step; `changed` is told of each key and task row it changed (a failed statement
    * changed nothing: PostgreSQL undoes it, and its transaction with it).
    */
-  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: (table: CachedTable, id: string) => void): Promise<unknown> {
+  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: (table: CachedTable, id: string) => unknown): Promise<unknown> {
     let statement = this.#prepared.get(step.query.sql);
     if (statement === undefined) this.#prepared.set(step.query.sql, (statement = prepared(step.query.sql)));
     if (statement.announces?.idsFrom === 'params') paramId(step);
     const result = await on.query({ name: statement.name, text: step.query.sql, values: step.query.bind(step.params as never) });
     if (statement.announces && result.rowCount) {
+      const told: unknown[] = [];
       for (const id of changedIds(step, result.rows, statement.announces.idsFrom)) {
         this.onChanged(statement.announces.table, id);
-        changed(statement.announces.table, id);
+        told.push(changed(statement.announces.table, id));
       }
+      // A statement that commits as it runs answers once its notices are sent (change-notices.ts).
+      await Promise.all(told);
     }
     if (step.mode === 'all') return result.rows;
     if (step.mode === 'get') return result.rows[0];
@@ -183,11 +186,14 @@ class PostgresDriver implements Driver {
         continue;
       }
       client.release();
-      for (const [table, id] of changed) {
-        // What was read between the change and this commit may have been kept as it was before it.
-        this.onChanged(table, id);
-        this.notices.changed(table, id);
-      }
+      // What was read between the change and this commit may have been kept as it was before it;
+      // the transaction answers once its notices are sent (change-notices.ts).
+      await Promise.all(
+        changed.map(([table, id]) => {
+          this.onChanged(table, id);
+          return this.notices.changed(table, id);
+        }),
+      );
       return result;
     }
   }
