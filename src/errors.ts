@@ -84,3 +84,14 @@ export class LimitReached extends Error {
     this.name = 'LimitReached';
   }
 }
+
+/**
+ * The key a request came with has been revoked: a process that took it as valid a moment
+ * ago (its cache had not yet heard) is refused by the write itself.
+ */
+export class KeyRevoked extends Error {
+  constructor(message = 'This API key has been revoked') {
+    super(message);
+    this.name = 'KeyRevoked';
+  }
+}

@@ -6,6 +6,7 @@ import { after, afterEach, describe, test } from 'node:test';
 import pino from 'pino';
 import type { ProviderStatus, VideoProvider } from '../src/providers/interface.ts';
 import { KeyService } from '../src/auth/keys.ts';
+import { KeyRevoked } from '../src/errors.ts';
 import { LocalStorage } from '../src/storage/local.ts';
 import type { Storage } from '../src/storage/storage.ts';
 import { systemClock } from '../src/tasks/clock.ts';
@@ -531,6 +532,32 @@ describe('keys', () => {
     assert.equal(await keys.isActive('key_unknown'), false);
     assert.equal(await keys.revoke(id), true);
     assert.equal(await keys.isActive(id), false);
+  });
+});
+
+describe('a revoked key makes nothing', () => {
+  // Another process may still hold the key as valid for a moment (its cache hears of the
+  // revoke by a notice): the write itself refuses, whichever way the create is saved.
+  test('no task, no hold: alone, with a hold, in a group, with an Idempotency-Key', async () => {
+    const store = await freshStore();
+    await store.insertKey({ ...KEY, balance: 1_000_000 });
+    await store.insertKey({ ...KEY, id: 'key_2', hash: 'hash-2' });
+    await store.revokeKey(KEY.id, NOW + 1);
+    await store.revokeKey('key_2', NOW + 1);
+    const creates = [
+      store.insertTask(taskRow('video_r1', { hold: 50_000 })),
+      store.insertTask(taskRow('video_r2', { hold: 60_000 })),
+      store.insertTask(taskRow('video_r3', { key_id: 'key_2' })),
+      store.insertTask(taskRow('video_r4', { key_id: 'key_2' })),
+      store.insertTaskOnce(taskRow('video_r5', { key_id: 'key_2' }), ONCE),
+    ];
+    for (const outcome of await Promise.allSettled(creates)) {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok(outcome.reason instanceof KeyRevoked, String(outcome.reason));
+    }
+    for (const id of ['video_r1', 'video_r2', 'video_r3', 'video_r4', 'video_r5']) assert.equal(await store.taskById(id), undefined, id);
+    assert.equal((await store.keyById(KEY.id))?.balance, 1_000_000);
+    assert.deepEqual((await store.ledger(KEY.id, 0, 10)).filter((entry) => entry.kind === 'hold'), []);
   });
 });
 

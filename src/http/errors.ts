@@ -1,4 +1,4 @@
-import { Conflict, InsufficientBalance, InvalidInput, LimitReached, NotFound, Unavailable } from '../errors.ts';
+import { Conflict, InsufficientBalance, InvalidInput, KeyRevoked, LimitReached, NotFound, Unavailable } from '../errors.ts';
 
 /**
  * Every error a client sees is an ApiError rendered as
@@ -56,6 +56,7 @@ export function fromDomain(error: unknown): ApiError | null {
   if (error instanceof ApiError) return error;
   if (error instanceof InvalidInput) return new ApiError(400, error.message, 'invalid_request_error', error.code, error.param);
   if (error instanceof NotFound) return new ApiError(404, error.message, 'not_found_error', error.code, error.param);
+  if (error instanceof KeyRevoked) return unauthorized(error.message);
   if (error instanceof InsufficientBalance) return new ApiError(402, error.message, 'insufficient_quota', 'insufficient_quota');
   if (error instanceof LimitReached) {
     const answer = new ApiError(429, error.message, 'rate_limit_error', error.code);

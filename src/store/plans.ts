@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { InsufficientBalance, LimitReached } from '../errors.ts';
+import { InsufficientBalance, KeyRevoked, LimitReached } from '../errors.ts';
 import { all, get, type Plan, run } from './plan.ts';
 import { type CheckedRow, type LeaseRow, type LedgerEntry, MAX_ROWS, type Queries } from './queries.ts';
 import type { ApiKeyRow, DeliveryRow, IdempotencyRow, TaskRow, WebhookEvent, WebhookRow } from './schema.ts';
@@ -42,6 +42,7 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
   function* checkLimits(task: TaskRow): Plan<void> {
     const key = yield* get<{ id: string }, ApiKeyRow>(q.keyById, { id: task.key_id });
     if (!key) return;
+    if (key.revoked_at !== null) throw new KeyRevoked();
     if (key.limit_in_flight !== null) {
       const { n } = (yield* get<{ keyId: string }, { n: number }>(q.inFlight, { keyId: key.id }))!;
       if (n >= key.limit_in_flight) {
@@ -91,7 +92,8 @@ export function buildPlans(q: Queries, w: WebhookQueries) {
     const holds: LedgerEntry[] = [];
     for (const [keyId, ofKey] of byKey) {
       const key = yield* get<{ id: string }, ApiKeyRow>(q.keyById, { id: keyId });
-      if (key && (key.limit_in_flight !== null || key.limit_daily_spend !== null)) {
+      // A revoked key's creates go one by one too, to be refused there (checkLimits).
+      if (key && (key.revoked_at !== null || key.limit_in_flight !== null || key.limit_daily_spend !== null)) {
         for (const task of ofKey) yield* insertTask(task);
         continue;
       }

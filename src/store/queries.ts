@@ -107,7 +107,7 @@ export function buildQueries(db: Kysely<Database>) {
    * there a held task is left for insertTask, whose transaction waits on no round trip.
    */
   const insertUnlimitedTasks = manyRows<TaskRow>('tasks', TASK_COLUMNS, null, (rows) => {
-    const unlimited = sql`exists (select 1 from "api_keys" as k where k.id = r.key_id and k.limit_in_flight is null and k.limit_daily_spend is null)`;
+    const unlimited = sql`exists (select 1 from "api_keys" as k where k.id = r.key_id and k.revoked_at is null and k.limit_in_flight is null and k.limit_daily_spend is null)`;
     if (!isPostgres(db)) {
       return sql`insert into "tasks" (${taskColumns}) select ${taskColumns} from ${rows} as r where r.hold is null and ${unlimited} returning "id"`;
     }
@@ -116,7 +116,7 @@ export function buildQueries(db: Kysely<Database>) {
       locked as (select k.id from "api_keys" as k where k.id in (select key_id from held) order by k.id for update),
       debited as (
         update "api_keys" as k set "balance" = k.balance - h.total from held as h
-        where k.id = h.key_id and k.id in (select id from locked) and k.balance >= h.total and k.limit_in_flight is null and k.limit_daily_spend is null
+        where k.id = h.key_id and k.id in (select id from locked) and k.balance >= h.total and k.revoked_at is null and k.limit_in_flight is null and k.limit_daily_spend is null
         returning k.id, k.balance + h.total as opening
       ),
       holds as (
