@@ -60,7 +60,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     };
   }, MODELS.map((model) => model.id));
   const store = observedStore(database, metrics);
-  const storage = await openStorage(config.s3, config.dataDir);
+  const storage = await openStorage(config.s3, config.dataDir, log);
   // Processes sharing a database must share their files too: a folder is shared on one machine only.
   if (config.database.url !== null && config.s3 === null) {
     log.info({ files: filesFolder(config.dataDir) }, 'videos are kept in this DATA_DIR: every process on this database must use the same one, on one machine; on several machines, set S3_BUCKET');

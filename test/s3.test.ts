@@ -145,9 +145,10 @@ describe('S3 storage', () => {
     assert.ok(Math.abs(probe(Buffer.from(await video.arrayBuffer())).duration - 1) < 0.2);
   });
 
-  test('a video asked for while the bucket cannot be reached waits for it, spending none of its attempts, and is kept once it is back', async () => {
+  test('a video asked for while the bucket cannot be reached waits for it, spending none of its attempts, and is kept once it is back; the outage is logged once, and its end', async () => {
     const own = await startS3Server();
-    const client = await newClient(await startOnS3({}, own));
+    const gateway = await startOnS3({}, own);
+    const client = await newClient(gateway);
     await own.close();
     const { status, body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'made through an outage', duration: 1, size: '480p' });
     assert.equal(status, 200, JSON.stringify(body));
@@ -161,6 +162,10 @@ describe('S3 storage', () => {
     const video = await client.request('GET', `/v1/videos/${body.id}/content`);
     assert.equal(video.status, 200);
     assert.ok(Math.abs(probe(Buffer.from(await video.arrayBuffer())).duration - 1) < 0.2);
+    // The task was tried again every few seconds through the outage: said once, not at each try.
+    const said = gateway.logs.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.level >= 40).map((line) => line.msg);
+    assert.deepEqual(said, ['reaching the bucket failed: storage_unavailable; trying on, quietly until it works again']);
+    assert.ok(gateway.logs.some((line) => line.includes('reaching the bucket works again')), 'the end of the outage is said too');
   });
 
   test('CONTENT_REDIRECT without a bucket stops the start, naming it', async () => {

@@ -17,8 +17,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { Logger } from 'pino';
 import { Unavailable } from '../errors.ts';
 import { isUnreachable } from '../net/unreachable.ts';
+import { OutageNotice } from '../outage-notice.ts';
 import { checkKey, type Storage } from './storage.ts';
 
 export interface S3Settings {
@@ -51,7 +53,7 @@ export class S3Storage implements Storage {
   readonly #signer: S3Client;
   readonly #bucket: string;
 
-  constructor(settings: S3Settings) {
+  constructor(settings: S3Settings, log: Logger | null = null) {
     const timeoutMs = settings.timeoutMs ?? 30_000;
     const base: S3ClientConfig = {
       region: settings.region,
@@ -74,6 +76,7 @@ export class S3Storage implements Storage {
       },
     };
     this.#client = new S3Client({ ...base, ...(settings.endpoint ? { endpoint: settings.endpoint } : {}) });
+    const outage = log && new OutageNotice(log, 'reaching the bucket');
     // Around every call (retries included, uploads' parts too): a bucket that cannot be reached
     // is the client's 503 storage_unavailable, to be tried again, not a 500. The SDK tries a
     // timed-out request twice more, so a silent bucket would hold the caller three limits long:
@@ -91,11 +94,17 @@ export class S3Storage implements Storage {
           }, timeoutMs);
         });
         try {
-          return await Promise.race([sent, late]);
+          const answer = await Promise.race([sent, late]);
+          outage?.worked();
+          return answer;
         } catch (error) {
           // A late answer is nobody's: a download's body must not hold its socket.
           if (timedOut) void sent.then(({ output }) => (output as { Body?: { destroy?: () => void } }).Body?.destroy?.(), () => undefined);
-          throw unavailable(error) ?? error;
+          const out = unavailable(error);
+          // Any other error is an answer from the bucket (a missing key): it works.
+          if (out) outage?.failed(out);
+          else outage?.worked();
+          throw out ?? error;
         } finally {
           clearTimeout(timer);
         }

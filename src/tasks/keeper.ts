@@ -5,6 +5,7 @@ import type { PriceTable } from '../billing/prices.ts';
 import { bill } from '../billing/quote.ts';
 import { upstreamCost } from '../billing/upstream-cost.ts';
 import type { VideoJob } from '../catalog/types.ts';
+import { Unavailable } from '../errors.ts';
 import { type MediaInfo, probeMedia } from '../media/ffmpeg.ts';
 import { readMp4Header } from '../media/mp4-header.ts';
 import { makeThumbnail, type Still, STILLS } from '../media/stills.ts';
@@ -128,6 +129,8 @@ export class Keeper {
       await this.options.storage.putFile(`videos/${task.id}/${STILLS.thumbnail.file}`, thumbnail);
       return true;
     } catch (error) {
+      // The video cannot be kept either: the step waits for the bucket (step-failure.ts).
+      if (error instanceof Unavailable) throw error;
       this.options.log.warn({ task: task.id, request: task.request_id, err: error }, 'the upstream cover could not be kept; the thumbnail will be made from the video');
       return false;
     }
@@ -149,7 +152,9 @@ export class Keeper {
         await storage.putFile(`videos/${task.id}/${STILLS[still].file}`, output);
       }
     } catch (error) {
-      log.warn({ task: task.id, request: task.request_id, err: error }, 'a still could not be made as the video was kept; it will be made when first asked for');
+      // The video cannot be kept either: the step waits for the bucket (step-failure.ts).
+      if (error instanceof Unavailable) throw error;
+      log.warn({ task: task.id, request: task.request_id, err: error }, 'a still could not be made; it will be made when first asked for');
     } finally {
       await rm(scratch, { recursive: true, force: true });
     }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Unavailable } from '../errors.ts';
+import { reportedOutage } from '../outage-notice.ts';
 import { ProviderFailure } from '../providers/interface.ts';
 import type { TaskRow } from '../store/schema.ts';
 import type { Store } from '../store/store.ts';
@@ -36,7 +37,8 @@ export async function recordFailure(
     if (error instanceof Unavailable) {
       const age = now - task.created_at;
       if (age < OUTAGE_WAIT_MS) {
-        log.warn({ err: error, task: task.id, code: error.code }, 'task step waits for an outage to end; will retry');
+        // The database's and the bucket's outages are said once, by their own notices (outage-notice.ts).
+        log[reportedOutage(error) ? 'debug' : 'warn']({ err: error, task: task.id, code: error.code }, 'task step waits for an outage to end; will retry');
         // Young tasks look again often, old ones less (2 to 30 s), as upstream checks do.
         await store.release(task.id, owner, now + nextCheckDelay(age));
         return;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { reportedOutage } from '../outage-notice.ts';
 import type { Storage } from '../storage/storage.ts';
 import type { Store } from '../store/store.ts';
 import type { Clock } from './clock.ts';
@@ -47,7 +48,7 @@ export class Sweeper {
         await store.settle(id, { kind: 'expired', now: clock.now() });
       }
     } catch (error) {
-      log.warn({ err: error }, 'removing expired videos failed');
+      log[reportedOutage(error) ? 'debug' : 'warn']({ err: error }, 'removing expired videos failed');
     }
   }
 
@@ -70,7 +71,7 @@ export class Sweeper {
       }
       this.orphansCheckedTo = cutoff;
     } catch (error) {
-      log.warn({ err: error }, 'removing orphaned inputs failed');
+      log[reportedOutage(error) ? 'debug' : 'warn']({ err: error }, 'removing orphaned inputs failed');
     }
   }
 }
