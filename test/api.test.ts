@@ -109,13 +109,27 @@ describe('health and authentication', () => {
     gate.freeze();
     // More at once than the pool has connections (10): each waits for one, or on one that hangs.
     const keys = [...Array(6)].map((_, index) => `frozen-${index}`);
-    const answers = await Promise.all([...keys.map(create), ...keys.map(() => dave.request('GET', '/v1/videos'))]);
+    const answers = await Promise.all([
+      ...keys.map(create),
+      ...keys.map(() => dave.request('GET', '/v1/videos')),
+      // Without a key, the create's first call to the database is its write.
+      dave.request('POST', '/v1/videos', textTask),
+    ]);
+    const messages = new Set<string>();
     for (const answer of answers) {
       const body = (await answer.json()) as { error: Record<string, unknown> };
       assert.equal(answer.status, 503, JSON.stringify(body));
       assertEnvelope(body);
       assert.deepEqual([body.error.type, body.error.code], ['server_error', 'database_unavailable']);
+      messages.add(String(body.error.message));
     }
+    // A create whose write went unanswered may have been saved, and is told how to ask again
+    // without making a second video; a read (those creates' look for their key's task too) is
+    // only told to try again.
+    assert.deepEqual([...messages].sort(), [
+      'The database cannot be reached now; this create may have been saved: send it again with the same Idempotency-Key (without one, look for the video before making another)',
+      'The database cannot be reached now; try again',
+    ]);
     assert.equal((await fetch(`${silent.url}/readyz`)).status, 503);
     // A poll is given up after the limit too, not after twice it (the fast path's read, then the app's).
     // The bound is the documented deadline with room for a loaded machine, not a speed claim.

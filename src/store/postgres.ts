@@ -92,13 +92,13 @@ const GONE_MESSAGE = /^(Connection terminated|Client has encountered a connectio
 /**
  * The database cannot be reached (restarting, down, the network): the client is told 503 and
  * to try again, not a 500. Whether a write whose connection broke off was committed is not
- * known, hence the Idempotency-Key.
+ * known: a create says so (TaskService.commit).
  */
 function unreachable(error: unknown): Unavailable | null {
   const code = (error as { code?: unknown } | null)?.code;
   const gone = isUnreachable(error) || (typeof code === 'string' ? GONE_STATE.test(code) : error instanceof Error && GONE_MESSAGE.test(error.message));
   if (!gone) return null;
-  return new Unavailable('The database cannot be reached now; try again (a create with the same Idempotency-Key, in case it was saved)', 'database_unavailable', { cause: error });
+  return new Unavailable('The database cannot be reached now; try again', 'database_unavailable', { cause: error });
 }
 
 /**

@@ -179,6 +179,14 @@ export class TaskService {
       held = await save();
     } catch (error) {
       await media.deleteInputs(task.id).catch(() => undefined);
+      // A write whose connection broke off may have committed (postgres.ts): say how to ask again safely.
+      if (error instanceof Unavailable && error.code === 'database_unavailable') {
+        throw new Unavailable(
+          'The database cannot be reached now; this create may have been saved: send it again with the same Idempotency-Key (without one, look for the video before making another)',
+          error.code,
+          { cause: error },
+        );
+      }
       throw error;
     }
     if (held) await media.deleteInputs(task.id).catch(() => undefined);
