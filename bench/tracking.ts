@@ -115,7 +115,8 @@ async function startGatewayChildren(fake: FakeUpstream): Promise<Gateway> {
   let lines = 0;
   let stopping = false;
   const children = ROLES.map((role) => {
-    const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...gatewayEnv, ROLE: role }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // Workers serve their health and metrics on a port of their own: any free one.
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: { ...gatewayEnv, ROLE: role, ...(role === 'worker' ? { PORT: '0' } : {}) }, stdio: ['ignore', 'pipe', 'inherit'] });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (++lines <= 5) console.log(`gateway ${role}: ${line.slice(0, 300)}`);
     });
@@ -133,8 +134,8 @@ async function startGatewayChildren(fake: FakeUpstream): Promise<Gateway> {
   };
   process.once('exit', cleanUp);
   const url = `http://127.0.0.1:${port}`;
-  // Workers serve no HTTP, and log nothing at warn when they start: a worker still starting
-  // only delays submits, which the lag (upstream done → completed_at) does not count.
+  // Only the api process is waited for; a worker still starting only delays submits, which
+  // the lag (upstream done → completed_at) does not count.
   await waitForHealth(url, children);
   return {
     url,

@@ -118,7 +118,7 @@ const channels = [
 interface Gateway {
   role: 'all' | 'api' | 'worker';
   dataDir: string;
-  /** Where it serves HTTP; null for a worker. */
+  /** Where it serves the API; null for a worker. */
   url: string | null;
   port: number | null;
   child: ChildProcess | null;
@@ -142,12 +142,13 @@ async function start(gateway: Gateway): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     detached: true,
-    // A worker serves no HTTP: it says it started on stdout, the one line read at info.
+    // A worker's HTTP (health, metrics) is not asked here: it says it started on stdout, the one line read at info.
     stdio: ['ignore', gateway.url ? 'ignore' : 'pipe', 'inherit'],
     env: {
       ...env,
       ...scaledOut,
-      ...(gateway.port ? { PORT: String(gateway.port) } : {}),
+      // A worker's health and metrics: on any free port.
+      PORT: String(gateway.port ?? 0),
       HOST: '127.0.0.1',
       ROLE: gateway.role,
       DATA_DIR: gateway.dataDir,

@@ -7,6 +7,7 @@ import { KeyService } from './auth/keys.ts';
 import { Accounts } from './billing/accounts.ts';
 import type { Config } from './config.ts';
 import { buildApp } from './http/app.ts';
+import { buildWorkerApp } from './http/worker-app.ts';
 import { MODELS } from './catalog/models.ts';
 import { UrlSigner } from './auth/signed-url.ts';
 import { MediaResolver } from './net/media.ts';
@@ -34,8 +35,8 @@ import { Redis } from 'ioredis';
 import { WebhookService } from './webhooks/service.ts';
 
 export interface Gateway {
-  /** The address HTTP listens on, when this role serves HTTP. */
-  url: string | null;
+  /** The address HTTP listens on: the API, or a worker's health and metrics. */
+  url: string;
   stop(): Promise<void>;
 }
 
@@ -140,16 +141,19 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     });
   };
 
-  let app: FastifyInstance | null = null;
-  let url: string | null = null;
+  let app: FastifyInstance;
   let closeRedis: () => Promise<void> | undefined = () => undefined;
-  if (config.role !== 'worker') {
-    const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
-    // On a shared database, other api processes keep their own DATA_DIR and so their own key:
-    // /admin would take a different key depending on which process answers.
-    if (config.adminKey === null && config.database.url !== null) {
-      log.warn('ADMIN_KEY is not set: this process uses the key in its own DATA_DIR; set one ADMIN_KEY for every api process on this database');
-    }
+  const adminKey = await resolveAdminKey(config.adminKey, config.dataDir, log);
+  // On a shared database, other processes keep their own DATA_DIR and so their own key:
+  // /admin (and /metrics) would take a different key depending on which process answers.
+  if (config.adminKey === null && config.database.url !== null) {
+    log.warn('ADMIN_KEY is not set: this process uses the key in its own DATA_DIR; set one ADMIN_KEY for every process on this database');
+  }
+  if (config.role === 'worker') {
+    // Its HTTP is for a load balancer, a container runtime and a scraper only (worker-app.ts).
+    const readiness = () => checkReadiness({ database: () => store.ping(), storage: () => storage.ready() });
+    app = buildWorkerApp({ config, log, metrics, readiness, adminKey });
+  } else {
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
     // The ioredis settings @fastify/rate-limit recommends (a dead Redis fails a check fast),
     // and no offline queue: without it a check waited for the next reconnection attempt,
@@ -183,16 +187,17 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     closeRedis = () => redis?.quit().then(() => undefined, () => undefined);
     const channelStatus = async () => channelReport(channels, await tasks.unfinishedByChannel());
     app = await buildApp({ config, log, keys: new KeyService(store), accounts: new Accounts(store), tasks, webhooks: new WebhookService(store, systemClock, config.allowedPrivateHosts), storage, signer, adminKey, scratch, channelsFor, channelStatus, metrics, readiness, redis });
-    try {
-      url = await app.listen({ port: config.port, host: config.host });
-    } catch (error) {
-      // A start that failed (a port in use) leaves nothing behind.
-      await app.close().catch(() => undefined);
-      for (const channel of channels.all()) channel.close();
-      await Promise.all([store.close(), scratch.remove(), closeRedis()]);
-      storage.close();
-      throw error;
-    }
+  }
+  let url: string;
+  try {
+    url = await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // A start that failed (a port in use) leaves nothing behind.
+    await app.close().catch(() => undefined);
+    for (const channel of channels.all()) channel.close();
+    await Promise.all([store.close(), scratch.remove(), closeRedis()]);
+    storage.close();
+    throw error;
   }
   runner?.start();
   deliverer?.start();
@@ -201,13 +206,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   return {
     url,
     async stop() {
-      if (app) {
-        // In-flight requests get a moment to finish; a stuck upload does not hold the exit.
-        const server = app.server;
-        const cut = setTimeout(() => server.closeAllConnections(), 3000);
-        await app.close();
-        clearTimeout(cut);
-      }
+      // In-flight requests get a moment to finish; a stuck upload does not hold the exit.
+      const server = app.server;
+      const cut = setTimeout(() => server.closeAllConnections(), 3000);
+      await app.close();
+      clearTimeout(cut);
       await Promise.all([runner?.stop(), deliverer?.stop()]);
       for (const channel of channels.all()) channel.close();
       await Promise.all([store.close(), scratch.remove(), closeRedis()]);

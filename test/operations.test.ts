@@ -138,11 +138,26 @@ describe('roles', () => {
     const { body } = await client.json('POST', '/v1/videos', { model: 'grok-imagine', prompt: 'split roles', duration: 1, size: '480p' });
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal((await client.json('GET', `/v1/videos/${body.id}`)).body.status, 'queued');
-    const worker = await start({ ROLE: 'worker' }, api.dataDir);
-    assert.equal(worker.url, '', 'a worker serves no HTTP');
+    const worker = await start({ ROLE: 'worker', METRICS_TOKEN: 'metrics-token-0123456789' }, api.dataDir);
     const task = await new Client(api.url, client.key).waitFor(body.id);
     assert.equal(task.status, 'completed');
     const content = await client.request('GET', `/v1/videos/${body.id}/content`);
     assert.equal(content.status, 200);
+
+    // A worker serves what a load balancer, a container runtime and a scraper ask of it, on its own PORT.
+    assert.equal((await fetch(`${worker.url}/healthz`)).status, 200);
+    const ready = await fetch(`${worker.url}/readyz`);
+    assert.deepEqual([ready.status, await ready.json()], [200, { status: 'ready', checks: { database: 'ok', storage: 'ok' } }]);
+    assert.equal((await fetch(`${worker.url}/metrics`)).status, 401);
+    const scraped = await fetch(`${worker.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-0123456789' } });
+    assert.equal(scraped.status, 200);
+    // The render's series is the worker's own: the api process never rendered.
+    assert.match(await scraped.text(), /^vidgate_render_duration_seconds_count\{model="grok-imagine"\} 1$/m);
+    const asked = await fetch(`${worker.url}/v1/videos/${body.id}`, { headers: { authorization: `Bearer ${client.key}` } });
+    const refused = (await asked.json()) as { error: { code: string; message: string } };
+    assert.equal(asked.status, 404);
+    assert.equal(refused.error.code, 'route_not_found');
+    assert.match(refused.error.message, /ROLE=worker.*api process/);
+    assert.equal(asked.headers.get('x-content-type-options'), 'nosniff', 'the headers every answer carries');
   });
 });
