@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config.ts';
+import { NoDatabase } from '../store/open.ts';
 import { GatewayClient, GatewayError, TaskUnfinished, UsageError } from './client.ts';
 import { operator } from './operator.ts';
-import { NoDatabase } from '../store/open.ts';
 import { generate, usage, videos } from './user.ts';
 
 const USAGE = `Usage:
