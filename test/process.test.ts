@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { ADMIN_KEY, removeDataDir, ROOT, startGateway } from './support/gateway.ts';
+import { openSqliteStore } from '../src/store/sqlite.ts';
 import pg from 'pg';
 import { databaseEnv, schemaOf, TEST_DATABASE_URL, TEST_STORE } from './support/database.ts';
 import { TEST_STORAGE } from './support/s3.ts';
@@ -191,6 +192,29 @@ test('operator commands on a DATA_DIR without a database refuse, rather than rea
   }
   assert.deepEqual(readdirSync(dataDir), [], 'nothing was made');
   removeDataDir(dataDir);
+});
+
+test('an operator command whose reader stops reading (| head) ends quietly, exit 0', async () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vidgate-test-'));
+  try {
+    // Enough keys that the list is far larger than a pipe holds.
+    const store = await openSqliteStore(path.join(dataDir, 'vidgate.db'));
+    for (let i = 0; i < 2000; i++) {
+      await store.insertKey({ id: `key_${i}`, name: `key number ${i}`, hash: `hash-${i}`, prefix: 'sk-abcd', now: Date.now(), balance: null, mode: 'live', limit_rpm: null, limit_in_flight: null, limit_daily_spend: null });
+    }
+    await store.close();
+    const child = spawn(process.execPath, ['bin/vidgate.js', 'keys', 'list'], { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // As `head` does: read the first lines, then close the pipe.
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
+  } finally {
+    removeDataDir(dataDir);
+  }
 });
 
 test('operator commands on a PostgreSQL schema the server never made refuse, and make nothing in it', async () => {

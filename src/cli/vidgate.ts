@@ -5,6 +5,13 @@ import { GatewayClient, GatewayError, TaskUnfinished, UsageError } from './clien
 import { operator } from './operator.ts';
 import { generate, usage, videos } from './user.ts';
 
+// A reader that stops reading (`vidgate keys list | head`) has what it wanted: end quietly, as
+// Unix tools do, not with a stack trace. What was printed was already committed.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
+
 const USAGE = `Usage:
   For users, against any vidgate (VIDGATE_URL, default http://127.0.0.1:8080, and
   VIDGATE_API_KEY; or --url and --api-key):
