@@ -149,9 +149,11 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   if (config.adminKey === null && config.database.url !== null) {
     log.warn('ADMIN_KEY is not set: this process uses the key in its own DATA_DIR; set one ADMIN_KEY for every process on this database');
   }
+  // What every process needs to answer before it takes work (GET /readyz); an api process adds Redis.
+  const needs = { database: () => store.ping(), storage: () => storage.ready() };
   if (config.role === 'worker') {
     // Its HTTP is for a load balancer, a container runtime and a scraper only (worker-app.ts).
-    const readiness = () => checkReadiness({ database: () => store.ping(), storage: () => storage.ready() });
+    const readiness = () => checkReadiness(needs);
     app = buildWorkerApp({ config, log, metrics, readiness, adminKey });
   } else {
     const channelsFor = (model: string) => channels.candidates(model).map((channel) => channel.name);
@@ -172,8 +174,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     redis?.on('ready', () => redisOutage.worked());
     const readiness = () =>
       checkReadiness({
-        database: () => store.ping(),
-        storage: () => storage.ready(),
+        ...needs,
         ...(redis
           ? {
               redis: async () => {

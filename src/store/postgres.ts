@@ -127,13 +127,13 @@ class PostgresDriver implements Driver {
    * Runs one step; `changed` is told of each key and task row it changed (a failed statement
    * changed nothing: PostgreSQL undoes it, and its transaction with it).
    */
-  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: (table: CachedTable, id: string) => unknown): Promise<unknown> {
+  async #execute(on: pg.Pool | pg.PoolClient, step: Step, changed: (table: CachedTable, id: string) => Promise<void> | void): Promise<unknown> {
     let statement = this.#prepared.get(step.query.sql);
     if (statement === undefined) this.#prepared.set(step.query.sql, (statement = prepared(step.query.sql)));
     if (statement.announces?.idsFrom === 'params') paramId(step);
     const result = await on.query({ name: statement.name, text: step.query.sql, values: step.query.bind(step.params as never) });
     if (statement.announces && result.rowCount) {
-      const told: unknown[] = [];
+      const told: (Promise<void> | void)[] = [];
       for (const id of changedIds(step, result.rows, statement.announces.idsFrom)) {
         this.onChanged(statement.announces.table, id);
         told.push(changed(statement.announces.table, id));
@@ -165,7 +165,11 @@ class PostgresDriver implements Driver {
       let result: T;
       try {
         await client.query(begin);
-        result = await driveAsync(make(), (step) => this.#execute(client, step, (table, id) => changed.push([table, id])));
+        result = await driveAsync(make(), (step) =>
+          this.#execute(client, step, (table, id) => {
+            changed.push([table, id]);
+          }),
+        );
         await client.query('COMMIT');
       } catch (error) {
         // A connection that went silent is dropped, not lent again halfway through this
