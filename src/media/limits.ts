@@ -46,6 +46,22 @@ export function inputProblem(
   return kind === 'video' && videoRange ? lengthProblem(info.duration, param, videoRange) : null;
 }
 
+/**
+ * The first problem among a job's inputs, in the request's order, each judged by
+ * inputProblem; an input not measured (null: a URL, fetched only when the task runs) is skipped.
+ */
+export function firstInputProblem(
+  inputs: readonly { kind: 'image' | 'video'; param: string; lengthRange?: { min: number; max: number } }[],
+  infos: readonly (Pick<MediaInfo, 'width' | 'height' | 'duration' | 'still'> | null)[],
+): (InputProblem & { param: string }) | null {
+  for (const [index, { kind, param, lengthRange }] of inputs.entries()) {
+    const info = infos[index];
+    const problem = info ? inputProblem(kind, info, param, lengthRange) : null;
+    if (problem) return { ...problem, param };
+  }
+  return null;
+}
+
 /** An input video's length outside the capability's range, or null; also for one of the key's own videos, whose length its task knows. */
 export function lengthProblem(seconds: number, param: string, range: { min: number; max: number }): InputProblem | null {
   // Whole seconds, as the catalog states its ranges; the same rounding as at create time.

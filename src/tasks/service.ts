@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import type { PriceTable } from '../billing/prices.ts';
 import { type Quote, quote } from '../billing/quote.ts';
 import { fieldFor } from '../catalog/fields.ts';
-import { bySlot, hasInputs, jobInputs } from '../catalog/inputs.ts';
+import { hasInputs, jobInputs } from '../catalog/inputs.ts';
 import { every } from '../every.ts';
 import { findModel } from '../catalog/models.ts';
 import { UploadedFile, type VideoJob } from '../catalog/types.ts';
 import { validate, validateRemix, type Route } from '../catalog/validate.ts';
 import { Conflict, InvalidInput, NotFound, Unavailable } from '../errors.ts';
-import { inputProblem, lengthProblem } from '../media/limits.ts';
+import { firstInputProblem, lengthProblem } from '../media/limits.ts';
 import type { MediaResolver } from '../net/media.ts';
 import type { Storage } from '../storage/storage.ts';
 import { LOCAL_CHANNEL } from '../store/queries.ts';
@@ -229,12 +229,12 @@ export class TaskService {
     const { media } = this.options;
     const inputs = jobInputs(job);
     const infos = await every(inputs.map(({ ref, param }) => media.probe(ref, param)));
-    for (const [index, { kind, param, lengthRange }] of inputs.entries()) {
-      const problem = infos[index] && inputProblem(kind, infos[index], param, lengthRange);
-      if (problem) throw new InvalidInput(problem.message, param, problem.code);
-    }
-    const video = bySlot(inputs, infos).video;
-    if (!video || !inputs.some(({ lengthRange }) => lengthRange) || job.inputVideoSeconds !== null) return job;
+    const problem = firstInputProblem(inputs, infos);
+    if (problem) throw new InvalidInput(problem.message, problem.param, problem.code);
+    // The source of an edit or extension, measured: its length decides the output's.
+    const source = inputs.findIndex(({ lengthRange }) => lengthRange);
+    const video = infos[source];
+    if (!video || job.inputVideoSeconds !== null) return job;
     return { ...job, inputVideoSeconds: Math.max(1, Math.round(video.duration)) };
   }
 

@@ -8,7 +8,7 @@ import { bySlot, type JobInput, jobInputs } from '../../catalog/inputs.ts';
 import type { VideoJob } from '../../catalog/types.ts';
 import { every } from '../../every.ts';
 import { probeMedia, type MediaInfo } from '../../media/ffmpeg.ts';
-import { inputProblem } from '../../media/limits.ts';
+import { firstInputProblem } from '../../media/limits.ts';
 import type { MediaResolver } from '../../net/media.ts';
 import { ProviderFailure, type Operation, type ProviderContext, type ProviderStatus, type VideoProvider } from '../interface.ts';
 import { describeFailure, failedStatus, isAbort, isRetryable, STOPPED } from './failures.ts';
@@ -178,10 +178,8 @@ export class LocalProvider implements VideoProvider {
  * was actually fetched: a URL input is only seen now.
  */
 function checkInputs(inputs: JobInput[], infos: MediaInfo[]): void {
-  for (const [index, { kind, param, lengthRange }] of inputs.entries()) {
-    const problem = inputProblem(kind, infos[index]!, param, lengthRange);
-    if (problem) throw new ProviderFailure(problem.code, problem.message);
-  }
+  const problem = firstInputProblem(inputs, infos);
+  if (problem) throw new ProviderFailure(problem.code, problem.message);
 }
 
 /** Frame size and total length of the output, from the request and the probed inputs. */
